@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs what the tests need, then runs the unit and
+# real-peer tests (each test starts the peers it needs and stops them), then the VM end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx ava "$@"
+if [ "${VMANAGE_SKIP_E2E:-0}" != 1 ]; then
+  bash scripts/test-e2e.sh
+fi

@@ -1,0 +1,93 @@
+// The hypervisor port (VM side). The libvirt adapter (libvirt-dbus) and the simulated hypervisor
+// implement it; optional capabilities throw UnsupportedError rather than doing nothing.
+// Units: memory in KiB (as libvirt reports), CPU time in ns, durations in ms.
+
+export type VmState = 'running' | 'paused' | 'shutoff' | 'shutdown' | 'crashed' | 'suspended' | 'blocked' | 'unknown';
+
+export interface VmInfo {
+  readonly uuid: string;
+  readonly name: string;
+  readonly state: VmState;
+  readonly vcpus: number;
+  readonly memoryKiB: number;
+  readonly maxMemoryKiB: number;
+}
+
+export interface VmStats {
+  readonly uuid: string;
+  /** Total CPU time consumed by the VM since it started, ns. */
+  readonly cpuTimeNs: number;
+  /** Per-vCPU time, ns, where the hypervisor reports it. */
+  readonly vcpuTimeNs?: readonly number[];
+  readonly memory: {
+    readonly actualKiB?: number;
+    readonly rssKiB?: number;
+    readonly availableKiB?: number;
+    readonly unusedKiB?: number;
+  };
+  /** When the stats were taken (ms since epoch). */
+  readonly timestamp: number;
+}
+
+export type VmEventKind =
+  | 'defined' | 'undefined' | 'started' | 'suspended' | 'resumed' | 'stopped' | 'shutdown'
+  | 'pmsuspended' | 'crashed';
+
+export interface VmEvent {
+  readonly uuid: string;
+  readonly name?: string;
+  readonly kind: VmEventKind;
+  /** libvirt's detail code, e.g. started/migrated; adapters map what they know to `reason`. */
+  readonly detail: number;
+  readonly reason?: string;
+}
+
+export interface SchedulerParams {
+  /** Relative CPU weight (cgroup cpu.shares / cpu.weight semantics), unitless. */
+  readonly cpuShares?: number;
+  /** Per-vCPU bandwidth: quota µs per period µs; -1 or absent = unlimited. */
+  readonly vcpuQuotaUs?: number;
+  readonly vcpuPeriodUs?: number;
+}
+
+export interface MigrationOptions {
+  /** Destination libvirt URI for peer-to-peer migration, e.g. qemu+tls://host-b/system. */
+  readonly destinationUri: string;
+  /** Optional migration transport URI, e.g. tcp://10.0.0.2. */
+  readonly migrateUri?: string;
+  /** Domain XML for the destination (e.g. a renamed channel socket path). */
+  readonly destinationXml?: string;
+  readonly bandwidthMiBps?: number;
+  readonly maxDowntimeMs?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: MigrationProgress) => void;
+}
+
+export interface MigrationProgress {
+  readonly uuid: string;
+  readonly elapsedMs: number;
+  readonly dataTotalBytes?: number;
+  readonly dataProcessedBytes?: number;
+  readonly dataRemainingBytes?: number;
+}
+
+export interface Hypervisor {
+  readonly uri: string;
+  listVms(): Promise<VmInfo[]>;
+  getVm(uuid: string): Promise<VmInfo>;
+  stats(uuid: string): Promise<VmStats>;
+  /** Subscribes to lifecycle events; returns an unsubscribe function. */
+  onEvent(listener: (e: VmEvent) => void): () => void;
+  /** Called after a reconnect to the hypervisor; the caller should re-read the inventory. */
+  onReconnect?(listener: () => void): () => void;
+  getScheduler(uuid: string): Promise<SchedulerParams>;
+  setScheduler(uuid: string, params: SchedulerParams): Promise<void>;
+  migrate(uuid: string, opts: MigrationOptions): Promise<void>;
+  /** Host-side socket path of the vmanage guest channel (org.vmanage.agent.0), if the VM has one. */
+  channelSocketPath(uuid: string): Promise<string | undefined>;
+  /** Hot-attaches the vmanage channel to a running VM that lacks it; returns its socket path. */
+  attachChannel(uuid: string, socketPath: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const AGENT_CHANNEL_NAME = 'org.vmanage.agent.0';
