@@ -1,0 +1,47 @@
+// libvirt-dbus on a private bus for tests. On a session-type bus it serves libvirt's in-process
+// test driver at /org/libvirt/Test (test:///default: one running domain "test"), no daemon
+// needed. On a system-type bus it serves qemu:///system from a running libvirtd.
+// Stopped by PID at teardown; restart() replaces it (new unique name, same bus) for reconnect tests.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startPrivateBus, type PrivateBus } from './dbus.js';
+import { startProcess, waitFor, type Started, type Teardown } from './proc.js';
+
+const run = promisify(execFile);
+
+export interface LibvirtDbus {
+  readonly bus: PrivateBus;
+  readonly kind: 'session' | 'system';
+  pid(): number;
+  /** Stops libvirt-dbus (SIGTERM, by PID). */
+  stop(): Promise<void>;
+  /** Starts it again on the same bus and waits until it owns org.libvirt. */
+  start(): Promise<void>;
+}
+
+export async function nameHasOwner(address: string, name = 'org.libvirt'): Promise<boolean> {
+  const { stdout } = await run('busctl', [`--address=${address}`, 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', name]);
+  return stdout.trim() === 'b true';
+}
+
+/** A private bus of the given type with libvirt-dbus running on it. */
+export async function startLibvirtDbus(t: Teardown, kind: 'session' | 'system' = 'session', bus?: PrivateBus): Promise<LibvirtDbus> {
+  const b = bus ?? await startPrivateBus(t, kind);
+  let proc: Started | undefined;
+  const env = { ...process.env, [kind === 'session' ? 'DBUS_SESSION_BUS_ADDRESS' : 'DBUS_SYSTEM_BUS_ADDRESS']: b.address };
+  const handle: LibvirtDbus = {
+    bus: b,
+    kind,
+    pid: () => proc?.pid ?? -1,
+    stop: async () => {
+      await proc?.stop();
+      proc = undefined;
+      await waitFor('libvirt-dbus to release org.libvirt', async () => !(await nameHasOwner(b.address)), 5_000);
+    },
+    start: async () => {
+      proc = await startProcess(t, 'libvirt-dbus', [`--${kind}`], { env, ready: () => nameHasOwner(b.address), readyTimeoutMs: 10_000 });
+    },
+  };
+  await handle.start();
+  return handle;
+}
