@@ -4,7 +4,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
-import { isVmanageError } from '../../src/domain/errors.js';
+import { isVmanageError, type VmanageError } from '../../src/domain/errors.js';
 import { startXenstored } from '../support/xenstored.js';
 import type { XenstoreClient } from '../../src/adapters/xen/client.js';
 
@@ -49,10 +49,10 @@ test.serial('errors come back as typed errors with the errno name', async (t) =>
     ['removing below a missing parent', () => xs.rm('/nope/child'), 'NOT_FOUND', 'ENOENT'],
   ];
   for (const [what, op, code, errno] of table) {
-    const err = await t.throwsAsync(op, undefined, what);
+    const err = await t.throwsAsync<VmanageError>(op, undefined, what);
     t.true(isVmanageError(err), what);
-    t.is((err as { code: string }).code, code, what);
-    t.is((err as { details: Record<string, unknown> }).details['errno'], errno, what);
+    t.is(err?.code as string | undefined, code, what);
+    t.is(err?.details['errno'], errno, what);
   }
   t.is(await xs.tryRead('/missing'), undefined);
   t.is(xs.stats.errorReplies, 4);
@@ -127,8 +127,8 @@ test('a guest uses relative paths under its domain and cannot write another gues
   await xs.setPerms('/local/domain/5/data', ['n0', 'b5']);
   await g5.write('data/x', 'mine');
   t.is(await xs.readString('/local/domain/5/data/x'), 'mine');
-  const err = await t.throwsAsync(g5.write('/local/domain/6/x', 'theirs'));
-  t.is((err as { code: string }).code, 'PERMISSION_DENIED');
+  const err = await t.throwsAsync<VmanageError>(g5.write('/local/domain/6/x', 'theirs'));
+  t.is(err?.code, 'PERMISSION_DENIED');
   t.deepEqual(await xs.getPerms('/local/domain/5/data/x'), ['n5', 'b5']);
 });
 

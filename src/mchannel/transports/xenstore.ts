@@ -1,0 +1,185 @@
+// The xenstore transport for M-channels (docs/xen.md). Per VM, under its domain path
+// /local/domain/<domid>/vmanage:
+//   connect      generation number the guest writes to open connection <gen>
+//   accept       the generation dom0 accepted (written by dom0)
+//   c<gen>/g2h   ring guest -> host;  c<gen>/h2g  ring host -> guest   (see xenstore-ring.ts)
+// The guest side (Connector) uses relative paths, so it never needs to know its domid. The dom0
+// side (Listener) serves a set of domids; the peer's identity is the VM of the PATH it talks on
+// (the toolstack-written /local/domain/<domid>/vm, else "domid:<N>"), never what it writes.
+import { ErrorCodes, VmanageError } from '../../domain/errors.js';
+import type { XenstoreClient } from '../../adapters/xen/client.js';
+import type { Connection, Connector, Listener, PeerIdentity } from '../types.js';
+import { XenstoreRingStream, newRingStats, type RingOptions, type RingStats } from './xenstore-ring.js';
+
+export const VMANAGE_DIR = 'vmanage';
+const MAX_GEN = 2 ** 31;
+let acceptSeq = 0;
+
+function parseGen(raw: Buffer | undefined): number | undefined {
+  const s = raw?.toString('latin1') ?? '';
+  if (!/^\d{1,10}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n >= 1 && n < MAX_GEN ? n : undefined;
+}
+
+export interface XenstoreConnectorOptions extends RingOptions {
+  /** How long to wait for dom0 to accept a connection, in ms (default 5000). */
+  acceptTimeoutMs?: number;
+}
+
+/** Guest side: each connect() opens a new generation and waits until dom0 accepts it. */
+export class XenstoreConnector implements Connector {
+  readonly kind = 'xenstore';
+  readonly target = `${VMANAGE_DIR} (relative to this guest's domain path)`;
+  readonly stats: RingStats = newRingStats();
+
+  constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreConnectorOptions = {}) {}
+
+  async connect(signal?: AbortSignal): Promise<Connection> {
+    const base = VMANAGE_DIR;
+    let gen = 0;
+    await this.xs.transaction(async (tx) => {
+      const prev = parseGen(await this.xs.tryRead(`${base}/connect`, tx)) ?? 0;
+      gen = prev + 1 >= MAX_GEN ? 1 : prev + 1;
+      if (prev > 0) await this.xs.rm(`${base}/c${prev}`, tx);
+      for (const dir of ['g2h', 'h2g']) {
+        await this.xs.write(`${base}/c${gen}/${dir}/prod`, '0', tx);
+        await this.xs.write(`${base}/c${gen}/${dir}/cons`, '0', tx);
+      }
+      await this.xs.write(`${base}/connect`, String(gen), tx);
+    }).catch((err: unknown) => {
+      throw new VmanageError(ErrorCodes.Unavailable, `xenstore channel: cannot open a connection under ${base} (is the host serving this VM?): ${(err as Error).message}`, {}, { cause: err });
+    });
+    await this.awaitAccept(base, gen, signal);
+    const stream = new XenstoreRingStream(this.xs, `${base}/c${gen}`, 'g2h', 'h2g', this.opts, this.stats);
+    await stream.start();
+    const peer: PeerIdentity = { transport: 'xenstore', id: 'dom0', details: { generation: gen } };
+    return { stream, peer };
+  }
+
+  private async awaitAccept(base: string, gen: number, signal?: AbortSignal): Promise<void> {
+    const token = `vmanage-accept-${gen}-${++acceptSeq}`;
+    const path = `${base}/accept`;
+    const timeoutMs = this.opts.acceptTimeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(() => reject(new VmanageError(ErrorCodes.Timeout, `xenstore channel: dom0 did not accept connection ${gen} within ${timeoutMs} ms`, { gen, timeoutMs })), timeoutMs);
+        onAbort = () => reject(new VmanageError(ErrorCodes.ChannelClosed, 'xenstore channel: connect aborted', { gen }));
+        if (signal?.aborted) onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const check = (): void => {
+          this.xs.tryRead(path).then((v) => { if (parseGen(v) === gen) resolve(); }, reject);
+        };
+        this.xs.watch(path, token, check).catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      await this.xs.unwatch(path, token).catch(() => undefined);
+    }
+  }
+}
+
+export interface XenstoreListenerOptions extends RingOptions {
+  /** The VM identity for a domid; default: the UUID in /local/domain/<domid>/vm, else "domid:<N>". */
+  identify?: (domid: number) => Promise<string>;
+  /** Called when a guest breaks the protocol or a connection fails (for logs); counted anyway. */
+  onError?: (domid: number, err: Error) => void;
+}
+
+interface Served {
+  readonly domid: number;
+  readonly token: string;
+  gen: number;
+  stream?: XenstoreRingStream;
+  /** Serialises the handling of connect events for this guest. */
+  chain: Promise<void>;
+}
+
+export interface XenstoreListenerStats extends RingStats {
+  connections: number;
+  /** connect values that were not a valid generation. */
+  badConnects: number;
+}
+
+/** dom0 side: serves the guests it is told about (serve/unserve, e.g. from libvirt's VM list). */
+export class XenstoreListener implements Listener {
+  readonly kind = 'xenstore';
+  readonly address: string;
+  readonly stats: XenstoreListenerStats = { ...newRingStats(), connections: 0, badConnects: 0 };
+  private readonly served = new Map<number, Served>();
+  private handler: ((conn: Connection) => void) | undefined;
+  private closing = false;
+
+  constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreListenerOptions = {}) {
+    this.address = `xenstore:${xs.where}`;
+  }
+
+  onConnection(handler: (conn: Connection) => void): void {
+    this.handler = handler;
+  }
+
+  /** Prepares /local/domain/<domid>/vmanage (owned by dom0, read-write for the guest) and watches it. */
+  async serve(domid: number): Promise<void> {
+    if (!Number.isInteger(domid) || domid <= 0 || domid > 0x7fef) throw new VmanageError(ErrorCodes.InvalidInput, `xenstore listener: ${domid} is not a guest domid`, { domid });
+    if (this.served.has(domid) || this.closing) return;
+    const base = `${await this.xs.getDomainPath(domid)}/${VMANAGE_DIR}`;
+    await this.xs.mkdir(base);
+    await this.xs.setPerms(base, ['n0', `b${domid}`]);
+    const s: Served = { domid, token: `vmanage-listen-${domid}`, gen: 0, chain: Promise.resolve() };
+    this.served.set(domid, s);
+    await this.xs.watch(`${base}/connect`, s.token, () => {
+      s.chain = s.chain.then(() => this.onConnect(s, base)).catch((err: unknown) => this.report(s, err));
+    });
+  }
+
+  /** Stops serving a guest (e.g. it was destroyed or migrated away) and closes its connection. */
+  async unserve(domid: number): Promise<void> {
+    const s = this.served.get(domid);
+    if (!s) return;
+    this.served.delete(domid);
+    s.stream?.destroy();
+    const base = `/local/domain/${domid}/${VMANAGE_DIR}`;
+    await this.xs.unwatch(`${base}/connect`, s.token).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.served.keys()].map((d) => this.unserve(d)));
+  }
+
+  private async onConnect(s: Served, base: string): Promise<void> {
+    const raw = await this.xs.tryRead(`${base}/connect`);
+    if (raw === undefined || !this.served.has(s.domid)) return; // initial fire before any guest connected
+    const gen = parseGen(raw);
+    if (gen === undefined) {
+      this.stats.badConnects++;
+      throw new VmanageError(ErrorCodes.ProtocolViolation, `guest ${s.domid} wrote an invalid connect generation`, { domid: s.domid, value: raw.toString('latin1').slice(0, 40) });
+    }
+    if (gen === s.gen) return;
+    s.stream?.destroy();
+    if (s.gen > 0) await this.xs.rm(`${base}/c${s.gen}`).catch(() => undefined);
+    s.gen = gen;
+    const stream = new XenstoreRingStream(this.xs, `${base}/c${gen}`, 'h2g', 'g2h', this.opts, this.stats);
+    stream.on('error', (err) => this.report(s, err));
+    s.stream = stream;
+    await stream.start();
+    await this.xs.write(`${base}/accept`, String(gen));
+    const peer: PeerIdentity = { transport: 'xenstore', id: await this.identify(s.domid), details: { domid: s.domid, generation: gen, path: base } };
+    this.stats.connections++;
+    this.handler?.({ stream, peer });
+  }
+
+  private async identify(domid: number): Promise<string> {
+    if (this.opts.identify) return await this.opts.identify(domid);
+    const vm = (await this.xs.tryRead(`/local/domain/${domid}/vm`))?.toString('latin1') ?? '';
+    const uuid = /^\/vm\/([0-9a-fA-F-]{36})$/.exec(vm)?.[1];
+    return uuid ?? `domid:${domid}`;
+  }
+
+  private report(s: Served, err: unknown): void {
+    this.opts.onError?.(s.domid, err instanceof Error ? err : new Error(String(err)));
+  }
+}

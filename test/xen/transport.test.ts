@@ -1,0 +1,193 @@
+// The xenstore M-channel transport between a dom0 Listener and a guest Connector, both talking
+// to the test xenstored over real unix sockets (the guest through a socket that acts as its domid).
+import test, { type ExecutionContext } from 'ava';
+import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
+import type { XenstoreClient } from '../../src/adapters/xen/client.js';
+import type { VmanageError } from '../../src/domain/errors.js';
+import { XenstoreConnector, XenstoreListener } from '../../src/mchannel/transports/xenstore.js';
+import type { Connection } from '../../src/mchannel/types.js';
+import { startXenstored, type TestXenstored } from '../support/xenstored.js';
+
+const UUID = '6f1c2b7a-3d4e-4f50-8a9b-0c1d2e3f4a5b';
+
+interface Rig {
+  xsd: TestXenstored;
+  dom0: XenstoreClient;
+  listener: XenstoreListener;
+  guest(domid: number): Promise<{ xs: XenstoreClient; connector: XenstoreConnector }>;
+  nextConnection(): Promise<Connection>;
+  errors: Error[];
+}
+
+async function rig(t: ExecutionContext, domids: number[] = [5]): Promise<Rig> {
+  const xsd = await startXenstored(t);
+  const dom0 = await connectXenstoreSocket(xsd.socketPath);
+  t.teardown(() => dom0.close());
+  const errors: Error[] = [];
+  const listener = new XenstoreListener(dom0, { onError: (_d, err) => errors.push(err) });
+  t.teardown(() => listener.close());
+  const queue: Connection[] = [];
+  const waiters: ((c: Connection) => void)[] = [];
+  listener.onConnection((c) => {
+    t.teardown(() => c.stream.destroy());
+    const w = waiters.shift();
+    if (w) w(c);
+    else queue.push(c);
+  });
+  for (const d of domids) {
+    await xsd.guestSocket(d);
+    await dom0.write(`/local/domain/${d}/vm`, `/vm/${d === 5 ? UUID : `00000000-0000-0000-0000-00000000000${d}`}`);
+    await listener.serve(d);
+  }
+  return {
+    xsd, dom0, listener, errors,
+    guest: async (domid) => {
+      const xs = await connectXenstoreSocket(await xsd.guestSocket(domid));
+      t.teardown(() => xs.close());
+      return { xs, connector: new XenstoreConnector(xs, { acceptTimeoutMs: 3000 }) };
+    },
+    nextConnection: async () => queue.shift() ?? (await new Promise<Connection>((r) => waiters.push(r))),
+  };
+}
+
+async function readBytes(stream: Duplex, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  while (got < n) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk) { parts.push(chunk); got += chunk.length; continue; }
+    await once(stream, 'readable');
+  }
+  return Buffer.concat(parts);
+}
+
+async function connectPair(r: Rig, domid = 5): Promise<{ g: Connection; h: Connection; xs: XenstoreClient; connector: XenstoreConnector }> {
+  const { xs, connector } = await r.guest(domid);
+  const [g, h] = await Promise.all([connector.connect(), r.nextConnection()]);
+  return { g, h, xs, connector };
+}
+
+test('a guest connects and lines flow both ways; the host knows the VM from the path', async (t) => {
+  const r = await rig(t);
+  const { g, h } = await connectPair(r);
+  t.is(h.peer.transport, 'xenstore');
+  t.is(h.peer.id, UUID);
+  t.is(h.peer.details?.['domid'], 5);
+  t.is(g.peer.id, 'dom0');
+  g.stream.write('{"kind":"hello"}\n');
+  t.is((await readBytes(h.stream, 17)).toString(), '{"kind":"hello"}\n');
+  h.stream.write('{"kind":"welcome"}\n');
+  t.is((await readBytes(g.stream, 19)).toString(), '{"kind":"welcome"}\n');
+});
+
+test('a transfer much larger than the ring arrives intact and in order both ways', async (t) => {
+  const r = await rig(t);
+  const { g, h } = await connectPair(r);
+  const big = Buffer.from(Array.from({ length: 6000 }, (_, i) => `line ${i}\n`).join(''));
+  g.stream.write(big);
+  h.stream.write(big);
+  const [atHost, atGuest] = await Promise.all([readBytes(h.stream, big.length), readBytes(g.stream, big.length)]);
+  t.true(atHost.equals(big));
+  t.true(atGuest.equals(big));
+  t.true(r.listener.stats.chunksIn > 16);
+});
+
+test('a reader that stops reading stops the writer at one ring of unread data', async (t) => {
+  const r = await rig(t);
+  const { g, h, connector } = await connectPair(r);
+  h.stream.pause();
+  const payload = Buffer.alloc(200_000, 0x61);
+  let written = false;
+  g.stream.write(payload, () => { written = true; });
+  // Wait until the writer has stalled: no progress across several round trips to the store.
+  const ringBytes = 16 * 2048;
+  for (let prev = -1; prev !== connector.stats.bytesOut;) {
+    prev = connector.stats.bytesOut;
+    for (let i = 0; i < 5; i++) await r.dom0.read('/local/domain/5/vmanage/connect');
+  }
+  t.false(written);
+  // One ring in the store plus at most one ring the paused reader already took in.
+  t.true(connector.stats.bytesOut >= ringBytes && connector.stats.bytesOut <= 2 * ringBytes, String(connector.stats.bytesOut));
+  const got = await readBytes(h.stream, payload.length);
+  t.is(got.length, payload.length);
+  t.true(written);
+});
+
+test('a new connection from the guest replaces the old one: the old stream closes, the new one works', async (t) => {
+  const r = await rig(t);
+  const first = await connectPair(r);
+  const closed = once(first.h.stream, 'close');
+  const [g2, h2] = await Promise.all([first.connector.connect(), r.nextConnection()]);
+  await closed;
+  t.is(h2.peer.details?.['generation'], 2);
+  g2.stream.write('again\n');
+  t.is((await readBytes(h2.stream, 6)).toString(), 'again\n');
+});
+
+test('ending one direction delivers end of stream to the other side', async (t) => {
+  const r = await rig(t);
+  const { g, h } = await connectPair(r);
+  g.stream.end('bye\n');
+  h.stream.resume();
+  await once(h.stream, 'end');
+  t.pass();
+});
+
+test('two guests get separate connections, each identified by its own path', async (t) => {
+  const r = await rig(t, [5, 6]);
+  const a = await connectPair(r, 5);
+  const b = await connectPair(r, 6);
+  t.is(a.h.peer.details?.['domid'], 5);
+  t.is(b.h.peer.details?.['domid'], 6);
+  b.g.stream.write('from six\n');
+  t.is((await readBytes(b.h.stream, 9)).toString(), 'from six\n');
+  t.is(a.h.stream.readableLength, 0);
+});
+
+test('a guest cannot reach another guest\'s channel nodes', async (t) => {
+  const r = await rig(t, [5, 6]);
+  const { xs } = await r.guest(6);
+  const err = await t.throwsAsync<VmanageError>(xs.write('/local/domain/5/vmanage/connect', '9'));
+  t.is(err?.code, 'PERMISSION_DENIED');
+});
+
+test('connecting when dom0 does not serve the VM fails with Unavailable', async (t) => {
+  const r = await rig(t, []);
+  const { connector } = await r.guest(9);
+  const err = await t.throwsAsync<VmanageError>(connector.connect());
+  t.is(err?.code, 'UNAVAILABLE');
+});
+
+const hostile: [string, (xs: XenstoreClient) => Promise<void>][] = [
+  ['a producer counter that is not a number', (xs) => xs.write('vmanage/c1/g2h/prod', 'lots')],
+  ['a producer counter beyond one ring ahead', (xs) => xs.write('vmanage/c1/g2h/prod', '999')],
+  ['a slot larger than the slot size', async (xs) => { await xs.write('vmanage/c1/g2h/0', Buffer.alloc(3000, 1)); await xs.write('vmanage/c1/g2h/prod', '1'); }],
+  ['an empty slot', async (xs) => { await xs.write('vmanage/c1/g2h/0', ''); await xs.write('vmanage/c1/g2h/prod', '1'); }],
+];
+
+for (const [what, attack] of hostile) {
+  test(`a guest writing ${what} gets its connection closed with a protocol violation, and can connect again`, async (t) => {
+    const r = await rig(t);
+    const { h, xs, connector } = await connectPair(r);
+    const failed = once(h.stream, 'error');
+    await attack(xs);
+    const [err] = (await failed) as [VmanageError];
+    t.is(err.code, 'PROTOCOL_VIOLATION');
+    t.is(r.listener.stats.violations, 1);
+    const [g2, h2] = await Promise.all([connector.connect(), r.nextConnection()]);
+    g2.stream.write('ok\n');
+    t.is((await readBytes(h2.stream, 3)).toString(), 'ok\n');
+  });
+}
+
+test('a garbage connect generation is counted and ignored', async (t) => {
+  const r = await rig(t);
+  const { xs } = await r.guest(5);
+  await xs.write('vmanage/connect', '-1; rm -rf /');
+  await r.dom0.read('/local/domain/5/vmanage/connect');
+  while (r.listener.stats.badConnects === 0) await new Promise((res) => setImmediate(res));
+  t.is(r.listener.stats.connections, 0);
+  t.is(r.errors.length, 1);
+});
