@@ -29,11 +29,9 @@ export interface HookReplyBody {
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const WORD_RE = /^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$/;
 const MAX_ARG = 256;
 
 function isPrintable(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return !/[\u0000-\u001f\u007f]/.test(s);
 }
 
