@@ -5,7 +5,7 @@
 // error, is counted in `stats`, and never throws out of an event handler.
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
-import { isErrno, xenstoreError } from './errors.js';
+import { isErrno, isXsErrno, xenstoreError } from './errors.js';
 import { FrameDecoder, encodeMessage, payloadOf, splitNul, typeName, validPath, XsType, type XsMessage } from './wire.js';
 
 export interface XenstoreClientStats {
@@ -247,6 +247,7 @@ export class XenstoreClient {
     if (msg.type === XsType.Error) {
       this.stats.errorReplies++;
       const [errno = ''] = splitNul(msg.payload);
+      if (!isXsErrno(errno)) this.stats.malformed++;
       p.reject(xenstoreError(errno, typeName(p.type), p.path));
     } else if (msg.type !== p.type) {
       p.reject(this.malformed(p.type, p.path, `a ${typeName(p.type)} reply, got ${typeName(msg.type)}`));
