@@ -1,0 +1,554 @@
+// The Channel: what applications use. One session (session.ts) over successive connections
+// (link.ts): send / request / handle / async iteration, events, export and resume. A client
+// channel (Channel.client) reconnects by itself with backoff; an attached channel (Channel.attached,
+// or one handed out by ChannelServer) waits for connections to be attached to it.
+import type { TimerHandle } from '../domain/clock.js';
+import { ErrorCodes, VmanageError, type ErrorCode } from '../domain/errors.js';
+import { newChannelCounters, type ChannelCounters } from './counters.js';
+import { TypedEvents } from './events.js';
+import { checkFrameSize } from './framing.js';
+import { Inbox, type Incoming } from './inbox.js';
+import { Link, type LinkOwner } from './link.js';
+import { resolveOptions, type ChannelOptions, type ResolvedOptions } from './options.js';
+import { SessionCore, type GapInfo } from './session.js';
+import { parseSessionState, type SessionState } from './state.js';
+import type { Connection, Connector, PeerIdentity } from './types.js';
+import { controlLine, type Frame, type HelloFrame, type MsgFrame } from './wire.js';
+
+export type ChannelState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface ChannelEvents {
+  /** A handshake completed; resumed is true when it continued an existing session. */
+  connected: { peer: PeerIdentity; role: string; claimedId: string; resumed: boolean };
+  disconnected: { error: VmanageError | undefined };
+  /** Messages lost for good (REPLAY_BUFFER_EXCEEDED), with their count: never a silent gap. */
+  gap: GapInfo;
+  /** The peer started over (new session or lost send state). */
+  reset: { reason: string; lostOutgoing: number };
+  /** An incoming body failed validation or had an unknown kind (counted; channel stays up). */
+  invalid: { kind: string; seq: number; error: VmanageError };
+  /** A frame was skipped (counted); too many in a row close the connection. */
+  badFrame: { detail: string };
+  closed: { error: VmanageError | undefined };
+}
+
+export interface RequestContext { readonly peer: PeerIdentity | undefined; readonly seq: number; readonly stale: boolean }
+export type RequestHandler = (body: unknown, ctx: RequestContext) => unknown;
+
+interface Waiter { payload: string; bytes: number; resolve: () => void; reject: (e: Error) => void }
+interface Pending { kind: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: TimerHandle }
+
+const RESOLVED = Promise.resolve();
+const kindCache = new Map<string, string>();
+function encodeKind(kind: string): string {
+  let k = kindCache.get(kind);
+  if (k === undefined) {
+    k = JSON.stringify(kind);
+    if (kindCache.size < 4096) kindCache.set(kind, k);
+  }
+  return k;
+}
+
+export class Channel implements AsyncIterable<Incoming> {
+  readonly counters: ChannelCounters = newChannelCounters();
+  readonly events: TypedEvents<ChannelEvents>;
+  state: ChannelState;
+  peer: PeerIdentity | undefined;
+  /** Role and identity the peer claimed in its last hello (the transport's peer identity wins). */
+  peerRole: string | undefined;
+  peerClaimedId: string | undefined;
+  private readonly o: ResolvedOptions;
+  private readonly core: SessionCore;
+  private readonly inbox: Inbox;
+  private readonly connector: Connector | undefined;
+  private readonly acceptNewSession: boolean;
+  private link: Link | undefined;
+  private everConnected = false;
+  private waiters: Waiter[] = [];
+  private pending = new Map<number, Pending>();
+  private handlers = new Map<string, RequestHandler>();
+  private inflight = 0;
+  private unackedIn = 0;
+  private ackTimer: TimerHandle | undefined;
+  private backoffMs: number;
+  private reconnectTimer: TimerHandle | undefined;
+  private connectAbort: AbortController | undefined;
+  private readonly linkOwner: LinkOwner;
+  private readonly drainListeners = new Set<() => void>();
+
+  protected constructor(opts: ChannelOptions, connector: Connector | undefined) {
+    this.o = resolveOptions(opts);
+    const state = opts.state === undefined ? undefined : parseSessionState(opts.state);
+    this.core = new SessionCore(this.o.replay, this.counters, this.o.newId, opts.sessionId ?? this.o.newId(), state);
+    this.connector = connector;
+    this.acceptNewSession = opts.acceptNewSession ?? connector === undefined;
+    this.backoffMs = this.o.backoffMinMs;
+    this.state = connector ? 'connecting' : 'disconnected';
+    this.events = new TypedEvents((event, err) => this.o.logger?.warn({ event, err }, 'M-channel event listener failed'));
+    this.inbox = new Inbox(() => this.maybeResume());
+    this.linkOwner = {
+      onFrame: (link, f) => this.onFrame(link, f),
+      onBadFrame: (_link, detail) => this.events.emit('badFrame', { detail }),
+      onClosed: (link, err) => this.onLinkClosed(link, err),
+      currentAck: () => this.core.received,
+    };
+  }
+
+  /** A channel that connects through connector and reconnects with backoff until closed. */
+  static client(connector: Connector, opts: ChannelOptions): Channel {
+    const ch = new Channel(opts, connector);
+    ch.connectNow();
+    return ch;
+  }
+
+  /** A channel that waits for connections to be attached (server side, or a host daemon that
+   *  connects to a VM's channel socket itself and resumes an imported session). */
+  static attached(opts: ChannelOptions): Channel {
+    return new Channel(opts, undefined);
+  }
+
+  get sessionId(): string {
+    return this.core.sid;
+  }
+
+  /** Resolves on the next completed handshake (at once if connected); rejects if closed first. */
+  whenConnected(): Promise<void> {
+    if (this.state === 'connected') return RESOLVED;
+    if (this.state === 'closed') return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const offs = [
+        this.events.once('connected', () => { offs.forEach((f) => f()); resolve(); }),
+        this.events.once('closed', ({ error }) => { offs.forEach((f) => f()); reject(error ?? this.closedError()); }),
+      ];
+    });
+  }
+
+  /**
+   * Attaches a connection. initiate: send our hello at once (true for the side that connected;
+   * the accepting side answers the peer's hello). firstHello: a hello already read from it.
+   */
+  attach(conn: Connection, opts: { initiate: boolean } = { initiate: true }): void {
+    this.adoptLink(new Link(conn, this.linkOptions(), this.linkOwner), opts.initiate);
+  }
+
+  /** Used by ChannelServer: takes over a link whose first frame (a hello) was already read. */
+  adoptLink(link: Link, initiate: boolean, firstHello?: HelloFrame): void {
+    if (this.state === 'closed') {
+      link.close(this.closedError(), { code: ErrorCodes.ChannelClosed, message: 'session closed' });
+      return;
+    }
+    const old = this.link;
+    this.link = link;
+    old?.close(new VmanageError(ErrorCodes.ChannelClosed, 'replaced by a newer connection'));
+    link.setOwner(this.linkOwner, this.counters);
+    this.counters.connects++;
+    if (initiate) this.sendHello(link, false);
+    if (firstHello) this.onHello(link, firstHello);
+  }
+
+  send(kind: string, body: unknown): Promise<void> {
+    try {
+      return this.enqueue(this.payload(kind, body, '', false));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Sends a request and resolves with the validated reply, or rejects with REQUEST_TIMEOUT, the
+   *  peer's error (its code), or CHANNEL_CLOSED. Requests and replies survive reconnects. */
+  request(kind: string, body: unknown, opts: { timeoutMs?: number } = {}): Promise<unknown> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    let payload: string;
+    const id = this.core.nextRequestId++;
+    try {
+      payload = this.payload(kind, body, `,"q":${id}`, false);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = this.o.clock.setTimer(timeoutMs, () => {
+        if (!this.pending.delete(id)) return;
+        this.counters.requestTimeouts++;
+        reject(new VmanageError(ErrorCodes.RequestTimeout, `no reply to ${kind} within ${timeoutMs} ms`, { kind, timeoutMs, requestId: id }));
+      });
+      this.pending.set(id, { kind, resolve, reject, timer });
+      this.enqueue(payload).catch((err: Error) => {
+        if (this.pending.delete(id)) { timer.cancel(); reject(err); }
+      });
+    });
+  }
+
+  /** Registers the handler for requests of kind (one per kind; a later one replaces it). */
+  handle(kind: string, handler: RequestHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Incoming> {
+    return this.inbox[Symbol.asyncIterator]();
+  }
+
+  /** The session as plain JSON (see state.ts). The channel keeps running. */
+  exportState(): SessionState {
+    return this.core.export(this.o.role);
+  }
+
+  /** Hands the session off (migration): stops without telling the peer the session ended and
+   *  returns the state to resume elsewhere. Open requests reject with CHANNEL_CLOSED. */
+  detach(): SessionState {
+    const state = this.exportState();
+    this.shutdown(new VmanageError(ErrorCodes.ChannelClosed, 'session handed off'), false);
+    return state;
+  }
+
+  /** Ends the session: waits up to closeFlushMs for what was sent to be acknowledged, tells the
+   *  peer (bye CHANNEL_CLOSED), and rejects whatever is still waiting. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'connected' && this.core.replay.count > 0) await this.drained(this.o.closeFlushMs);
+    this.shutdown(undefined, true);
+  }
+
+  private drained(timeoutMs: number): Promise<void> {
+    if (this.core.replay.count === 0) return RESOLVED;
+    return new Promise((resolve) => {
+      let finished = false;
+      const done = (): void => {
+        if (finished) return;
+        finished = true;
+        timer.cancel();
+        offs.forEach((f) => f());
+        this.drainListeners.delete(done);
+        resolve();
+      };
+      const timer = this.o.clock.setTimer(timeoutMs, done);
+      const offs = [this.events.on('disconnected', done), this.events.on('closed', done)];
+      this.drainListeners.add(done);
+    });
+  }
+
+  private shutdown(error: VmanageError | undefined, bye: boolean): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.reconnectTimer?.cancel();
+    this.connectAbort?.abort();
+    this.ackTimer?.cancel();
+    const link = this.link;
+    this.link = undefined;
+    const why = error ?? new VmanageError(ErrorCodes.ChannelClosed, 'channel closed');
+    link?.close(why, bye ? { code: ErrorCodes.ChannelClosed, message: 'session closed' } : undefined);
+    for (const w of this.waiters) w.reject(why);
+    this.waiters = [];
+    for (const p of this.pending.values()) { p.timer.cancel(); p.reject(why); }
+    this.pending.clear();
+    this.inbox.end();
+    this.events.emit('closed', { error });
+  }
+
+  private closedError(): VmanageError {
+    return new VmanageError(ErrorCodes.ChannelClosed, 'channel closed', { sessionId: this.core.sid });
+  }
+
+  // ---- sending ----
+
+  /** Validates and encodes the fields after the ack: "k":..,(q|p),"b":.. */
+  private payload(kind: string, body: unknown, extra: string, reply: boolean): string {
+    if (this.state === 'closed') throw this.closedError();
+    const c = reply ? this.o.validator.checkReply(kind, body) : this.o.validator.checkBody(kind, body);
+    if (!c.ok) throw new VmanageError(c.code === 'UNSUPPORTED' ? ErrorCodes.Unsupported : ErrorCodes.InvalidInput, `outgoing ${kind}: ${c.message}`, { kind });
+    const b = c.value === undefined ? '' : `,"b":${JSON.stringify(c.value)}`;
+    return `"k":${encodeKind(kind)}${extra}${b}`;
+  }
+
+  private enqueue(payload: string): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(this.closedError());
+    // A frame is {"t":"msg","s":N,"a":N, + payload + }: 48 bytes cover the envelope.
+    const bytes = checkFrameSize(payload, this.o.maxFrameBytes - 48);
+    const n = bytes >= 0 ? bytes : Buffer.byteLength(payload);
+    const replay = this.core.replay;
+    if (this.waiters.length === 0 && !replay.wouldOverflow(n)) {
+      this.transmitNew(payload, n);
+      return RESOLVED;
+    }
+    if (this.o.whenReplayFull === 'evict') {
+      while (replay.wouldOverflow(n) && replay.evictOldest()) this.counters.evicted++;
+      this.transmitNew(payload, n);
+      return RESOLVED;
+    }
+    return new Promise((resolve, reject) => this.waiters.push({ payload, bytes: n, resolve, reject }));
+  }
+
+  private transmitNew(payload: string, bytes: number): void {
+    const e = this.core.add(payload, bytes);
+    this.counters.sent++;
+    const link = this.link;
+    if (link?.handshaken) this.writeMsg(link, e.seq, payload);
+  }
+
+  private writeMsg(link: Link, seq: number, payload: string): void {
+    this.unackedIn = 0;
+    link.write(`{"t":"msg","s":${seq},"a":${this.core.received},${payload}}\n`);
+  }
+
+  private drainWaiters(): void {
+    const replay = this.core.replay;
+    while (this.waiters.length > 0) {
+      const w = this.waiters[0] as Waiter;
+      if (replay.wouldOverflow(w.bytes)) break;
+      this.waiters.shift();
+      this.transmitNew(w.payload, w.bytes);
+      w.resolve();
+    }
+    if (replay.count === 0) for (const f of [...this.drainListeners]) f();
+  }
+
+  private sendHello(link: Link, re: boolean): void {
+    link.helloSent = true;
+    this.unackedIn = 0;
+    link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re)));
+  }
+
+  private ackSoon(): void {
+    if (++this.unackedIn >= this.o.ackEvery) this.sendAck();
+    else if (!this.ackTimer) this.ackTimer = this.o.clock.setTimer(this.o.ackDelayMs, () => { this.ackTimer = undefined; this.sendAck(); });
+  }
+
+  private sendAck(): void {
+    if (this.unackedIn === 0) return;
+    this.unackedIn = 0;
+    if (this.link?.helloSent) this.link.write(`{"t":"ack","a":${this.core.received}}\n`);
+  }
+
+  // ---- receiving ----
+
+  private onFrame(link: Link, f: Frame): void {
+    if (link !== this.link) return;
+    switch (f.t) {
+      case 'msg':
+        this.onAck(f.a);
+        this.onMsg(link, f);
+        break;
+      case 'ack':
+      case 'hb':
+        this.onAck(f.a);
+        break;
+      case 'hello':
+        this.onHello(link, f);
+        break;
+      case 'bye':
+        if (f.code === ErrorCodes.ChannelClosed) this.shutdown(new VmanageError(ErrorCodes.ChannelClosed, `peer ended the session: ${f.message}`), false);
+        else link.close(new VmanageError(toCode(f.code), `peer dropped the connection: ${f.message}`, { peerCode: f.code }));
+        break;
+    }
+  }
+
+  private onAck(a: number): void {
+    if (a <= this.core.peerAck) return;
+    if (!this.core.ack(a)) {
+      this.counters.badEnvelope++;
+      this.events.emit('badFrame', { detail: `ack ${a} for a message never sent (next seq ${this.core.nextSeq})` });
+      return;
+    }
+    this.drainWaiters();
+  }
+
+  private onMsg(link: Link, f: MsgFrame): void {
+    const verdict = this.core.accept(f.s);
+    if (verdict === 'duplicate') {
+      this.counters.duplicates++;
+      this.ackSoon();
+      return;
+    }
+    if (verdict === 'ahead') {
+      this.counters.outOfOrder++;
+      return;
+    }
+    const stale = !link.handshaken;
+    if (stale) this.counters.stale++;
+    this.counters.delivered++;
+    this.ackSoon();
+    if (f.p !== undefined) this.onReply(f);
+    else if (f.q !== undefined) void this.onRequest(f, stale);
+    else this.onNotification(f, stale);
+    if (this.inbox.size + this.inflight >= this.o.inboxMax || this.inflight >= this.o.maxConcurrentRequests) link.pause();
+  }
+
+  private onNotification(f: MsgFrame, stale: boolean): void {
+    const c = this.o.validator.checkBody(f.k, f.b);
+    if (!c.ok) {
+      this.invalid(f, c.code, c.message);
+      return;
+    }
+    this.inbox.push({ kind: f.k, body: c.value, seq: f.s, stale });
+  }
+
+  private async onRequest(f: MsgFrame, stale: boolean): Promise<void> {
+    const id = f.q as number;
+    const c = this.o.validator.checkBody(f.k, f.b);
+    if (!c.ok) {
+      this.invalid(f, c.code, c.message);
+      this.reply(f.k, id, undefined, { code: c.code, message: c.message });
+      return;
+    }
+    const handler = this.handlers.get(f.k);
+    if (!handler) {
+      this.reply(f.k, id, undefined, { code: ErrorCodes.Unsupported, message: `no handler for ${f.k}` });
+      return;
+    }
+    this.inflight++;
+    try {
+      const result = await handler(c.value, { peer: this.peer, seq: f.s, stale });
+      this.reply(f.k, id, result, undefined);
+    } catch (err) {
+      const e = err instanceof VmanageError ? err : undefined;
+      this.reply(f.k, id, undefined, { code: e?.code ?? ErrorCodes.Unavailable, message: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.inflight--;
+      this.maybeResume();
+    }
+  }
+
+  private reply(kind: string, id: number, body: unknown, error: { code: string; message: string } | undefined): void {
+    if (this.state === 'closed') return;
+    let payload: string;
+    try {
+      payload = error ? `"k":${encodeKind(kind)},"p":${id},"e":${JSON.stringify({ code: error.code, message: error.message.slice(0, 1024) })}`
+        : this.payload(kind, body, `,"p":${id}`, true);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      payload = `"k":${encodeKind(kind)},"p":${id},"e":${JSON.stringify({ code: ErrorCodes.InvalidInput, message: message.slice(0, 1024) })}`;
+    }
+    this.enqueue(payload).catch(() => {});
+  }
+
+  private onReply(f: MsgFrame): void {
+    const p = this.pending.get(f.p as number);
+    if (!p) {
+      this.counters.unknownReply++;
+      return;
+    }
+    this.pending.delete(f.p as number);
+    p.timer.cancel();
+    if (f.e) {
+      p.reject(new VmanageError(toCode(f.e.code), `peer answered ${p.kind} with ${f.e.code}: ${f.e.message}`, { peerCode: f.e.code, kind: p.kind }));
+      return;
+    }
+    const c = this.o.validator.checkReply(p.kind, f.b);
+    if (!c.ok) {
+      this.invalid(f, c.code, c.message);
+      p.reject(new VmanageError(ErrorCodes.InvalidInput, `invalid reply to ${p.kind}: ${c.message}`, { kind: p.kind }));
+      return;
+    }
+    p.resolve(c.value);
+  }
+
+  private invalid(f: MsgFrame, code: 'UNSUPPORTED' | 'INVALID_INPUT', message: string): void {
+    if (code === 'UNSUPPORTED') this.counters.unknownKind++;
+    else this.counters.invalidBody++;
+    const error = new VmanageError(code === 'UNSUPPORTED' ? ErrorCodes.Unsupported : ErrorCodes.InvalidInput, `${f.k} (seq ${f.s}): ${message}`, { kind: f.k, seq: f.s });
+    this.events.emit('invalid', { kind: f.k, seq: f.s, error });
+  }
+
+  private maybeResume(): void {
+    if (this.inbox.size + this.inflight <= this.o.inboxMax / 2 && this.inflight < this.o.maxConcurrentRequests) this.link?.resume();
+  }
+
+  // ---- handshake and connection life ----
+
+  private onHello(link: Link, h: HelloFrame): void {
+    const fail = (msg: string): void => {
+      this.counters.handshakeFailures++;
+      link.close(new VmanageError(ErrorCodes.HandshakeFailed, msg), { code: ErrorCodes.HandshakeFailed, message: msg });
+    };
+    if (h.v !== 1) return fail(`protocol version ${h.v} not supported (this side speaks 1)`);
+    if (h.sid !== this.core.sid) {
+      if (!this.acceptNewSession) {
+        if (h.re || link.foreignHelloAnswered) return fail(`peer speaks for session ${h.sid}, expected ${this.core.sid}`);
+        link.foreignHelloAnswered = true;
+        // A peer that does not know our session yet (a host attaching to a guest's channel
+        // without state): tell it ours, it adopts it and answers.
+        this.sendHello(link, false);
+        return;
+      }
+      const lostOutgoing = this.core.adoptNewSession(h.sid);
+      this.failPending(new VmanageError(ErrorCodes.ChannelClosed, 'the peer started a new session'));
+      if (this.everConnected || lostOutgoing > 0) this.events.emit('reset', { reason: 'peer started a new session', lostOutgoing });
+    }
+    const out = this.core.onHello(h);
+    if (out.reset) this.events.emit('reset', out.reset);
+    for (const g of out.gaps) {
+      this.o.logger?.warn({ sessionId: this.core.sid, ...g, error: undefined }, g.error.message);
+      this.events.emit('gap', g);
+    }
+    const resumed = this.everConnected;
+    link.handshaken = true;
+    this.counters.handshakes++;
+    this.peer = link.conn.peer;
+    this.peerRole = h.role;
+    this.peerClaimedId = h.id;
+    if (!h.re) this.sendHello(link, true);
+    for (const e of out.resend) {
+      this.counters.resent++;
+      this.writeMsg(link, e.seq, e.payload);
+    }
+    this.everConnected = true;
+    this.state = 'connected';
+    this.backoffMs = this.o.backoffMinMs;
+    this.drainWaiters();
+    this.events.emit('connected', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed });
+  }
+
+  private failPending(err: VmanageError): void {
+    for (const p of this.pending.values()) { p.timer.cancel(); p.reject(err); }
+    this.pending.clear();
+  }
+
+  private onLinkClosed(link: Link, error: VmanageError | undefined): void {
+    if (link !== this.link) return;
+    this.link = undefined;
+    if (this.state === 'closed') return;
+    this.state = 'disconnected';
+    this.o.logger?.info({ sessionId: this.core.sid, code: error?.code, reason: error?.message }, 'M-channel disconnected');
+    this.events.emit('disconnected', { error });
+    if (this.connector) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const delay = Math.floor(this.o.random.next() * this.backoffMs);
+    this.backoffMs = Math.min(this.o.backoffMaxMs, this.backoffMs * 2);
+    this.reconnectTimer = this.o.clock.setTimer(delay, () => this.connectNow());
+  }
+
+  private connectNow(): void {
+    if (this.state === 'closed' || !this.connector) return;
+    this.state = this.everConnected ? 'disconnected' : 'connecting';
+    const abort = new AbortController();
+    this.connectAbort = abort;
+    const timer = this.o.clock.setTimer(this.o.connectTimeoutMs, () => abort.abort());
+    this.connector.connect(abort.signal).then((conn) => {
+      timer.cancel();
+      if (this.state === 'closed') {
+        conn.stream.destroy();
+        return;
+      }
+      this.attach(conn, { initiate: true });
+    }, (err: unknown) => {
+      timer.cancel();
+      this.counters.connectFailures++;
+      this.o.logger?.debug({ target: this.connector?.target, err: String(err) }, 'M-channel connect failed');
+      if (this.state !== 'closed') this.scheduleReconnect();
+    });
+  }
+
+  private linkOptions(): ConstructorParameters<typeof Link>[1] {
+    return {
+      clock: this.o.clock, counters: this.counters, maxFrameBytes: this.o.maxFrameBytes, maxDepth: this.o.maxDepth,
+      errorBudget: this.o.errorBudget, heartbeatMs: this.o.heartbeatMs, deadAfterMs: this.o.deadAfterMs,
+      maxWriteBufferBytes: this.o.maxWriteBufferBytes,
+    };
+  }
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
+function toCode(code: string): ErrorCode {
+  return KNOWN_CODES.has(code) ? (code as ErrorCode) : ErrorCodes.ProtocolViolation;
+}

@@ -1,0 +1,141 @@
+// The accepting side: takes Connections from a Listener, reads each one's hello, and attaches it
+// to the session with that id (a reconnecting client resumes), or opens a new session. Sessions
+// whose peer went away linger for sessionLingerMs, then end; the number of sessions is capped.
+import type { TimerHandle } from '../domain/clock.js';
+import { ErrorCodes, VmanageError } from '../domain/errors.js';
+import { Channel } from './channel.js';
+import { newChannelCounters, type ChannelCounters } from './counters.js';
+import { TypedEvents } from './events.js';
+import { Link } from './link.js';
+import { resolveOptions, type ChannelOptions } from './options.js';
+import type { SessionState } from './state.js';
+import type { Connection, Listener } from './types.js';
+import type { HelloFrame } from './wire.js';
+
+export interface ChannelServerOptions extends Omit<ChannelOptions, 'state' | 'sessionId'> {
+  /** A connection that sends no hello within this long is dropped (ms, default 5000). */
+  helloTimeoutMs?: number;
+  /** A session without a connection ends after this long (ms, default 60 000). */
+  sessionLingerMs?: number;
+  /** Most sessions at once; further new sessions are refused (default 1024). */
+  maxSessions?: number;
+}
+
+export interface ChannelServerEvents {
+  /** A new session (not a resumed one). */
+  channel: Channel;
+  /** A connection was refused before reaching a session (no hello, too many sessions, ...). */
+  refused: { peer: string; error: VmanageError };
+}
+
+export class ChannelServer {
+  readonly events = new TypedEvents<ChannelServerEvents>();
+  /** Bad input on connections that never reached a session. */
+  readonly counters: ChannelCounters = newChannelCounters();
+  private readonly sessions = new Map<string, { channel: Channel; linger?: TimerHandle }>();
+  private readonly opts: ChannelServerOptions;
+  private readonly listener: Listener;
+  private closed = false;
+
+  constructor(listener: Listener, opts: ChannelServerOptions) {
+    this.listener = listener;
+    this.opts = opts;
+    listener.onConnection((conn) => this.accept(conn));
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(sessionId: string): Channel | undefined {
+    return this.sessions.get(sessionId)?.channel;
+  }
+
+  channels(): Channel[] {
+    return [...this.sessions.values()].map((s) => s.channel);
+  }
+
+  /** Resumes an exported session (handed over from another host): its peer reconnects to us. */
+  resume(state: SessionState): Channel {
+    const ch = Channel.attached({ ...this.opts, state, acceptNewSession: false });
+    this.track(ch);
+    return ch;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.listener.close();
+    await Promise.all(this.channels().map((c) => c.close()));
+  }
+
+  private accept(conn: Connection): void {
+    if (this.closed) {
+      conn.stream.destroy();
+      return;
+    }
+    const o = resolveOptions(this.opts);
+    const clock = o.clock;
+    let timer: TimerHandle | undefined;
+    const link = new Link(conn, {
+      clock, counters: this.counters, maxFrameBytes: o.maxFrameBytes, maxDepth: o.maxDepth, errorBudget: o.errorBudget,
+      heartbeatMs: o.heartbeatMs, deadAfterMs: o.deadAfterMs, maxWriteBufferBytes: o.maxWriteBufferBytes,
+    }, {
+      onFrame: (l, f) => {
+        if (f.t !== 'hello') {
+          this.counters.outOfOrder++;
+          return; // data before the hello on an unmatched connection: the peer resends after it
+        }
+        timer?.cancel();
+        this.route(l, f);
+      },
+      onBadFrame: () => {},
+      onClosed: () => timer?.cancel(),
+      currentAck: () => 0,
+    });
+    timer = clock.setTimer(this.opts.helloTimeoutMs ?? 5000, () => {
+      this.refuse(link, new VmanageError(ErrorCodes.HandshakeFailed, 'no hello received in time'));
+    });
+  }
+
+  private route(link: Link, hello: HelloFrame): void {
+    const known = this.sessions.get(hello.sid);
+    if (known) {
+      known.linger?.cancel();
+      known.linger = undefined;
+      known.channel.adoptLink(link, false, hello);
+      return;
+    }
+    if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) {
+      this.refuse(link, new VmanageError(ErrorCodes.Unavailable, 'too many sessions'));
+      return;
+    }
+    const ch = Channel.attached({ ...this.opts, sessionId: hello.sid, acceptNewSession: false });
+    this.track(ch);
+    ch.adoptLink(link, false, hello);
+    this.events.emit('channel', ch);
+  }
+
+  private track(ch: Channel): void {
+    const entry: { channel: Channel; linger?: TimerHandle } = { channel: ch };
+    this.sessions.set(ch.sessionId, entry);
+    const clock = resolveOptions(this.opts).clock;
+    ch.events.on('disconnected', () => {
+      entry.linger?.cancel();
+      entry.linger = clock.setTimer(this.opts.sessionLingerMs ?? 60_000, () => void ch.close());
+    });
+    ch.events.on('connected', () => {
+      entry.linger?.cancel();
+      entry.linger = undefined;
+    });
+    ch.events.on('closed', () => {
+      entry.linger?.cancel();
+      if (this.sessions.get(ch.sessionId) === entry) this.sessions.delete(ch.sessionId);
+    });
+  }
+
+  private refuse(link: Link, error: VmanageError): void {
+    this.counters.handshakeFailures++;
+    this.events.emit('refused', { peer: link.conn.peer.id, error });
+    link.close(error, { code: error.code, message: error.message });
+  }
+}
