@@ -9,8 +9,11 @@
 // loop gain is ~ki whatever the load. The base is the cap actually in force, not an internal
 // integrator, so nothing winds up while another policy or a rail holds the cap (anti-windup).
 // Over the budget the controller is deadbeat: it jumps to the cap the model predicts to land
-// on the setpoint, then the PI law trims the model error. Raising is conservative: it uses
-// the higher of the last two readings and never raises past a predicted setpoint crossing.
+// on the setpoint, then the PI law trims the model error. Under the budget the PI law works on
+// an exponentially filtered reading (filterAlpha), so sensor noise does not dither the cap;
+// raising is conservative: it uses the highest of the filtered value and the last
+// `raiseOnMaxOf` raw readings (one low outlier cannot raise the cap) and never raises past a
+// predicted setpoint crossing.
 // A stale, old or implausible reading never raises; after `blindLowerAfterMs` blind, the cap
 // goes to what keeps a fully busy host under the budget (worst case).
 import { z } from 'zod';
@@ -27,6 +30,10 @@ export const budgetParams = z.object({
   ki: z.number().gt(0).max(1),
   /** Proportional gain on the change of error (velocity form). */
   kp: z.number().min(0).max(1),
+  /** Weight of the newest reading in the filtered power (1 = no filter). */
+  filterAlpha: z.number().gt(0).max(1),
+  /** Raises are judged on the highest of this many last readings. */
+  raiseOnMaxOf: z.number().int().min(1).max(20),
   /** Largest raise per period, fraction of maxKHz. */
   maxRaiseFraction: z.number().gt(0).max(1),
   /** A reading older than this is not acted on, ms. */
@@ -41,9 +48,11 @@ export type BudgetParams = z.infer<typeof budgetParams>;
 
 export const budgetDefaults: BudgetParams = {
   marginWatts: 4,
-  deadbandWatts: 1.5,
+  deadbandWatts: 2,
   ki: 0.5,
   kp: 0.1,
+  filterAlpha: 0.5,
+  raiseOnMaxOf: 3,
   maxRaiseFraction: 0.15,
   maxAgeMs: 3000,
   maxPlausibleWatts: 10_000,
@@ -54,30 +63,40 @@ export const POLICY_BUDGET = 'budget';
 
 class BudgetController implements Policy<BudgetParams> {
   private prevError: number | undefined;
-  private prevWatts: number | undefined;
+  private filtered: number | undefined;
+  private recent: number[] = [];
   private blindSince: number | undefined;
 
   decide(s: HostSnapshot, p: BudgetParams, clock: { now(): number }): Decision[] {
     const verdict = judgeSensor(s, p.maxAgeMs, p.maxPlausibleWatts);
     if (!verdict.ok) {
       this.prevError = undefined;
-      this.prevWatts = undefined;
+      this.filtered = undefined;
+      this.recent = [];
       this.blindSince ??= clock.now();
       return this.blind(s, p, verdict.why, clock.now() - this.blindSince);
     }
     this.blindSince = undefined;
     const watts = verdict.sample.watts;
     const setpoint = s.budget.watts - p.marginWatts;
-    const raw = setpoint - watts;
+    if (watts > s.budget.watts) {
+      // The jump changes the operating point: the filter restarts from the next reading.
+      this.filtered = undefined;
+      this.prevError = undefined;
+      this.recent = [];
+      return this.deadbeat(s, p, watts, setpoint);
+    }
+    const filtered = this.filtered === undefined ? watts : p.filterAlpha * watts + (1 - p.filterAlpha) * this.filtered;
+    this.filtered = filtered;
+    const ef = setpoint - filtered;
     const prev = this.prevError;
-    // Raise on the higher of the last two readings: one low (noisy) sample cannot raise the cap.
-    const conservative = Math.max(watts, this.prevWatts ?? watts);
-    this.prevWatts = watts;
-    this.prevError = raw;
-    if (watts > s.budget.watts) return this.deadbeat(s, p, watts, setpoint);
-    const e = raw > 0 ? setpoint - conservative : raw;
-    if (Math.abs(e) < p.deadbandWatts || (raw > 0 && e <= 0)) return [];
-    const dr = (p.ki * e + p.kp * (raw - (prev ?? raw))) / slopeWattsPerRatio(s);
+    this.prevError = ef;
+    this.recent.push(watts);
+    if (this.recent.length > p.raiseOnMaxOf) this.recent.splice(0, this.recent.length - p.raiseOnMaxOf);
+    const conservative = Math.max(filtered, ...this.recent);
+    const e = ef > 0 ? setpoint - conservative : ef;
+    if (Math.abs(e) < p.deadbandWatts || (ef > 0 && e <= 0)) return [];
+    const dr = (p.ki * e + p.kp * (ef - (prev ?? ef))) / slopeWattsPerRatio(s);
     const maxRaise = p.maxRaiseFraction * s.frequency.maxKHz;
     let cap = clampCap(s, s.frequency.capKHz + Math.min(dr * s.frequency.maxKHz, maxRaise));
     if (cap > s.frequency.capKHz && predictWatts(s, cap, conservative) > setpoint) {

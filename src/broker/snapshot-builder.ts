@@ -1,0 +1,216 @@
+// Gathers the broker's inputs (power readings, leader budget, inventory, guests' SLA reports,
+// knob states) and builds the HostSnapshot the policies decide on.
+//
+// Guest SLA reports are untrusted: each VM has its own token bucket (burst, perSecond), so a
+// guest flooding reports only empties its own bucket and cannot starve the others; a report is
+// O(1) work and per-VM state is bounded (latest status + at most maxViolationsCounted
+// timestamps). Reports from VMs not in the inventory are dropped. Everything dropped is counted.
+import type { Clock } from '../domain/clock.js';
+import type { FrequencyCapState, HostSnapshot, PowerLimitKnobState, PowerSample, SlaStatus, VmSnapshot } from '../domain/model.js';
+import type { SchedulerParams } from '../domain/ports/hypervisor.js';
+import type { PowerModel, PowerReading } from '../domain/ports/power.js';
+import { effectiveBudget, type FailSafeBudgetParams } from '../domain/policies/fail-safe.js';
+
+export interface ReportGateParams {
+  /** Reports a VM may send at once, count. */
+  readonly burst: number;
+  /** Sustained reports per VM, per second. */
+  readonly perSecond: number;
+  /** Window over which a VM's violation reports are counted, ms. */
+  readonly violationWindowMs: number;
+  /** Most violation reports counted per VM in that window. */
+  readonly maxViolationsCounted: number;
+}
+
+export const defaultReportGate: ReportGateParams = { burst: 5, perSecond: 2, violationWindowMs: 60_000, maxViolationsCounted: 64 };
+
+export interface SlaReportInput {
+  readonly status: SlaStatus;
+  /** Headroom as a fraction of the SLA target (see SlaState.slack). */
+  readonly slack?: number;
+}
+
+export type ReportVerdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: 'rate' | 'invalid' | 'unknown-vm'; readonly problem: string };
+
+export interface VmInput {
+  readonly uuid: string;
+  readonly name?: string;
+  readonly vcpus: number;
+  /** Fraction of its vCPUs, 0..1. */
+  readonly cpuUtil: number;
+  readonly scheduler?: SchedulerParams;
+}
+
+export interface SnapshotBuilderOptions {
+  readonly host: string;
+  readonly clock: Clock;
+  readonly periodMs: number;
+  readonly cpus: number;
+  readonly frequency: FrequencyCapState;
+  readonly powerLimit?: PowerLimitKnobState;
+  readonly powerModel?: PowerModel;
+  readonly budget: FailSafeBudgetParams & { readonly configWatts?: number };
+  readonly reports?: ReportGateParams;
+  /** An open migration request with no answer is forgotten after this, ms. */
+  readonly migrationTimeoutMs?: number;
+}
+
+interface VmState {
+  info: VmInput;
+  status: SlaStatus;
+  slack: number;
+  reportedAt?: number;
+  violations: number[];
+  tokens: number;
+  refilledAt: number;
+}
+
+export interface ReportCounters {
+  accepted: number;
+  rate: number;
+  invalid: number;
+  unknownVm: number;
+}
+
+export class SnapshotBuilder {
+  private readonly vms = new Map<string, VmState>();
+  private readonly openMigrations = new Map<string, number>();
+  private power: PowerReading | undefined;
+  private leaderWatts: number | undefined;
+  private leaderContactAt: number | undefined;
+  private leaderConnected = false;
+  private hostUtil: number | undefined;
+  private frequency: FrequencyCapState;
+  private powerLimit: PowerLimitKnobState | undefined;
+  private readonly gate: ReportGateParams;
+  readonly counters: ReportCounters = { accepted: 0, rate: 0, invalid: 0, unknownVm: 0 };
+
+  constructor(private readonly opts: SnapshotBuilderOptions) {
+    this.frequency = opts.frequency;
+    this.powerLimit = opts.powerLimit;
+    this.gate = opts.reports ?? defaultReportGate;
+  }
+
+  setPower(r: PowerReading): void { this.power = r; }
+  setHostUtil(u: number): void { this.hostUtil = Number.isFinite(u) ? Math.min(1, Math.max(0, u)) : undefined; }
+  setFrequency(f: FrequencyCapState): void { this.frequency = f; }
+  setFrequencyCap(capKHz: number): void { this.frequency = { ...this.frequency, capKHz }; }
+  setPowerLimit(p: PowerLimitKnobState | undefined): void { this.powerLimit = p; }
+
+  /** A budget from the leader (also counts as contact). */
+  setLeaderBudget(watts: number): void {
+    this.leaderWatts = watts;
+    this.leaderContact();
+  }
+
+  leaderContact(): void {
+    this.leaderContactAt = this.opts.clock.now();
+    this.leaderConnected = true;
+  }
+
+  setLeaderConnected(connected: boolean): void {
+    this.leaderConnected = connected;
+  }
+
+  /** Replaces the inventory; SLA state of VMs that stay is kept. */
+  setVms(list: readonly VmInput[]): void {
+    const keep = new Set(list.map((v) => v.uuid));
+    for (const uuid of this.vms.keys()) if (!keep.has(uuid)) this.vms.delete(uuid);
+    for (const uuid of this.openMigrations.keys()) if (!keep.has(uuid)) this.openMigrations.delete(uuid);
+    for (const info of list) this.upsertVm(info);
+  }
+
+  upsertVm(info: VmInput): void {
+    const cur = this.vms.get(info.uuid);
+    if (cur) cur.info = { ...cur.info, ...info };
+    else this.vms.set(info.uuid, { info, status: 'unknown', slack: 0, violations: [], tokens: this.gate.burst, refilledAt: this.opts.clock.now() });
+  }
+
+  removeVm(uuid: string): void {
+    this.vms.delete(uuid);
+    this.openMigrations.delete(uuid);
+  }
+
+  migrationRequested(uuid: string): void { this.openMigrations.set(uuid, this.opts.clock.now()); }
+  migrationResolved(uuid: string): void { this.openMigrations.delete(uuid); }
+
+  /** An SLA report from the guest of VM `uuid` (identity from the transport, not the message). */
+  slaReport(uuid: string, report: SlaReportInput): ReportVerdict {
+    const vm = this.vms.get(uuid);
+    if (!vm) return this.drop('unknownVm', 'unknown-vm', `SLA report from VM ${uuid}: not in this host's inventory`);
+    const now = this.opts.clock.now();
+    vm.tokens = Math.min(this.gate.burst, vm.tokens + ((now - vm.refilledAt) * this.gate.perSecond) / 1000);
+    vm.refilledAt = now;
+    if (vm.tokens < 1) return this.drop('rate', 'rate', `SLA report from VM ${uuid}: over ${this.gate.perSecond}/s (burst ${this.gate.burst})`);
+    vm.tokens -= 1;
+    const problem = checkReport(report);
+    if (problem) return this.drop('invalid', 'invalid', `SLA report from VM ${uuid}: ${problem}`);
+    vm.status = report.status;
+    vm.slack = report.slack ?? (report.status === 'violated' ? -0.01 : 0);
+    vm.reportedAt = now;
+    if (report.status === 'violated') {
+      vm.violations.push(now);
+      if (vm.violations.length > this.gate.maxViolationsCounted) vm.violations.shift();
+    }
+    this.counters.accepted++;
+    return { accepted: true };
+  }
+
+  build(): HostSnapshot {
+    const now = this.opts.clock.now();
+    const timeout = this.opts.migrationTimeoutMs ?? 600_000;
+    for (const [uuid, at] of this.openMigrations) if (now - at > timeout) this.openMigrations.delete(uuid);
+    const vms: VmSnapshot[] = [...this.vms.values()].map((v) => this.vmSnapshot(v, now));
+    const used = vms.reduce((sum, vm) => sum + vm.cpuUtil * vm.vcpus, 0);
+    return {
+      host: this.opts.host,
+      at: now,
+      periodMs: this.opts.periodMs,
+      ...(this.power ? { power: sample(this.power, now) } : {}),
+      budget: effectiveBudget({
+        leaderConnected: this.leaderConnected,
+        ...(this.leaderWatts === undefined ? {} : { leaderWatts: this.leaderWatts }),
+        ...(this.leaderContactAt === undefined ? {} : { leaderContactAt: this.leaderContactAt }),
+        ...(this.opts.budget.configWatts === undefined ? {} : { configWatts: this.opts.budget.configWatts }),
+      }, now, this.opts.budget),
+      cpuUtil: this.hostUtil ?? Math.min(1, used / Math.max(1, this.opts.cpus)),
+      cpus: this.opts.cpus,
+      frequency: this.frequency,
+      ...(this.powerLimit ? { powerLimit: this.powerLimit } : {}),
+      ...(this.opts.powerModel ? { powerModel: this.opts.powerModel } : {}),
+      reliability: 1,
+      leaderConnected: this.leaderConnected,
+      vms,
+    };
+  }
+
+  private vmSnapshot(v: VmState, now: number): VmSnapshot {
+    while (v.violations.length > 0 && (v.violations[0] as number) <= now - this.gate.violationWindowMs) v.violations.shift();
+    return {
+      uuid: v.info.uuid,
+      ...(v.info.name === undefined ? {} : { name: v.info.name }),
+      vcpus: v.info.vcpus,
+      cpuUtil: v.info.cpuUtil,
+      sla: { status: v.status, slack: v.slack, violations: v.violations.length, ...(v.reportedAt === undefined ? {} : { reportedAt: v.reportedAt }) },
+      scheduler: v.info.scheduler ?? {},
+      migrationOpen: this.openMigrations.has(v.info.uuid),
+    };
+  }
+
+  private drop(counter: 'rate' | 'invalid' | 'unknownVm', reason: 'rate' | 'invalid' | 'unknown-vm', problem: string): ReportVerdict {
+    this.counters[counter]++;
+    return { accepted: false, reason, problem };
+  }
+}
+
+function sample(r: PowerReading, now: number): PowerSample {
+  return { watts: r.watts, ageMs: Math.max(r.ageMs, now - r.timestamp), stale: r.stale, source: r.source };
+}
+
+/** What is wrong with a report, or undefined. Reports come from untrusted guests. */
+function checkReport(r: SlaReportInput): string | undefined {
+  if (typeof r !== 'object' || r === null) return 'expected an object {status, slack?}';
+  if (r.status !== 'ok' && r.status !== 'violated') return `status: expected "ok" or "violated", got ${JSON.stringify(r.status)?.slice(0, 40)}`;
+  if (r.slack !== undefined && !(typeof r.slack === 'number' && Number.isFinite(r.slack) && r.slack >= -1 && r.slack <= 1)) return `slack: expected a number in [-1, 1], got ${String(r.slack).slice(0, 40)}`;
+  return undefined;
+}
