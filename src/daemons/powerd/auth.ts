@@ -1,0 +1,86 @@
+// Caller authorisation for vmanage-powerd: the bus daemon (not the message) says who the caller
+// is. org.freedesktop.DBus.GetConnectionUnixUser gives the uid; GetConnectionCredentials gives
+// the groups (UnixGroupIDs, dbus-daemon >= 1.11; without it only uids are checked). A caller is
+// allowed if its uid is listed or it belongs to a listed group. Answers are cached per unique
+// connection name (the bus never reuses one), in a bounded map.
+import { readFile } from 'node:fs/promises';
+import dbus from 'dbus-next';
+import type { MessageBus } from 'dbus-next';
+
+export interface Caller {
+  readonly sender: string;
+  readonly uid: number;
+  readonly gids: readonly number[];
+}
+
+const CACHE_MAX = 512;
+
+export class AccessDenied extends Error {
+  constructor(readonly caller: Caller | { sender: string }, reason: string) {
+    super(reason);
+    this.name = 'AccessDenied';
+  }
+}
+
+/** Group names resolved through /etc/group; names that do not exist are returned in `missing`. */
+export async function resolveGroups(groups: readonly (string | number)[], groupFile = '/etc/group'): Promise<{ gids: number[]; missing: string[] }> {
+  const byName = new Map<string, number>();
+  try {
+    for (const line of (await readFile(groupFile, 'utf8')).split('\n')) {
+      const [name, , gid] = line.split(':');
+      if (name && gid && /^\d+$/.test(gid)) byName.set(name, Number(gid));
+    }
+  } catch {
+    // no group database: only numeric gids can be used
+  }
+  const gids: number[] = [];
+  const missing: string[] = [];
+  for (const g of groups) {
+    if (typeof g === 'number') gids.push(g);
+    else if (byName.has(g)) gids.push(byName.get(g) as number);
+    else missing.push(g);
+  }
+  return { gids, missing };
+}
+
+export class CallerAuthoriser {
+  private readonly cache = new Map<string, Caller>();
+
+  constructor(private readonly bus: MessageBus, private readonly allowedUids: readonly number[], private readonly allowedGids: readonly number[]) {}
+
+  /** Who the sender is, by the bus daemon's account. */
+  async identify(sender: string): Promise<Caller> {
+    const cached = this.cache.get(sender);
+    if (cached) return cached;
+    const uid = await this.busCall('GetConnectionUnixUser', sender);
+    if (typeof uid !== 'number') throw new AccessDenied({ sender }, `the bus gave no uid for ${sender}`);
+    let gids: number[] = [];
+    try {
+      const creds = (await this.busCall('GetConnectionCredentials', sender)) as Record<string, { value: unknown }> | undefined;
+      const v = creds?.UnixGroupIDs?.value;
+      if (Array.isArray(v)) gids = v.filter((g): g is number => typeof g === 'number');
+    } catch {
+      // older bus: uid only
+    }
+    const caller = { sender, uid, gids };
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(sender, caller);
+    return caller;
+  }
+
+  /** Resolves to the caller when allowed; rejects with AccessDenied otherwise. */
+  async authorise(sender: string): Promise<Caller> {
+    const caller = await this.identify(sender);
+    if (this.allowedUids.includes(caller.uid)) return caller;
+    if (caller.gids.some((g) => this.allowedGids.includes(g))) return caller;
+    throw new AccessDenied(caller, `uid ${caller.uid} (${sender}) is not allowed to change power settings: not in allow.uids and in none of allow.groups`);
+  }
+
+  private async busCall(member: string, sender: string): Promise<unknown> {
+    const reply = await this.bus.call(new dbus.Message({
+      destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
+      member, signature: 's', body: [sender],
+    }));
+    return reply?.body[0];
+  }
+}

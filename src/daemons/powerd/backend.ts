@@ -1,0 +1,109 @@
+// Builds powerd's actuators and sensor from its configuration: the host's cpufreq and RAPL
+// through sysfs, or a simulated host (demo); plus BMC power-limit actuators registered as
+// plug-in bundles {kind, schema, create} in one explicit table (no registration by import).
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { systemClock } from '../../adapters/clock.js';
+import { CpufreqActuator } from '../../adapters/power/cpufreq.js';
+import { DcmiPowerLimit } from '../../adapters/power/ipmi-dcmi.js';
+import { execRunner } from '../../adapters/power/ipmi-exec.js';
+import { IpmiTargetSchema } from '../../adapters/power/ipmi-target.js';
+import { RaplPowerLimit, RaplSensor } from '../../adapters/power/rapl.js';
+import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
+import { ErrorCodes, VmanageError, isVmanageError } from '../../domain/errors.js';
+import type { FrequencyActuator, PowerLimitActuator, PowerSensor } from '../../domain/ports/power.js';
+import { specPowerModel } from '../../domain/power-model.js';
+import type { PowerdConfig } from './config.js';
+import type { PowerBackend } from './service.js';
+
+interface LimitPlugin<S extends z.ZodType> {
+  readonly kind: string;
+  readonly schema: S;
+  create(options: z.infer<S>): PowerLimitActuator;
+}
+
+const DcmiOptionsSchema = z.object({
+  target: IpmiTargetSchema,
+  tool: z.enum(['freeipmi', 'ipmitool']).default('freeipmi'),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  minWatts: z.number().int().positive().optional(),
+  maxWatts: z.number().int().positive().optional(),
+  correctionMs: z.number().int().positive().optional(),
+  samplingSeconds: z.number().int().positive().optional(),
+}).strict();
+
+const dcmiPlugin: LimitPlugin<typeof DcmiOptionsSchema> = {
+  kind: 'dcmi',
+  schema: DcmiOptionsSchema,
+  create: (o) => new DcmiPowerLimit({ ...o, runner: execRunner(), clock: systemClock }),
+};
+
+/** The BMC limit plug-ins this build has. Redfish joins when its actuator lands. */
+export const LIMIT_PLUGINS: ReadonlyMap<string, LimitPlugin<z.ZodType>> = new Map<string, LimitPlugin<z.ZodType>>([
+  ['dcmi', dcmiPlugin as LimitPlugin<z.ZodType>],
+]);
+
+function pluginLimits(config: PowerdConfig): Map<string, PowerLimitActuator> {
+  const limits = new Map<string, PowerLimitActuator>();
+  const problems: string[] = [];
+  config.powerLimits.forEach((entry, i) => {
+    const plugin = LIMIT_PLUGINS.get(entry.kind);
+    if (!plugin) {
+      problems.push(`powerLimits.${i}.kind: ${entry.kind} is not available in this build (available: ${[...LIMIT_PLUGINS.keys()].join(', ')})`);
+      return;
+    }
+    const parsed = plugin.schema.safeParse(entry.options);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`powerLimits.${i}.options${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`);
+      return;
+    }
+    limits.set(entry.kind, plugin.create(parsed.data));
+  });
+  if (problems.length) throw new VmanageError(ErrorCodes.ConfigInvalid, `invalid power limit plug-ins\n${problems.join('\n')}`, { problems });
+  return limits;
+}
+
+function simBackend(config: PowerdConfig): PowerBackend {
+  const s = config.sim;
+  const sim = new SimPower({
+    model: specPowerModel(s.model, {}), clock: systemClock, utilisation: constantUtilisation(s.utilisation),
+    cpus: s.cpus, minKHz: s.minKHz, maxKHz: s.maxKHz, epp: ['default', 'performance', 'balance_performance', 'balance_power', 'power'],
+  });
+  const limits = new Map<string, PowerLimitActuator>([['sim', sim.limit], ...pluginLimits(config)]);
+  return { frequency: config.frequency.enabled ? sim.frequency : undefined, limits, sensor: sim.sensor };
+}
+
+/** Probes the host: a missing cpufreq or RAPL is logged and left out, not fatal. */
+async function sysfsBackend(config: PowerdConfig, log: Logger): Promise<PowerBackend> {
+  const root = config.sysfsRoot;
+  let frequency: FrequencyActuator | undefined;
+  if (config.frequency.enabled) {
+    const cpufreq = new CpufreqActuator({ root });
+    try {
+      await cpufreq.state();
+      frequency = cpufreq;
+    } catch (err) {
+      if (!isVmanageError(err)) throw err;
+      log.warn({ code: err.code, reason: err.message }, 'no usable cpufreq: frequency caps disabled');
+    }
+  }
+  const limits = new Map<string, PowerLimitActuator>();
+  let sensor: PowerSensor | undefined;
+  if (config.rapl.enabled) {
+    const rapl = new RaplPowerLimit({ root, minWattsPerPackage: config.rapl.minWattsPerPackage });
+    try {
+      await rapl.state();
+      limits.set('rapl', rapl);
+      sensor = new RaplSensor({ root, clock: systemClock, sampleMs: config.rapl.sampleMs });
+    } catch (err) {
+      if (!isVmanageError(err)) throw err;
+      log.warn({ code: err.code, reason: err.message }, 'no usable RAPL: RAPL limits and readings disabled');
+    }
+  }
+  for (const [k, v] of pluginLimits(config)) limits.set(k, v);
+  return { frequency, limits, sensor };
+}
+
+export async function createBackend(config: PowerdConfig, log: Logger): Promise<PowerBackend> {
+  return config.backend === 'sim' ? simBackend(config) : await sysfsBackend(config, log);
+}

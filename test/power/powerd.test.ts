@@ -1,0 +1,181 @@
+// vmanage-powerd as a real child process on a private system bus, against a kernel-shaped fake
+// sysfs. powerd runs without CAP_DAC_OVERRIDE (as root, like a hardened service), so read-only
+// sysfs files refuse writes the way the kernel's do.
+import test, { type ExecutionContext } from 'ava';
+import fc from 'fast-check';
+import dbus from 'dbus-next';
+import type { MessageBus } from 'dbus-next';
+import { execFile } from 'node:child_process';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PowerdClient } from '../../src/adapters/power/powerd-client.js';
+import { POWER1_IFACE, POWER1_NAME, POWER1_PATH } from '../../src/adapters/power/powerd-client-protocol.js';
+import { isVmanageError } from '../../src/domain/errors.js';
+import { startPrivateBus, type PrivateBus } from '../support/dbus.js';
+import { intelPstatePolicies, makeFakeSysfs, raplPackage, type FakeSysfs } from '../support/fakesysfs.js';
+import { pidAlive, startProcess, tempDir, type Started } from '../support/proc.js';
+
+const run = promisify(execFile);
+const MAIN = 'src/daemons/powerd/main.ts';
+const P0 = 'sys/devices/system/cpu/cpufreq/policy0';
+
+interface Powerd { bus: PrivateBus; fake: FakeSysfs; proc: Started; client: MessageBus; powerd: PowerdClient }
+
+async function startPowerd(t: ExecutionContext, config = ''): Promise<Powerd> {
+  const bus = await startPrivateBus(t, 'system');
+  await chmod(bus.dir, 0o755); // lets the uid-65534 caller reach the socket
+  const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(2), rapl: [raplPackage(0), raplPackage(1)] });
+  const dir = await tempDir(t, 'vmanage-powerd-');
+  const file = join(dir, 'powerd.yaml');
+  await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nallow: { uids: [0], groups: [] }\n${config}`);
+  const proc = await startProcess(t, 'setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, '--import', 'tsx', MAIN, '--config', file], {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/,
+  });
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  t.teardown(() => client.disconnect());
+  const powerd = await PowerdClient.connect({ bus: client });
+  return { bus, fake, proc, client, powerd };
+}
+
+/** Calls a method as uid/gid 65534 in a separate process; resolves to the D-Bus error name or "ok". */
+async function callAsNobody(address: string, method: string, signature: string, body: unknown[]): Promise<string> {
+  const script = `
+    import dbus from 'dbus-next';
+    const bus = dbus.sessionBus({ busAddress: ${JSON.stringify(address)} });
+    try {
+      await bus.call(new dbus.Message({ destination: '${POWER1_NAME}', path: '${POWER1_PATH}', interface: '${POWER1_IFACE}', member: ${JSON.stringify(method)}, signature: ${JSON.stringify(signature)}, body: ${JSON.stringify(body)} }));
+      console.log('ok');
+    } catch (e) { console.log(e.type); }
+    bus.disconnect();`;
+  const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
+  return stdout.trim();
+}
+
+test('powerd reports caps and limits, and a cap change writes every policy, signals CapChanged and updates the property', async (t) => {
+  const { fake, client, powerd } = await startPowerd(t);
+  const state = await powerd.getState();
+  t.is(state.frequency?.capKHz, null);
+  t.is(state.frequency?.policies.length, 2);
+  t.deepEqual(state.powerLimits, [{ source: 'rapl', limitWatts: 250, minWatts: 20, maxWatts: 250 }]);
+
+  const props = (await client.getProxyObject(POWER1_NAME, POWER1_PATH)).getInterface('org.freedesktop.DBus.Properties');
+  const propsChanged = new Promise<Record<string, { value: unknown }>>((resolve) => props.on('PropertiesChanged', (_i: string, changed: Record<string, { value: unknown }>) => { if ('FrequencyCapKHz' in changed) resolve(changed); }));
+  const signal = new Promise((resolve) => powerd.onCapChanged(resolve));
+  await powerd.setMaxFrequency(2_000_000);
+  t.is(await fake.read(`${P0}/scaling_max_freq`), '2000000\n');
+  t.is(await fake.read('sys/devices/system/cpu/cpufreq/policy1/scaling_max_freq'), '2000000\n');
+  t.like(await signal, { what: 'frequency-cap', uid: 0, old: '', new: '2000000' });
+  t.is((await propsChanged).FrequencyCapKHz?.value, 2_000_000);
+  t.is((await props.Get!(POWER1_IFACE, 'FrequencyCapKHz') as { value: number }).value, 2_000_000);
+
+  await powerd.clearMaxFrequency();
+  t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
+  await powerd.setGovernor('performance');
+  t.is(await fake.read(`${P0}/scaling_governor`), 'performance\n');
+});
+
+test('caps outside the hardware limits are refused with OutOfBounds naming the limit and value', async (t) => {
+  const { fake, client, powerd } = await startPowerd(t);
+  const raw = (await client.getProxyObject(POWER1_NAME, POWER1_PATH)).getInterface(POWER1_IFACE);
+  const err = await t.throwsAsync(raw.SetFrequencyCap!(5_000_000) as Promise<void>);
+  t.is((err as unknown as { type: string }).type, 'org.vmanage.Power1.Error.OutOfBounds');
+  t.regex((err as unknown as { text: string }).text, /5000000 kHz is above cpuinfo_max_freq \(3900000 kHz\) of policy0/);
+  const mapped = await t.throwsAsync(powerd.powerLimit('rapl').setLimit(400));
+  t.true(isVmanageError(mapped, 'OUT_OF_BOUNDS'));
+  t.regex(mapped.message, /400 W is above maxWatts \(250 W\)/);
+  t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
+  const unknown = await t.throwsAsync(powerd.powerLimit('dcmi').setLimit(100));
+  t.true(isVmanageError(unknown, 'NOT_FOUND'));
+});
+
+test('a RAPL limit set through powerd is written to each package and read back', async (t) => {
+  const { fake, powerd } = await startPowerd(t);
+  await powerd.powerLimit('rapl').setLimit(160);
+  t.is(await fake.read('sys/class/powercap/intel-rapl:1/constraint_0_power_limit_uw'), '80000000\n');
+  t.is((await powerd.powerLimit('rapl').state()).limitWatts, 160);
+  await powerd.powerLimit('rapl').clearLimit();
+  t.is((await powerd.powerLimit('rapl').state()).limitWatts, null);
+});
+
+test('a caller whose uid is not allowed is refused with AccessDenied and nothing is written', async (t) => {
+  const { bus, fake } = await startPowerd(t);
+  t.is(await callAsNobody(bus.address, 'SetFrequencyCap', 'u', [1_000_000]), 'org.vmanage.Power1.Error.AccessDenied');
+  t.is(await callAsNobody(bus.address, 'SetPowerLimit', 'su', ['rapl', 100]), 'org.vmanage.Power1.Error.AccessDenied');
+  t.is(await callAsNobody(bus.address, 'GetState', '', []), 'ok');
+  t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
+});
+
+test('root is refused too when the allowed uids leave it out, and the client maps that to PERMISSION_DENIED', async (t) => {
+  const bus = await startPrivateBus(t, 'system');
+  const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(1) });
+  const file = join(await tempDir(t), 'p.yaml');
+  await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nrapl: { enabled: false }\nallow: { uids: [4242], groups: [] }\n`);
+  await startProcess(t, process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/ });
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  t.teardown(() => client.disconnect());
+  const other = await PowerdClient.connect({ bus: client });
+  const err = await t.throwsAsync(other.setMaxFrequency(1_000_000));
+  t.true(isVmanageError(err, 'PERMISSION_DENIED'));
+  t.regex(err.message, /uid 0 .* not allowed/);
+});
+
+test('a read-only sysfs attribute refuses powerd\'s write as the kernel would, as a typed error', async (t) => {
+  const { fake, powerd } = await startPowerd(t);
+  await chmod(fake.path(`${P0}/scaling_max_freq`), 0o444);
+  const err = await t.throwsAsync(powerd.setMaxFrequency(2_000_000));
+  t.true(isVmanageError(err, 'PERMISSION_DENIED'), String(err));
+  t.regex(err.message, /scaling_max_freq: EACCES/);
+});
+
+test('fuzzed method arguments get D-Bus errors or succeed, and powerd keeps answering', async (t) => {
+  const { proc, client, powerd } = await startPowerd(t);
+  const text = fc.string({ unit: 'grapheme', maxLength: 80 });
+  const call = fc.oneof(
+    fc.record({ m: fc.constant('SetFrequencyCap'), s: fc.constant('u'), b: fc.tuple(fc.nat({ max: 0xffffffff })) }),
+    fc.record({ m: fc.constantFrom('SetGovernor', 'SetEpp', 'ClearPowerLimit'), s: fc.constant('s'), b: fc.tuple(text) }),
+    fc.record({ m: fc.constant('SetPowerLimit'), s: fc.constant('su'), b: fc.tuple(fc.oneof(text, fc.constant('rapl')), fc.nat({ max: 0xffffffff })) }),
+    fc.record({ m: fc.constantFrom('SetFrequencyCap', 'SetPowerLimit', 'GetState', 'Nope'), s: fc.constantFrom('', 's', 'x', 'ai', 'ss'), b: fc.constant(null) }),
+  );
+  const bodyFor = (s: string): unknown[] => ({ '': [], s: ['x'], x: [BigInt(-1)], ai: [[1, 2]], ss: ['a', 'b'] } as Record<string, unknown[]>)[s] ?? [];
+  await fc.assert(fc.asyncProperty(call, async ({ m, s, b }) => {
+    try {
+      await client.call(new dbus.Message({ destination: POWER1_NAME, path: POWER1_PATH, interface: POWER1_IFACE, member: m, signature: s, body: b ?? bodyFor(s) }));
+    } catch (err) {
+      const type = (err as { type?: string }).type ?? '';
+      if (!/^org\.(vmanage\.Power1|freedesktop\.DBus)\.Error\./.test(type)) throw err;
+      if (type.endsWith('.Failed')) throw new Error(`unexpected generic failure: ${(err as { text?: string }).text}`);
+    }
+  }), { numRuns: 150 });
+  t.true(pidAlive(proc.pid));
+  t.truthy(await powerd.getState());
+});
+
+test('an invalid configuration makes powerd exit 2 listing every problem as path: problem', async (t) => {
+  const file = join(await tempDir(t), 'bad.yaml');
+  await writeFile(file, 'bus: tcp\nallow: { uids: [-1] }\nreadingIntervalMs: soon\n');
+  const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', MAIN, '--config', file]));
+  const e = err as unknown as { code: number; stderr: string };
+  t.is(e.code, 2);
+  t.regex(e.stderr, /^bus: /m);
+  t.regex(e.stderr, /^allow\.uids\.0: /m);
+  t.regex(e.stderr, /^readingIntervalMs: /m);
+});
+
+test('SIGTERM makes powerd release its name and exit 0', async (t) => {
+  const { proc, client } = await startPowerd(t);
+  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  proc.child.kill('SIGTERM');
+  t.is(await exited, 0);
+  const err = await t.throwsAsync(PowerdClient.connect({ bus: client, timeoutMs: 2000 }).then((c) => c.getState()));
+  t.true(isVmanageError(err, 'UNAVAILABLE'), String(err));
+});
+
+test('powerd on the simulated backend serves readings from the power model', async (t) => {
+  const { powerd } = await startPowerd(t, 'backend: sim\nsim: { model: hp-proliant-ml110-g4, utilisation: 1 }\n');
+  const r = await powerd.sensor.read();
+  t.is(r.watts, 117);
+  t.is(r.source, 'powerd:sim');
+  await powerd.powerLimit('sim').setLimit(100);
+  t.true((await powerd.sensor.read()).watts <= 100);
+});
