@@ -1,6 +1,7 @@
 // The real hook script (hooks/qemu.d/vmanage and hooks/libxl.d/vmanage, a sh wrapper exec'ing
 // node on the bundled hook program) run as a child process against the real daemon-side listener.
 import test from 'ava';
+import fc from 'fast-check';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -127,3 +128,20 @@ for (const [what, args, stdin, message] of malformed) {
     t.is(r.stdout, '');
   });
 }
+
+test('property: any stdin and arguments end within the bound with exit 0 or the configured malformed code', async (t) => {
+  const dir = await tempDir(t);
+  const env = { VMANAGE_HOOK_MALFORMED_EXIT_CODE: '5', VMANAGE_HOOK_TIMEOUT_MS: '800', VMANAGE_HOOK_SOCKET: join(dir, 'down.sock') };
+  const arg = fc.oneof(fc.constantFrom('vm1', 'prepare', 'migrate', 'begin', '-', ''), fc.string({ maxLength: 40 }));
+  const xmlish = fc.oneof(
+    fc.string({ maxLength: 400 }),
+    fc.constant(domainXml()).chain((x) => fc.nat({ max: x.length }).map((n) => x.slice(0, n))),
+    fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a).toString('latin1')),
+  );
+  await fc.assert(fc.asyncProperty(fc.array(arg, { minLength: 0, maxLength: 5 }), xmlish, async (args, stdin) => {
+    // Arguments cannot carry NUL through exec.
+    const r = await runHookScript(t, args.map((a) => a.replaceAll('\u0000', '')), stdin, { env });
+    return (r.code === 0 || r.code === 5) && r.ms < 800 + 400;
+  }), { numRuns: 25 });
+  t.pass();
+});
