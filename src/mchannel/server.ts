@@ -75,7 +75,7 @@ export class ChannelServer {
     }
     const o = resolveOptions(this.opts);
     const clock = o.clock;
-    let timer: TimerHandle | undefined;
+    const hello: { timer?: TimerHandle } = {};
     const link = new Link(conn, {
       clock, counters: this.counters, maxFrameBytes: o.maxFrameBytes, maxDepth: o.maxDepth, errorBudget: o.errorBudget,
       heartbeatMs: o.heartbeatMs, deadAfterMs: o.deadAfterMs, maxWriteBufferBytes: o.maxWriteBufferBytes,
@@ -85,14 +85,14 @@ export class ChannelServer {
           this.counters.outOfOrder++;
           return; // data before the hello on an unmatched connection: the peer resends after it
         }
-        timer?.cancel();
+        hello.timer?.cancel();
         this.route(l, f);
       },
       onBadFrame: () => {},
-      onClosed: () => timer?.cancel(),
+      onClosed: () => hello.timer?.cancel(),
       currentAck: () => 0,
     });
-    timer = clock.setTimer(this.opts.helloTimeoutMs ?? 5000, () => {
+    hello.timer = clock.setTimer(this.opts.helloTimeoutMs ?? 5000, () => {
       this.refuse(link, new VmanageError(ErrorCodes.HandshakeFailed, 'no hello received in time'));
     });
   }

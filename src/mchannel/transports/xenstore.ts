@@ -112,6 +112,8 @@ export class XenstoreListener implements Listener {
   private readonly served = new Map<number, Served>();
   private handler: ((conn: Connection) => void) | undefined;
   private closing = false;
+  private domainSync: Promise<void> = Promise.resolve();
+  private readonly domainWatches: [string, string][] = [];
 
   constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreListenerOptions = {}) {
     this.address = `xenstore:${xs.where}`;
@@ -145,9 +147,34 @@ export class XenstoreListener implements Listener {
     await this.xs.unwatch(`${base}/connect`, s.token).catch(() => undefined);
   }
 
+  /**
+   * Serves every guest domain xenstored knows, now and as they come and go (the @introduceDomain
+   * and @releaseDomain special watches). Use serve()/unserve() instead when the VM list comes
+   * from libvirt.
+   */
+  async followDomains(): Promise<void> {
+    const sync = (): void => {
+      this.domainSync = this.domainSync.then(() => this.syncDomains()).catch((err: unknown) => this.report({ domid: 0 } as Served, err));
+    };
+    for (const special of ['@introduceDomain', '@releaseDomain']) {
+      const token = `vmanage-listen-${special}`;
+      this.domainWatches.push([special, token]);
+      await this.xs.watch(special, token, sync);
+    }
+  }
+
   async close(): Promise<void> {
     this.closing = true;
+    for (const [path, token] of this.domainWatches.splice(0)) await this.xs.unwatch(path, token).catch(() => undefined);
     await Promise.all([...this.served.keys()].map((d) => this.unserve(d)));
+  }
+
+  private async syncDomains(): Promise<void> {
+    if (this.closing) return;
+    const names = await this.xs.directory('/local/domain').catch(() => [] as string[]);
+    const present = new Set(names.filter((n) => /^\d{1,5}$/.test(n)).map(Number).filter((d) => d > 0 && d <= 0x7fef));
+    for (const d of present) if (!this.served.has(d)) await this.serve(d);
+    for (const d of [...this.served.keys()]) if (!present.has(d)) await this.unserve(d);
   }
 
   private async onConnect(s: Served, base: string): Promise<void> {
