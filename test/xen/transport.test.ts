@@ -124,6 +124,8 @@ test('a new connection from the guest replaces the old one: the old stream close
   t.is(h2.peer.details?.['generation'], 2);
   g2.stream.write('again\n');
   t.is((await readBytes(h2.stream, 6)).toString(), 'again\n');
+  await first.xs.read('vmanage/connect');
+  t.deepEqual((await r.dom0.directory('/local/domain/5/vmanage')).sort(), ['accept', 'c2', 'connect'], 'the old ring is gone and not re-created');
 });
 
 test('ending one direction delivers end of stream to the other side', async (t) => {
@@ -190,4 +192,20 @@ test('a garbage connect generation is counted and ignored', async (t) => {
   while (r.listener.stats.badConnects === 0) await new Promise((res) => setImmediate(res));
   t.is(r.listener.stats.connections, 0);
   t.is(r.errors.length, 1);
+});
+
+test('a listener that follows domains serves guests as they are introduced and drops them when released', async (t) => {
+  const r = await rig(t, []);
+  await r.listener.followDomains();
+  const { connector } = await r.guest(7);
+  // The agent would retry until the host serves it; here, wait for the host's permissions.
+  while (!(await r.dom0.getPerms('/local/domain/7/vmanage').catch(() => [])).includes('b7'));
+  const [g, h] = await Promise.all([connector.connect(), r.nextConnection()]);
+  t.is(h.peer.details?.['domid'], 7);
+  g.stream.write('hi\n');
+  t.is((await readBytes(h.stream, 3)).toString(), 'hi\n');
+  const closed = once(h.stream, 'close');
+  r.xsd.fixture.releaseDomain(7);
+  await closed;
+  t.pass();
 });

@@ -85,7 +85,7 @@ export class XenstoreRingStream extends Duplex {
 
   override _final(cb: (err?: Error | null) => void): void {
     const finish = (): void => {
-      this.xs.write(this.node(this.txName, 'closed'), '1').then(() => cb(), (err: Error) => cb(err));
+      this.markClosed().then(() => cb(), (err: Error) => cb(err));
     };
     if (this.queue.length === 0) finish();
     else this.flushWaiters.push(finish);
@@ -94,8 +94,16 @@ export class XenstoreRingStream extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     for (const q of this.queue.splice(0)) q.cb(err ?? new VmanageError(ErrorCodes.ChannelClosed, `xenstore ring ${this.dir} closed`));
     for (const [path, token] of this.watches.splice(0)) this.xs.unwatch(path, token).catch(() => undefined);
-    if (!this.xs.closed) this.xs.write(this.node(this.txName, 'closed'), '1').catch(() => undefined);
+    if (!this.xs.closed) this.markClosed().catch(() => undefined);
     cb(err);
+  }
+
+  /** Writes our "closed" flag, unless the ring is gone (a WRITE would create it again). */
+  private async markClosed(): Promise<void> {
+    await this.xs.transaction(async (tx) => {
+      if (await this.xs.tryRead(this.node(this.txName, 'prod'), tx) === undefined) return;
+      await this.xs.write(this.node(this.txName, 'closed'), '1', tx);
+    });
   }
 
   private node(dirName: string, leaf: string | number): string {
