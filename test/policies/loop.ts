@@ -24,6 +24,8 @@ export interface LoopScenario {
   readonly policies?: readonly PolicySpec[];
   readonly seed?: number;
   readonly startCapKHz?: number;
+  /** A guest that reports an SLA violation every period (drives sla-dvfs up). */
+  readonly slaViolation?: boolean;
 }
 
 export interface Trace {
@@ -66,6 +68,7 @@ export async function runLoop(sc: LoopScenario): Promise<Trace> {
     policies: sc.policies ?? DEFAULT_LOOP_POLICIES,
     actuator, journal: new MemoryJournal(1000), snapshot: () => builder.build(),
   });
+  builder.setVms([{ uuid: 'vm-1', name: 'vm-1', vcpus: 8, cpuUtil: plant.util }]);
   const trace: Trace = { watts: [], budget: [], capKHz: [], decisions };
   for (let k = 0; k < sc.periods; k++) {
     const after = k >= sc.stepAt;
@@ -76,6 +79,8 @@ export async function runLoop(sc: LoopScenario): Promise<Trace> {
     const watts = plant.power();
     builder.setPower({ watts, timestamp: clock.now(), source: 'plant', ageMs: 0, stale: false });
     builder.setHostUtil(plant.util);
+    builder.upsertVm({ uuid: 'vm-1', vcpus: 8, cpuUtil: plant.util });
+    builder.slaReport('vm-1', sc.slaViolation ? { status: 'violated', slack: -0.1 } : { status: 'ok', slack: 0.1 });
     trace.watts.push(watts);
     trace.budget.push(budget);
     trace.capKHz.push(plant.capKHz);

@@ -34,7 +34,8 @@ export function predictWatts(s: HostSnapshot, capKHz: number, measuredWatts = s.
   if (measuredWatts === undefined) return Number.NaN;
   // Dynamic power ~ u * r^3 (busy share times f V^2 with V ~ f).
   const dyn = measuredWatts * FALLBACK_DYNAMIC_SHARE;
-  const scale = u > 0 ? (u2 * r2 ** 3) / (u * r ** 3) : 1;
+  // u2 * r2^3 / (u * r^3), written so a tiny u cannot underflow to 0.
+  const scale = u <= 0 ? 1 : (u * r) / r2 <= 1 ? (r2 / r) ** 2 : (r2 / r) ** 3 / u;
   return measuredWatts - dyn + dyn * scale;
 }
 

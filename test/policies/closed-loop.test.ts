@@ -1,0 +1,65 @@
+// Closed-loop step responses: the real broker and policies drive a simulated host plant
+// (power = model(util, frequency ratio) + noise). docs/policies.md shows the same scenarios.
+import test from 'ava';
+import fc from 'fast-check';
+import { runLoop, stepMetrics } from './loop.js';
+import { mismatchedModel, STEP_SCENARIOS } from './scenarios.js';
+
+const BAND = 4;
+
+for (const sc of STEP_SCENARIOS) {
+  test(`closed loop: ${sc.name} settles fast, without overshoot or sustained oscillation`, async (t) => {
+    const trace = await runLoop(sc);
+    const m = stepMetrics(trace, sc.stepAt, BAND + (sc.noiseWatts ?? 0));
+    t.true(m.settlingPeriods <= 6, `settling ${m.settlingPeriods} periods`);
+    t.true(m.longestOverRun <= 1, `over budget ${m.longestOverRun} periods in a row`);
+    t.is(m.tailReversals, 0, 'the cap does not keep changing direction');
+    const budget = sc.budget[1];
+    t.true(m.finalWatts <= budget, `final ${m.finalWatts} W over the ${budget} W budget`);
+    // Either close to the setpoint (budget - margin), or the cap is at max with power under it.
+    const atMax = trace.capKHz[trace.capKHz.length - 1] === 3_000_000;
+    t.true(atMax || m.finalWatts >= budget - 4 - BAND - (sc.noiseWatts ?? 0), `final ${m.finalWatts} W wastes headroom`);
+    // After settling, power never crosses the budget again.
+    const settled = trace.watts.slice(sc.stepAt + m.settlingPeriods);
+    t.true(settled.every((w) => w <= budget), 'no later budget violation');
+  });
+}
+
+test('closed loop: a budget raise approaches the new budget from below (no overshoot)', async (t) => {
+  const sc = STEP_SCENARIOS.find((s) => s.name.startsWith('budget raise'))!;
+  const trace = await runLoop(sc);
+  t.true(trace.watts.slice(sc.stepAt).every((w) => w <= sc.budget[1] - 2));
+  const after = trace.watts.slice(sc.stepAt, sc.stepAt + 8);
+  t.true(after.every((w, i) => i === 0 || w >= after[i - 1]! - 0.01), `monotone rise: ${after.map((w) => w.toFixed(1)).join(' ')}`);
+});
+
+test('closed loop: power never stays over budget for more than 2 periods, whatever the steps, policies, noise or model error', async (t) => {
+  const policySets = [
+    [{ name: 'sla-dvfs' }, { name: 'fail-safe' }],
+    [{ name: 'budget' }, { name: 'fail-safe' }],
+    [{ name: 'sla-dvfs' }, { name: 'budget' }, { name: 'vm-shares' }, { name: 'fail-safe' }],
+  ];
+  await fc.assert(fc.asyncProperty(
+    fc.record({
+      d0: fc.double({ min: 0.05, max: 1, noNaN: true }), d1: fc.double({ min: 0.05, max: 1, noNaN: true }),
+      b0: fc.integer({ min: 150, max: 260 }), b1: fc.integer({ min: 150, max: 260 }),
+      noise: fc.double({ min: 0, max: 3, noNaN: true }), set: fc.integer({ min: 0, max: 2 }),
+      mismatch: fc.boolean(), sla: fc.boolean(), seed: fc.integer(),
+    }),
+    async (r) => {
+      const trace = await runLoop({
+        name: 'property', periods: 40, stepAt: 15, demand: [r.d0, r.d1], budget: [r.b0, r.b1], noiseWatts: r.noise,
+        policies: policySets[r.set]!, slaViolation: r.sla, seed: r.seed, ...(r.mismatch ? { plantModel: mismatchedModel } : {}),
+      });
+      const m = stepMetrics(trace, 0, BAND);
+      return m.longestOverRun <= 2;
+    },
+  ), { numRuns: 60 });
+  t.pass();
+});
+
+test('closed loop: sla-dvfs alone (the paper) raises on violations up to the budget and holds there', async (t) => {
+  const trace = await runLoop({ name: 'paper', periods: 40, stepAt: 0, demand: [0.9, 0.9], budget: [210, 210], policies: [{ name: 'sla-dvfs' }, { name: 'fail-safe' }], slaViolation: true, startCapKHz: 1_500_000 });
+  const tail = trace.watts.slice(-10);
+  t.true(tail.every((w) => w <= 210 && w >= 195), `tail ${tail.map((w) => w.toFixed(1)).join(' ')}`);
+});
