@@ -136,7 +136,7 @@ export function expandPathTemplate(template: string, vm: { uuid: string; name: s
 export function rewriteChannelPath(xml: string, newPath: string, channelName = AGENT_CHANNEL_NAME): { xml: string; oldPath?: string } {
   const nameRe = new RegExp(`<target\\b[^>]*\\bname\\s*=\\s*(['"])${channelName.replace(/[.]/g, '\\.')}\\1`);
   let oldPath: string | undefined;
-  const out = xml.replace(/<channel\b[^>]*>[\s\S]*?<\/channel\s*>/g, (block) => {
+  const out = xml.replace(/<channel\b[^>]*?(?<!\/)>[\s\S]*?<\/channel\s*>/g, (block) => {
     if (oldPath !== undefined || !nameRe.test(block)) return block;
     return block.replace(/<source\b[^>]*>/, (source) => source.replace(/(\bpath\s*=\s*)(['"])([^'"]*)\2/, (_m, pre: string, q: string, old: string) => {
       oldPath = old;
