@@ -199,7 +199,7 @@ test('a listener that follows domains serves guests as they are introduced and d
   await r.listener.followDomains();
   const { connector } = await r.guest(7);
   // The agent would retry until the host serves it; here, wait for the host's permissions.
-  while (!(await r.dom0.getPerms('/local/domain/7/vmanage').catch(() => [])).includes('b7'));
+  while (!(await r.dom0.getPerms('/local/domain/7/vmanage').catch(() => [] as string[])).includes('b7'));
   const [g, h] = await Promise.all([connector.connect(), r.nextConnection()]);
   t.is(h.peer.details?.['domid'], 7);
   g.stream.write('hi\n');
