@@ -2,7 +2,7 @@
 // scheduler parameters, migration flags and parameters, URIs, and error translation.
 import test from 'ava';
 import dbus from 'dbus-next';
-import { ErrorCodes, isVmanageError } from '../../src/domain/errors.js';
+import { ErrorCodes, isVmanageError, type ErrorCode } from '../../src/domain/errors.js';
 import { mapLifecycleEvent, mapState } from '../../src/adapters/libvirt/events.js';
 import { parseStats } from '../../src/adapters/libvirt/stats.js';
 import { fromSchedulerRecord, schedulerKind, toSchedulerRecord } from '../../src/adapters/libvirt/scheduler.js';
@@ -93,7 +93,7 @@ test('URIs map to libvirt-dbus connect objects and buses; domain paths encode th
   t.is(uuidFromPath('/org/libvirt/Test', p), undefined);
 });
 
-const translations: ReadonlyArray<readonly [string, string, string]> = [
+const translations: ReadonlyArray<readonly [string, string, ErrorCode]> = [
   ['org.libvirt.Error', 'Domain not found: no domain with matching uuid', ErrorCodes.VmNotFound],
   ['org.libvirt.Error', 'this function is not supported by the connection driver: virDomainAbortJob', ErrorCodes.Unsupported],
   ['org.libvirt.Error', 'unsupported flags (0x4) in function testDomainGetSchedulerParametersFlags', ErrorCodes.Unsupported],
