@@ -10,7 +10,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PowerdClient } from '../../src/adapters/power/powerd-client.js';
-import { POWER1_IFACE, POWER1_NAME, POWER1_PATH } from '../../src/adapters/power/powerd-client-protocol.js';
+import { disconnectBus, POWER1_IFACE, POWER1_NAME, POWER1_PATH } from '../../src/adapters/power/powerd-client-protocol.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 import { startPrivateBus, type PrivateBus } from '../support/dbus.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage, type FakeSysfs } from '../support/fakesysfs.js';
@@ -22,18 +22,18 @@ const P0 = 'sys/devices/system/cpu/cpufreq/policy0';
 
 interface Powerd { bus: PrivateBus; fake: FakeSysfs; proc: Started; client: MessageBus; powerd: PowerdClient }
 
-async function startPowerd(t: ExecutionContext, config = ''): Promise<Powerd> {
+async function startPowerd(t: ExecutionContext, config = '', allow = '{ uids: [0], groups: [] }'): Promise<Powerd> {
   const bus = await startPrivateBus(t, 'system');
   await chmod(bus.dir, 0o755); // lets the uid-65534 caller reach the socket
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(2), rapl: [raplPackage(0), raplPackage(1)] });
   const dir = await tempDir(t, 'vmanage-powerd-');
   const file = join(dir, 'powerd.yaml');
-  await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nallow: { uids: [0], groups: [] }\n${config}`);
+  await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nallow: ${allow}\n${config}`);
   const proc = await startProcess(t, 'setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, '--import', 'tsx', MAIN, '--config', file], {
     env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/,
   });
   const client = dbus.sessionBus({ busAddress: bus.address });
-  t.teardown(() => client.disconnect());
+  t.teardown(() => disconnectBus(client));
   const powerd = await PowerdClient.connect({ bus: client });
   return { bus, fake, proc, client, powerd };
 }
@@ -47,7 +47,7 @@ async function callAsNobody(address: string, method: string, signature: string, 
       await bus.call(new dbus.Message({ destination: '${POWER1_NAME}', path: '${POWER1_PATH}', interface: '${POWER1_IFACE}', member: ${JSON.stringify(method)}, signature: ${JSON.stringify(signature)}, body: ${JSON.stringify(body)} }));
       console.log('ok');
     } catch (e) { console.log(e.type); }
-    bus.disconnect();`;
+    bus.disconnect();`; // connected: the call above completed the handshake
   const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
   return stdout.trim();
 }
@@ -106,6 +106,12 @@ test('a caller whose uid is not allowed is refused with AccessDenied and nothing
   t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
 });
 
+test('a caller allowed through one of its groups may change caps', async (t) => {
+  const { bus, fake } = await startPowerd(t, '', '{ uids: [0], groups: [nogroup] }');
+  t.is(await callAsNobody(bus.address, 'SetFrequencyCap', 'u', [1_000_000]), 'ok');
+  t.is(await fake.read(`${P0}/scaling_max_freq`), '1000000\n');
+});
+
 test('root is refused too when the allowed uids leave it out, and the client maps that to PERMISSION_DENIED', async (t) => {
   const bus = await startPrivateBus(t, 'system');
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(1) });
@@ -113,7 +119,7 @@ test('root is refused too when the allowed uids leave it out, and the client map
   await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nrapl: { enabled: false }\nallow: { uids: [4242], groups: [] }\n`);
   await startProcess(t, process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/ });
   const client = dbus.sessionBus({ busAddress: bus.address });
-  t.teardown(() => client.disconnect());
+  t.teardown(() => disconnectBus(client));
   const other = await PowerdClient.connect({ bus: client });
   const err = await t.throwsAsync(other.setMaxFrequency(1_000_000));
   t.true(isVmanageError(err, 'PERMISSION_DENIED'));

@@ -6,6 +6,7 @@ import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import { ErrorCodes, UnsupportedError, VmanageError, type ErrorCode } from '../../domain/errors.js';
 import type { ChassisPowerState, HostPowerControl } from '../../domain/ports/power.js';
+import { disconnectBus } from './powerd-client-protocol.js';
 
 export const LOGIN1_NAME = 'org.freedesktop.login1';
 export const LOGIN1_PATH = '/org/freedesktop/login1';
@@ -26,11 +27,12 @@ function codeFor(name: string): ErrorCode {
 }
 
 export class LogindPowerControl implements HostPowerControl {
-  private readonly bus: MessageBus;
+  /** Connected on first use: a host that never powers off never opens the system bus. */
+  private bus?: MessageBus;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: LogindOptions = {}) {
-    this.bus = options.bus ?? dbus.systemBus();
+    this.bus = options.bus;
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
 
@@ -50,7 +52,7 @@ export class LogindPowerControl implements HostPowerControl {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.bus.call(msg),
+        (this.bus ??= dbus.systemBus()).call(msg),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new VmanageError(ErrorCodes.Timeout, `logind PowerOff: no answer within ${this.timeoutMs} ms`, {})), this.timeoutMs);
         }),
@@ -64,7 +66,7 @@ export class LogindPowerControl implements HostPowerControl {
     }
   }
 
-  close(): void {
-    if (!this.options.bus) this.bus.disconnect();
+  async close(): Promise<void> {
+    if (!this.options.bus && this.bus) await disconnectBus(this.bus);
   }
 }

@@ -1,6 +1,7 @@
 // The org.vmanage.Power1 D-Bus contract shared by vmanage-powerd and its client: names, error
 // names and the GetState document (JSON, validated on the client side like any untrusted input).
 // Units: kHz, watts, ms since the epoch.
+import type { MessageBus } from 'dbus-next';
 import { z } from 'zod';
 import { ErrorCodes, type ErrorCode } from '../../domain/errors.js';
 import type { CpuFrequencyState, PowerLimitState, PowerReading } from '../../domain/ports/power.js';
@@ -106,4 +107,21 @@ export interface PowerdState {
 /** Parses GetState's answer: untrusted JSON from the bus. */
 export function parsePowerdState(json: string): PowerdState {
   return PowerdStateSchema.parse(JSON.parse(json));
+}
+
+/**
+ * Disconnects a dbus-next bus safely. On unix:path addresses dbus-next uses the native usocket
+ * module, which crashes the whole process (SIGSEGV, measured) when a connection is closed before
+ * its handshake finished: wait for 'connect' (or an error, or waitMs) first.
+ */
+export async function disconnectBus(bus: MessageBus, waitMs = 2000): Promise<void> {
+  if (!(bus as { name?: string | null }).name) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      const done = (): void => { clearTimeout(timer); resolve(); };
+      bus.once('connect', done);
+      bus.once('error', done);
+    });
+  }
+  bus.disconnect();
 }

@@ -8,7 +8,7 @@ import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type {
   CpuFrequencyState, FrequencyActuator, PowerLimitActuator, PowerLimitState, PowerReading, PowerSensor,
 } from '../../domain/ports/power.js';
-import { codeForDbusError, parsePowerdState, POWER1_IFACE, POWER1_NAME, POWER1_PATH, type PowerdState } from './powerd-client-protocol.js';
+import { codeForDbusError, disconnectBus, parsePowerdState, POWER1_IFACE, POWER1_NAME, POWER1_PATH, type PowerdState } from './powerd-client-protocol.js';
 
 export interface PowerdClientOptions {
   /** A connected bus; default: the system bus (DBUS_SYSTEM_BUS_ADDRESS honoured). */
@@ -52,13 +52,13 @@ export class PowerdClient implements FrequencyActuator {
       const obj = await withTimeout('connect', timeoutMs, bus.getProxyObject(POWER1_NAME, POWER1_PATH));
       return new PowerdClient(bus, obj.getInterface(POWER1_IFACE), !options.bus, timeoutMs);
     } catch (err) {
-      if (!options.bus) bus.disconnect();
+      if (!options.bus) await disconnectBus(bus);
       throw toVmanageError('connect', err);
     }
   }
 
-  close(): void {
-    if (this.ownsBus) this.bus.disconnect();
+  async close(): Promise<void> {
+    if (this.ownsBus) await disconnectBus(this.bus);
   }
 
   /** Calls for every CapChanged signal; returns the function that stops listening. */
