@@ -70,6 +70,8 @@ export interface IpmiSim {
   freeze(): void;
   thaw(): void;
   stop(): Promise<void>;
+  /** What ipmi_sim printed so far, for failure messages. */
+  output(): string;
 }
 
 async function render(tmpl: string, vars: Record<string, string | number>): Promise<string> {
@@ -91,7 +93,52 @@ export async function startIpmiSim(t: Teardown, opts: IpmiSimOptions = {}): Prom
   await writeFile(join(stateDir, 'psu'), `${opts.psuWatts ?? 240}\n`);
   await writeFile(join(stateDir, 'chassis-power'), '1\n');
   await run('sdrcomp', ['-o', join(simState, 'ipmi_sim', 'vmanage', 'sdr.20.main'), join(fixtures, 'sensors.sdrs')]);
-  const [port, consolePort, plugin] = await Promise.all([freePort(), freePort(), buildDcmiPlugin()]);
+  const plugin = await buildDcmiPlugin();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(t, dir, stateDir, simState, sdrCacheDir, plugin, opts);
+    } catch (err) {
+      if (!(err instanceof PortClash) || attempt >= 3) throw err;
+    }
+  }
+}
+
+class PortClash extends Error {}
+
+// ipmi_sim binds its LAN port with address reuse, and so do the IPMI clients for their source
+// ports: a LAN port taken from the kernel's ephemeral range can end up shared with some client's
+// socket, which then swallows the BMC's packets. So LAN ports come from below the ephemeral range
+// (randomly, checked bindable, never handed out twice by this process) and are checked to have
+// exactly one owner after start.
+const handedOut = new Set<number>();
+
+async function freeUdpPort(): Promise<number> {
+  const [low] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/).map(Number);
+  const top = Math.max(12_000, (low ?? 32_768) - 1);
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
+    if (handedOut.has(port)) continue;
+    const sock = createSocket('udp4');
+    const ok = await new Promise<boolean>((resolve) => {
+      sock.once('error', () => resolve(false));
+      sock.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => sock.close(() => resolve()));
+    if (ok) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+async function udpOwners(port: number): Promise<number> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const table = await readFile('/proc/net/udp', 'utf8');
+  return table.split('\n').filter((l) => l.trim().split(/\s+/)[1]?.endsWith(hex.trim()) ?? false).length;
+}
+
+async function startOnce(t: Teardown, dir: string, stateDir: string, simState: string, sdrCacheDir: string, plugin: string, opts: IpmiSimOptions): Promise<IpmiSim> {
+  const [port, consolePort] = [await freeUdpPort(), await freePort()];
   const vars = {
     LAN_PORT: port, CONSOLE_PORT: consolePort, STATE_DIR: stateDir, PLUGIN: plugin,
     CHASSIS_SCRIPT: join(fixtures, 'chassis.sh'), LIMIT_MIN: opts.limitMin ?? 100, LIMIT_MAX: opts.limitMax ?? 800,
@@ -99,9 +146,15 @@ export async function startIpmiSim(t: Teardown, opts: IpmiSimOptions = {}): Prom
   await writeFile(join(dir, 'lan.conf'), await render('lan.conf.tmpl', vars));
   await writeFile(join(dir, 'sim.emu'), await render('sim.emu.tmpl', vars));
   const proc: Started = await startProcess(t, 'ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', simState, '-n'], {
-    ready: () => canConnect(consolePort),
+    // Readiness from the kernel's socket tables: connecting to the console and hanging up at once
+    // kills ipmi_sim with SIGPIPE when it writes its greeting.
+    ready: async () => (await udpOwners(port)) >= 1 && (await tcpListening(consolePort)),
   });
   t.teardown(() => { killPid(proc.pid, 'SIGCONT'); });
+  if (await udpOwners(port) !== 1) {
+    await proc.stop();
+    throw new PortClash(`UDP port ${port} has another owner`);
+  }
 
   const consoleCmd = (cmd: string): Promise<string> => consoleRoundTrip(consolePort, cmd);
   const sim: IpmiSim = {
@@ -125,15 +178,17 @@ export async function startIpmiSim(t: Teardown, opts: IpmiSimOptions = {}): Prom
     freeze: () => { killPid(proc.pid, 'SIGSTOP'); },
     thaw: () => { killPid(proc.pid, 'SIGCONT'); },
     stop: () => proc.stop(),
+    output: () => proc.output(),
   };
   return sim;
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+async function tcpListening(port: number): Promise<boolean> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const table = await readFile('/proc/net/tcp', 'utf8');
+  return table.split('\n').some((l) => {
+    const f = l.trim().split(/\s+/);
+    return (f[1]?.endsWith(hex) ?? false) && f[3] === '0A'; // 0A: LISTEN
   });
 }
 
