@@ -160,3 +160,14 @@ test.serial('a watch set by the client fires for a write made by the Debian tool
   await done;
   t.true(events.includes('/cli/k'));
 });
+
+test('a guest writing a value over the node size quota gets OutOfBounds (ENOSPC)', async (t) => {
+  const { xs, guest } = await dom0(t);
+  const g5 = await guest(5);
+  await xs.mkdir('/local/domain/5/data');
+  await xs.setPerms('/local/domain/5/data', ['n0', 'b5']);
+  const err = await t.throwsAsync<VmanageError>(g5.write('data/big', Buffer.alloc(2048, 1)));
+  t.is(err?.details['errno'], 'ENOSPC');
+  await g5.write('data/ok', Buffer.alloc(1024, 1));
+  t.is((await xs.read('/local/domain/5/data/ok')).length, 1024);
+});

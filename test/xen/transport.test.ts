@@ -7,6 +7,7 @@ import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
 import type { XenstoreClient } from '../../src/adapters/xen/client.js';
 import type { VmanageError } from '../../src/domain/errors.js';
 import { XenstoreConnector, XenstoreListener } from '../../src/mchannel/transports/xenstore.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_SLOTS } from '../../src/mchannel/transports/xenstore-ring.js';
 import type { Connection } from '../../src/mchannel/types.js';
 import { startXenstored, type TestXenstored } from '../support/xenstored.js';
 
@@ -102,7 +103,7 @@ test('a reader that stops reading stops the writer at one ring of unread data', 
   let written = false;
   g.stream.write(payload, () => { written = true; });
   // Wait until the writer has stalled: no progress across several round trips to the store.
-  const ringBytes = 16 * 2048;
+  const ringBytes = DEFAULT_SLOTS * DEFAULT_CHUNK_BYTES;
   for (let prev = -1; prev !== connector.stats.bytesOut;) {
     prev = connector.stats.bytesOut;
     for (let i = 0; i < 5; i++) await r.dom0.read('/local/domain/5/vmanage/connect');
@@ -165,7 +166,7 @@ test('connecting when dom0 does not serve the VM fails with Unavailable', async 
 const hostile: [string, (xs: XenstoreClient) => Promise<void>][] = [
   ['a producer counter that is not a number', (xs) => xs.write('vmanage/c1/g2h/prod', 'lots')],
   ['a producer counter beyond one ring ahead', (xs) => xs.write('vmanage/c1/g2h/prod', '999')],
-  ['a slot larger than the slot size', async (xs) => { await xs.write('vmanage/c1/g2h/0', Buffer.alloc(3000, 1)); await xs.write('vmanage/c1/g2h/prod', '1'); }],
+  ['a slot larger than the slot size', async (xs) => { await xs.write('vmanage/c1/g2h/0', Buffer.alloc(DEFAULT_CHUNK_BYTES + 1, 1)); await xs.write('vmanage/c1/g2h/prod', '1'); }],
   ['an empty slot', async (xs) => { await xs.write('vmanage/c1/g2h/0', ''); await xs.write('vmanage/c1/g2h/prod', '1'); }],
 ];
 

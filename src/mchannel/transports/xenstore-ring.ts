@@ -11,10 +11,18 @@ import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { XenstoreClient } from '../../adapters/xen/client.js';
 import { isErrno } from '../../adapters/xen/errors.js';
 
+/** Slots per direction. */
+export const DEFAULT_SLOTS = 16;
+/**
+ * Bytes per slot: path + value must fit the 4096-byte payload, and xenstored's per-node size
+ * quota (2048 bytes by default, counting permissions and metadata too) must hold the node.
+ */
+export const DEFAULT_CHUNK_BYTES = 1024;
+
 export interface RingOptions {
-  /** Slots per direction (default 16). Both ends must agree. */
+  /** Slots per direction (default DEFAULT_SLOTS). Both ends must agree. */
   slots?: number;
-  /** Bytes per slot (default 2048, so that path + value fit the 4096-byte payload). */
+  /** Bytes per slot (default DEFAULT_CHUNK_BYTES). The receiver refuses larger slots. */
   chunkBytes?: number;
 }
 
@@ -55,8 +63,8 @@ export class XenstoreRingStream extends Duplex {
     stats: RingStats = newRingStats(),
   ) {
     super({ allowHalfOpen: true });
-    this.slots = opts.slots ?? 16;
-    this.chunkBytes = opts.chunkBytes ?? 2048;
+    this.slots = opts.slots ?? DEFAULT_SLOTS;
+    this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.stats = stats;
   }
 
