@@ -79,7 +79,7 @@ test('a daemon that never answers costs at most the configured time, then the ho
   const path = await silentDaemon(t);
   const r = await runHookScript(t, ['vm1', 'start', 'begin', '-'], domainXml(), { env: { VMANAGE_HOOK_SOCKET: path, VMANAGE_HOOK_TIMEOUT_MS: '600' } });
   t.is(r.code, 0);
-  t.regex(r.stderr, /no answer within 600 ms/);
+  t.regex(r.stderr, /no answer within 600 ms|gave up after 600 ms/); // which timer wins depends on load
   // Bound: the budget counts from process start; allow for the sh/node exec and the exit itself.
   t.true(r.ms < 600 + 400, `took ${r.ms} ms`);
 });

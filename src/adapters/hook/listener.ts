@@ -6,9 +6,13 @@
 // connections are closed.
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { FrameDecoder } from '../../mchannel/framing.js';
+import { createRegistry, hookFamily } from '../../protocol/index.js';
 import {
-  MAX_HOOK_FRAME_BYTES, checkHookEventBody, encodeFrame, parseFrame, type HookEventBody, type HookReplyBody,
+  MAX_HOOK_FRAME_BYTES, checkFrame, checkHookEventBody, encodeFrame, type HookEventBody, type HookReplyBody,
 } from './wire.js';
+
+const registry = createRegistry(hookFamily);
 
 export interface HookEvent extends HookEventBody {
   /** When the daemon received it, ms since the epoch. */
@@ -101,7 +105,6 @@ async function removeStaleSocket(path: string): Promise<void> {
 }
 
 function serveOne(sock: Socket, opts: HookListenerOptions, counters: HookListenerCounters): void {
-  let buf = Buffer.alloc(0);
   let done = false;
   // An absolute deadline (not an idle timer): a peer trickling bytes cannot hold a connection.
   const deadline = setTimeout(() => {
@@ -110,38 +113,40 @@ function serveOne(sock: Socket, opts: HookListenerOptions, counters: HookListene
   }, opts.idleTimeoutMs ?? 5_000);
   sock.once('close', () => clearTimeout(deadline));
   sock.on('error', () => { /* the peer went away; nothing to answer */ });
-  sock.on('data', (chunk: Buffer) => {
-    if (done) return;
-    const nl = chunk.indexOf(0x0a);
-    if (nl < 0) {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length > MAX_HOOK_FRAME_BYTES) {
-        done = true;
-        counters.oversizeFrames += 1;
-        replyError(sock, '', 'FRAME_TOO_LARGE', `frame exceeds ${MAX_HOOK_FRAME_BYTES} bytes`);
-      }
-      return;
-    }
-    done = true;
-    const line = Buffer.concat([buf, chunk.subarray(0, nl)]);
-    buf = Buffer.alloc(0);
-    if (line.length > MAX_HOOK_FRAME_BYTES) {
-      counters.oversizeFrames += 1;
-      replyError(sock, '', 'FRAME_TOO_LARGE', `frame exceeds ${MAX_HOOK_FRAME_BYTES} bytes`);
-      return;
-    }
-    void handleFrame(sock, line.toString('utf8'), opts, counters);
+  // One frame per connection: the first good or bad frame decides, the rest is ignored.
+  const decoder = new FrameDecoder({
+    maxFrameBytes: MAX_HOOK_FRAME_BYTES,
+    onFrame: (value) => {
+      if (done) return;
+      done = true;
+      void handleFrame(sock, value, opts, counters);
+    },
+    onBad: (kind, detail) => {
+      if (done) return;
+      done = true;
+      if (kind === 'tooLong') counters.oversizeFrames += 1;
+      else counters.badFrames += 1;
+      replyError(sock, '', kind === 'tooLong' ? 'FRAME_TOO_LARGE' : 'PROTOCOL_VIOLATION', detail);
+    },
   });
+  sock.on('data', (chunk: Buffer) => { if (!done) decoder.push(chunk); });
 }
 
-async function handleFrame(sock: Socket, line: string, opts: HookListenerOptions, counters: HookListenerCounters): Promise<void> {
-  const frame = parseFrame(line);
+/** The protocol's hook.event schema (zod, src/protocol), then the hook's own stricter checks. */
+function checkEvent(body: unknown): string | undefined {
+  const checked = registry.checkBody('hook.event', body);
+  if (!checked.ok) return checked.message;
+  return checkHookEventBody(body);
+}
+
+async function handleFrame(sock: Socket, value: unknown, opts: HookListenerOptions, counters: HookListenerCounters): Promise<void> {
+  const frame = checkFrame(value);
   if (typeof frame === 'string') {
     counters.badFrames += 1;
     replyError(sock, '', 'PROTOCOL_VIOLATION', frame);
     return;
   }
-  const problem = frame.kind === 'hook.event' ? checkHookEventBody(frame.body) : `frame.kind: expected "hook.event", got ${JSON.stringify(frame.kind.slice(0, 64))}`;
+  const problem = frame.kind === 'hook.event' ? checkEvent(frame.body) : `frame.kind: expected "hook.event", got ${JSON.stringify(frame.kind.slice(0, 64))}`;
   if (problem) {
     counters.invalidEvents += 1;
     opts.log?.warn({ problem }, 'hook listener: invalid hook event');

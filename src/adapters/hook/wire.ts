@@ -1,9 +1,13 @@
-// The hook <-> host daemon wire: M-channel framing (one JSON object per line, UTF-8, bounded
-// frame size) and a single request/reply per connection, so a hook needs no session state:
+// The hook <-> host daemon wire: M-channel framing (src/mchannel/framing.ts: one JSON object per
+// line, UTF-8, bounded frame size) and a single request/reply per connection of the protocol's
+// `hook.event` kind (src/protocol/hook.ts). No M-channel session (handshake, seq/ack, replay): a
+// hook lives under 2 s, has nothing to resume, and the session code would pull zod into the hook
+// (+30 ms start-up, measured). So:
 //   hook   -> daemon: {"v":1,"id":"<id>","kind":"hook.event","body":HookEventBody}\n
 //   daemon -> hook:   {"v":1,"id":"<id>","kind":"hook.reply","body":{"allow":bool,"reason"?:string}}\n
 //                 or {"v":1,"id":"<id>","kind":"error","body":{"code":"INVALID_INPUT","message":"..."}}\n
-// Dependency-free on purpose: the hook imports it and must start fast.
+// Dependency-free on purpose (the framing module has no dependencies either): the hook imports it.
+import { encodeFrame as encodeLine } from '../../mchannel/framing.js';
 
 export const HOOK_WIRE_VERSION = 1;
 /** Largest frame either side accepts, bytes (the M-channel default). */
@@ -20,6 +24,7 @@ export interface HookEventBody {
   readonly subOperation: string;
   readonly extra: string;
   readonly vm: { readonly uuid: string; readonly name: string };
+  /** Which libvirt hook ran (hooks/qemu.d or hooks/libxl.d); an addition to the protocol's schema. */
   readonly driver: HookDriver;
 }
 
@@ -83,6 +88,11 @@ export function parseFrame(line: string): Frame | string {
   } catch {
     return 'frame: not JSON';
   }
+  return checkFrame(x);
+}
+
+/** Checks a parsed JSON value is a frame envelope. */
+export function checkFrame(x: unknown): Frame | string {
   if (!x || typeof x !== 'object' || Array.isArray(x)) return 'frame: expected a JSON object';
   const f = x as Record<string, unknown>;
   if (f['v'] !== HOOK_WIRE_VERSION) return `frame.v: expected ${HOOK_WIRE_VERSION}`;
@@ -91,6 +101,7 @@ export function parseFrame(line: string): Frame | string {
   return { v: HOOK_WIRE_VERSION, id: f['id'], kind: f['kind'], body: f['body'] };
 }
 
+/** One frame with its newline; throws FRAME_TOO_LARGE past MAX_HOOK_FRAME_BYTES. */
 export function encodeFrame(id: string, kind: string, body: unknown): string {
-  return `${JSON.stringify({ v: HOOK_WIRE_VERSION, id, kind, body })}\n`;
+  return encodeLine({ v: HOOK_WIRE_VERSION, id, kind, body }, MAX_HOOK_FRAME_BYTES);
 }
