@@ -1,0 +1,82 @@
+// Redfish power readings and caps against a Redfish service the test starts (test/support/redfish.ts).
+import test from 'ava';
+import { systemClock } from '../../src/adapters/clock.js';
+import { RedfishClient } from '../../src/adapters/power/redfish-client.js';
+import { RedfishPowerLimit, redfishPowerSensor } from '../../src/adapters/power/redfish-power.js';
+import { isVmanageError } from '../../src/domain/errors.js';
+import { redfishCredentials, startRedfish, type RedfishMode, type RedfishServer } from '../support/redfish.js';
+
+const chassisPath = '/redfish/v1/Chassis/1';
+
+function clientFor(srv: RedfishServer, timeoutMs = 2000, password = redfishCredentials.password): RedfishClient {
+  return new RedfishClient({ baseUrl: srv.url, username: redfishCredentials.username, password, timeoutMs });
+}
+
+for (const modern of [true, false]) {
+  const kind = modern ? 'EnvironmentMetrics PowerWatts' : 'the older Power PowerControl';
+  test(`a Redfish reading from ${kind} follows the BMC's watts`, async (t) => {
+    const srv = await startRedfish(t, { watts: 321, modern });
+    const sensor = redfishPowerSensor({ client: clientFor(srv), clock: systemClock, chassisPath });
+    const r = await sensor.read();
+    t.is(r.watts, 321);
+    t.false(r.stale);
+    srv.state.watts = 287;
+    t.is((await sensor.read()).watts, 287);
+  });
+
+  test(`a Redfish cap through ${modern ? 'Control SetPoint' : 'PowerLimit LimitInWatts'} is set, read back and cleared`, async (t) => {
+    const srv = await startRedfish(t, { modern });
+    const cap = new RedfishPowerLimit({ client: clientFor(srv), clock: systemClock, chassisPath });
+    t.is((await cap.state()).limitWatts, null);
+    await cap.setLimit(450);
+    t.is(srv.state.limitWatts, 450);
+    t.is((await cap.state()).limitWatts, 450);
+    await cap.clearLimit();
+    t.is(srv.state.limitWatts, null);
+  });
+}
+
+test('a Redfish cap above AllowableMax is refused by name before any PATCH', async (t) => {
+  const srv = await startRedfish(t, { allowableMax: 600 });
+  const cap = new RedfishPowerLimit({ client: clientFor(srv), clock: systemClock, chassisPath });
+  const err = await t.throwsAsync(cap.setLimit(601));
+  t.true(isVmanageError(err, 'OUT_OF_BOUNDS'));
+  t.is(isVmanageError(err) ? err.details.limit : undefined, 'maxWatts');
+  t.is(srv.state.limitWatts, null);
+});
+
+test('firmware that accepts a cap but does not apply it is caught by the read-back', async (t) => {
+  const srv = await startRedfish(t, { ignoreCaps: true });
+  const cap = new RedfishPowerLimit({ client: clientFor(srv), clock: systemClock, chassisPath });
+  const err = await t.throwsAsync(cap.setLimit(400));
+  t.true(isVmanageError(err, 'POWER_CAP_REJECTED'), String(err));
+});
+
+const hostile: [RedfishMode, string, string][] = [
+  ['hang', 'never answers', 'TIMEOUT'],
+  ['garbage', 'answers garbage', 'BMC_PROTOCOL_ERROR'],
+  ['wrong-shape', 'answers JSON of the wrong shape', 'BMC_PROTOCOL_ERROR'],
+];
+for (const [mode, what, reason] of hostile) {
+  test(`a Redfish BMC that ${what} gives POWER_SENSOR_UNAVAILABLE (${reason}) within the timeout`, async (t) => {
+    const srv = await startRedfish(t);
+    const sensor = redfishPowerSensor({ client: clientFor(srv, 500), clock: systemClock, chassisPath });
+    await sensor.read();
+    srv.mode = mode;
+    const started = Date.now();
+    const err = await t.throwsAsync(sensor.read());
+    t.true(Date.now() - started < 1500);
+    t.true(isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE'), String(err));
+    t.is(isVmanageError(err) ? err.details.reason : undefined, reason);
+    t.true(sensor.last()?.stale);
+    t.is(sensor.last()?.watts, 250);
+  });
+}
+
+test('a Redfish BMC that refuses the login gives BMC_AUTH_FAILED', async (t) => {
+  const srv = await startRedfish(t);
+  const client = clientFor(srv, 2000, 'wrong');
+  const err = await t.throwsAsync(redfishPowerSensor({ client, clock: systemClock, chassisPath }).read());
+  t.true(isVmanageError(err, 'BMC_AUTH_FAILED'), String(err));
+  t.is(client.counters.authFailures, 1);
+});
