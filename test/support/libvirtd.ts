@@ -37,15 +37,16 @@ export interface LibvirtHost {
 }
 
 export interface HostOptions {
-  /** Installed as etc/libvirt/hooks/qemu.d/<name> before the daemon starts. */
-  readonly hooks?: Readonly<Record<string, string>>;
+  /** Hook scripts for a host (given its name and directory), installed as
+   *  etc/libvirt/hooks/qemu.d/<key> before its daemon starts (libvirtd reads hooks at start). */
+  readonly hooks?: (name: string, dir: string) => Readonly<Record<string, string>>;
   /** Extra environment for libvirtd (and so for the hooks it runs). */
   readonly env?: Readonly<Record<string, string>>;
 }
 
 const PRIVATE = [['etc', '/etc/libvirt'], ['run', '/run'], ['lib', '/var/lib/libvirt'], ['log', '/var/log/libvirt'], ['cache', '/var/cache/libvirt']] as const;
 
-async function prepareTree(dir: string, hostUuid: string, opts: HostOptions): Promise<void> {
+async function prepareTree(name: string, dir: string, hostUuid: string, opts: HostOptions): Promise<void> {
   for (const [sub] of PRIVATE) await mkdir(join(dir, sub), { recursive: true });
   await cp('/etc/libvirt', join(dir, 'etc'), { recursive: true });
   await rm(join(dir, 'etc/qemu/networks/autostart'), { recursive: true, force: true });
@@ -56,9 +57,9 @@ async function prepareTree(dir: string, hostUuid: string, opts: HostOptions): Pr
   if (existsSync('/var/cache/libvirt/qemu/capabilities')) {
     await cp('/var/cache/libvirt/qemu/capabilities', join(dir, 'cache/qemu/capabilities'), { recursive: true });
   }
-  for (const [name, body] of Object.entries(opts.hooks ?? {})) {
+  for (const [file, body] of Object.entries(opts.hooks?.(name, dir) ?? {})) {
     await mkdir(join(dir, 'etc/hooks/qemu.d'), { recursive: true });
-    await writeFile(join(dir, 'etc/hooks/qemu.d', name), body, { mode: 0o755 });
+    await writeFile(join(dir, 'etc/hooks/qemu.d', file), body, { mode: 0o755 });
   }
 }
 
@@ -72,7 +73,7 @@ export async function qemuPids(dir: string): Promise<number[]> {
 
 async function startHost(t: Teardown, name: string, netns: string, address: string, opts: HostOptions): Promise<LibvirtHost> {
   const dir = await tempDir(t, `vmanage-libvirt-${name}-`);
-  await prepareTree(dir, randomUUID(), opts);
+  await prepareTree(name, dir, randomUUID(), opts);
   const mounts = PRIVATE.map(([sub, target]) => `mount --bind '${join(dir, sub)}' '${target}'`).join(' && ');
   const proc = await startProcess(undefined, 'nsenter', [`--net=/run/netns/${netns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `${mounts} && exec libvirtd`], {
     env: { ...process.env, ...opts.env },

@@ -1,10 +1,10 @@
-// The guest agent's core: sends agent.hello once per session, heartbeats every heartbeatMs and an
-// SLA report every reportMs over a GuestLink (the M-channel session, guest role). Host messages
+// The guest agent's core: sends agent.hello once at start, heartbeats every heartbeatMs and SLA
+// reports every reportMs over a GuestLink (the M-channel session, guest role). Host messages
 // are untrusted: anything but a well-formed host.config is counted and ignored. Timers are the
 // process's (this is a daemon entry), injected for tests.
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
-import { makeEvaluator, overall, type Evaluator, type ObjectiveResult, PushStore, type SlaStatus } from './sla.js';
+import { makeEvaluator, type Evaluator, type ObjectiveResult, PushStore } from './sla.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -15,14 +15,17 @@ export interface GuestLink {
   close(): Promise<void>;
 }
 
-export interface SlaReportBody {
-  [k: string]: unknown;
-  /** Report number, 1, 2, 3... for the agent's lifetime (lets the host see gaps and order). */
-  readonly n: number;
-  /** Guest wall clock when evaluated, ms since epoch. */
-  readonly at: number;
-  readonly status: SlaStatus;
-  readonly objectives: readonly ObjectiveResult[];
+/** One sla.report per objective per evaluation, shaped as src/protocol/guest.ts's slaReport. */
+export function toReport(r: ObjectiveResult, windowMs: number, at: number): Record<string, unknown> | undefined {
+  if (r.status === 'unknown' || r.value === null) return undefined;
+  const unit = r.unit ?? '';
+  return {
+    status: r.status,
+    objective: { metric: r.name, op: r.op, target: r.target, unit },
+    measured: { value: r.value, unit },
+    window_s: Math.max(0.001, windowMs / 1000),
+    ts: at,
+  };
 }
 
 export interface AgentTimers {
@@ -40,6 +43,8 @@ export const realTimers: AgentTimers = {
 
 export interface AgentStats {
   reportsSent: number;
+  /** Objectives whose status could not be measured this period (not reported). */
+  unknownResults: number;
   heartbeatsSent: number;
   hostMessages: number;
   hostMessagesRejected: number;
@@ -47,9 +52,8 @@ export interface AgentStats {
 
 export class Agent {
   readonly push: PushStore;
-  readonly stats: AgentStats = { reportsSent: 0, heartbeatsSent: 0, hostMessages: 0, hostMessagesRejected: 0 };
+  readonly stats: AgentStats = { reportsSent: 0, unknownResults: 0, heartbeatsSent: 0, hostMessages: 0, hostMessagesRejected: 0 };
   private readonly evaluators: Evaluator[];
-  private reportNo = 0;
   private evaluating = false;
   private hb: { cancel(): void } | undefined;
   private rep: { cancel(): void } | undefined;
@@ -67,12 +71,7 @@ export class Agent {
   }
 
   start(): void {
-    this.link.send('agent.hello', {
-      agentVersion: AGENT_VERSION,
-      objectives: this.cfg.objectives.map((o) => o.name),
-      heartbeatMs: this.heartbeatMs,
-      reportMs: this.reportMs,
-    });
+    this.link.send('agent.hello', { version: AGENT_VERSION, capabilities: ['agent.heartbeat', 'sla.report', 'host.config'] });
     this.schedule();
   }
 
@@ -89,37 +88,43 @@ export class Agent {
 
   heartbeat(): void {
     this.stats.heartbeatsSent++;
-    this.link.send('agent.heartbeat', { uptimeMs: this.timers.now() - this.started, lastReport: this.reportNo, rssBytes: process.memoryUsage().rss });
+    this.link.send('agent.heartbeat', { ts: this.timers.now(), uptime_s: (this.timers.now() - this.started) / 1000 });
   }
 
-  /** Evaluates every objective and sends one report; skipped while the previous one still runs. */
-  async report(): Promise<SlaReportBody | undefined> {
+  /** Evaluates every objective and sends one sla.report per measured objective; skipped while
+   *  the previous evaluation still runs. Returns the results (for tests and logs). */
+  async report(): Promise<ObjectiveResult[] | undefined> {
     if (this.evaluating) return undefined;
     this.evaluating = true;
     try {
-      const objectives = await Promise.all(this.evaluators.map((e) => e.evaluate()));
-      const body: SlaReportBody = { n: ++this.reportNo, at: this.timers.now(), status: overall(objectives), objectives };
-      this.stats.reportsSent++;
-      this.link.send('sla.report', body);
-      return body;
+      const results = await Promise.all(this.evaluators.map((e) => e.evaluate()));
+      const at = this.timers.now();
+      for (const r of results) {
+        const body = toReport(r, this.reportMs, at);
+        if (!body) {
+          this.stats.unknownResults++;
+          continue;
+        }
+        this.stats.reportsSent++;
+        this.link.send('sla.report', body);
+      }
+      return results;
     } finally {
       this.evaluating = false;
     }
   }
 
-  /** host.config {heartbeatMs?, reportMs?}: bounded to [50 ms, 1 h]; anything else is rejected. */
+  /** host.config {report_interval_s} (validated by the channel against the guest protocol). */
   private onHostMessage(kind: string, body: unknown): void {
     this.stats.hostMessages++;
-    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const ms = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v >= 50 && v <= 3_600_000 ? v : undefined);
-    if (kind !== 'host.config' || (b.heartbeatMs !== undefined && !ms(b.heartbeatMs)) || (b.reportMs !== undefined && !ms(b.reportMs))) {
+    const s = (body as { report_interval_s?: unknown } | null)?.report_interval_s;
+    if (kind !== 'host.config' || typeof s !== 'number' || !(s >= 0.05 && s <= 3600)) {
       this.stats.hostMessagesRejected++;
       this.log.debug('ignored host message', { kind: String(kind).slice(0, 64) });
       return;
     }
-    this.heartbeatMs = ms(b.heartbeatMs) ?? this.heartbeatMs;
-    this.reportMs = ms(b.reportMs) ?? this.reportMs;
-    this.log.info('host configuration applied', { heartbeatMs: this.heartbeatMs, reportMs: this.reportMs });
+    this.reportMs = Math.round(s * 1000);
+    this.log.info('host configuration applied', { reportMs: this.reportMs });
     this.schedule();
   }
 }

@@ -1,57 +1,79 @@
-// Opens the agent's channel to the host. virtio-serial: the port is a character device; it is
-// opened for reading and writing (blocking reads run on libuv's thread pool) and reopened with
-// backoff if it fails. xenstore: typed "unsupported" until that transport exists.
-import { createReadStream, createWriteStream, existsSync, openSync } from 'node:fs';
-import { Duplex } from 'node:stream';
+// The agent's M-channel (guest role) over the virtio-serial port. The host chooses the session:
+// the agent never sends the first hello (a hello written while no host is connected would be
+// held by QEMU and reach some later host as a stale, conflicting handshake); it answers the
+// host's hello and adopts its session, so a host daemon that resumes a handed-over session after
+// a live migration continues exactly where the previous host stopped. The port stays open across
+// host reconnects; if the stream ends (device gone, peer dead) it is reopened with backoff.
+// Outgoing messages are bounded: when the replay buffer is full the oldest is evicted and the
+// host learns how many were lost (never unbounded memory in the guest).
+import { existsSync } from 'node:fs';
 import { UnsupportedError } from '../../domain/errors.js';
+import { Channel } from '../../mchannel/channel.js';
+import { chardevConnector } from '../../mchannel/transports/chardev.js';
+import { createRegistry } from '../../protocol/registry.js';
+import { guestFamily } from '../../protocol/guest.js';
+import type { Connector } from '../../mchannel/types.js';
 import type { GuestLink } from './agent.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
 
-/**
- * The port as one Duplex stream. A virtio-serial port can be open only once (EBUSY), so one
- * O_RDWR descriptor serves both sides.
- */
-export function openPort(path: string): Duplex {
-  const fd = openSync(path, 'r+');
-  const input = createReadStream('', { fd, autoClose: false, highWaterMark: 64 * 1024 });
-  const output = createWriteStream('', { fd, autoClose: true });
-  return Duplex.from({ readable: input, writable: output });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface AgentLink extends GuestLink {
+  readonly channel: Channel;
 }
 
-async function waitForDevice(path: string, log: Logger): Promise<void> {
-  for (let i = 0; !existsSync(path); i++) {
-    if (i === 0) log.warn('waiting for the channel device', { device: path });
-    await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(i, 6))));
+/** Keeps the port attached to the channel: open, attach, and reopen when the stream ends. */
+async function keepAttached(ch: Channel, connector: Connector, device: string, log: Logger): Promise<void> {
+  let delay = 100;
+  while (ch.state !== 'closed') {
+    if (!existsSync(device)) {
+      await sleep(delay);
+      delay = Math.min(5000, delay * 2);
+      continue;
+    }
+    try {
+      const conn = await connector.connect();
+      const ended = new Promise<void>((resolve) => conn.stream.once('close', () => resolve()));
+      ch.attach(conn, { initiate: false });
+      delay = 100;
+      await ended;
+      if ((ch.state as string) !== 'closed') log.info('channel stream ended: reopening the port', { device });
+    } catch (err) {
+      log.warn('cannot open the channel device', { device, err: (err as Error).message });
+    }
+    await sleep(delay);
+    delay = Math.min(5000, delay * 2);
   }
 }
 
-export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<GuestLink> {
-  if (cfg.transport === 'xenstore') throw new UnsupportedError('vmanage-agent', 'the xenstore transport');
-  await waitForDevice(cfg.device, log);
-  const port = openPort(cfg.device);
-  const handlers: ((kind: string, body: unknown) => void)[] = [];
-  let buf = '';
-  port.setEncoding('utf8');
-  port.on('data', (c: string) => {
-    buf += c;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const m = JSON.parse(line) as { kind?: unknown; body?: unknown };
-        for (const h of handlers) h(String(m.kind), m.body);
-      } catch {
-        /* garbage */
-      }
-    }
-    if (buf.length > 65536) buf = '';
+export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<AgentLink> {
+  if (cfg.transport === 'xenstore') throw new UnsupportedError('vmanage-agent', 'the xenstore transport (not wired into the agent yet)');
+  const channel = Channel.attached({
+    role: 'agent',
+    identity: 'agent',
+    // Bodies are checked against the guest protocol at the boundary (host.config from the host).
+    validator: createRegistry(guestFamily),
+    acceptNewSession: true,
+    whenReplayFull: 'evict',
+    replay: { maxCount: cfg.maxQueuedReports * 2, maxBytes: 512 * 1024 },
+    inboxMax: 64,
+    maxConcurrentRequests: 4,
   });
-  port.on('error', (err) => log.warn('port error', { err: err.message }));
+  channel.events.on('connected', ({ resumed }) => log.info('host connected', { resumed, sessionId: channel.sessionId }));
+  channel.events.on('reset', (r) => log.warn('session reset', { reason: r.reason, lostOutgoing: r.lostOutgoing }));
+  channel.events.on('gap', (g) => log.warn('messages lost', { direction: g.direction, fromSeq: g.fromSeq, toSeq: g.toSeq }));
+  void keepAttached(channel, chardevConnector(cfg.device), cfg.device, log);
+  const handlers: ((kind: string, body: unknown) => void)[] = [];
+  void (async () => {
+    for await (const m of channel) for (const h of handlers) h(m.kind, m.body);
+  })().catch((err: unknown) => log.warn('inbox ended', { err: String(err) }));
   return {
-    send: (kind, body) => void port.write(JSON.stringify({ kind, body }) + '\n'),
+    channel,
+    send: (kind, body) => {
+      channel.send(kind, body).catch((err: unknown) => log.debug('send failed', { kind, err: String(err) }));
+    },
     onMessage: (h) => void handlers.push(h),
-    close: async () => void port.destroy(),
+    close: () => channel.close(),
   };
 }

@@ -1,0 +1,202 @@
+// The guest channel manager: one M-channel session per running VM that has the vmanage channel
+// (org.vmanage.agent.0), kept in step with the hypervisor's inventory and lifecycle events.
+//
+// Live migration, source side: the VM stops here with reason 'migrated'; we wait until QEMU
+// closed the channel socket (our last read), detach the session and hand its state to the
+// destination's host daemon (HandoverSender). Destination side: the VM starts here with reason
+// 'migrated' (libvirt fires this before the memory transfer ends); we do not connect until the
+// handed-over state arrived, so that nothing is delivered twice or out of order. If it does not
+// arrive within handoverWaitMs we start a new session (documented fallback: the guest's
+// unacknowledged messages of the old session may then be lost, reported as a 'handover-timeout'
+// session event and counted).
+import type { Clock } from '../../domain/clock.js';
+import type { Hypervisor, VmEvent } from '../../domain/ports/hypervisor.js';
+import { TypedEvents } from '../../mchannel/events.js';
+import type { ChannelOptions } from '../../mchannel/options.js';
+import type { SessionState } from '../../mchannel/state.js';
+import type { Connector } from '../../mchannel/types.js';
+import { unixConnector } from '../../mchannel/transports/unix.js';
+import { HandoverStore } from './handover-store.js';
+import type { GuestEvents } from './types.js';
+import { VmSession } from './vm-session.js';
+
+/** Sends a detached session to the host daemon the VM migrated to. */
+export interface HandoverSender {
+  send(vm: string, state: SessionState, destination?: string): Promise<void>;
+}
+
+export interface ManagerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface GuestChannelManagerOptions {
+  readonly hypervisor: Hypervisor;
+  /** Channel options for guest sessions (role 'host', the guest protocol's validator, ...). */
+  readonly channel: Omit<ChannelOptions, 'state' | 'identity'>;
+  readonly clock: Clock;
+  readonly handover?: HandoverSender;
+  readonly store?: HandoverStore;
+  /** How long a migrated-in VM waits for its handed-over session, ms (default 30 000). */
+  readonly handoverWaitMs?: number;
+  /** How long the source waits for QEMU to close the socket after the VM stopped, ms (default 5000). */
+  readonly lastReadWaitMs?: number;
+  readonly connectorFor?: (vm: string, socketPath: string) => Connector;
+  readonly log?: ManagerLogger;
+}
+
+export class GuestChannelManager {
+  readonly events: TypedEvents<GuestEvents>;
+  readonly store: HandoverStore;
+  readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0 };
+  private readonly sessions = new Map<string, VmSession>();
+  /** VMs that are migrating in and wait for their session state. */
+  private readonly incoming = new Set<string>();
+  /** Where a VM is going, when the daemon that starts the migration says so. */
+  private readonly destinations = new Map<string, string>();
+  private offEvents: (() => void) | undefined;
+  private offReconnect: (() => void) | undefined;
+  private stopped = false;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: GuestChannelManagerOptions) {
+    this.events = new TypedEvents((event, err) => o.log?.warn({ event, err: String(err) }, 'guest event listener failed'));
+    this.store = o.store ?? new HandoverStore(o.clock);
+  }
+
+  async start(): Promise<void> {
+    this.offEvents = this.o.hypervisor.onEvent((e) => this.serial(() => this.onVmEvent(e)));
+    this.offReconnect = this.o.hypervisor.onReconnect?.(() => this.serial(() => this.syncInventory()));
+    await this.serial(() => this.syncInventory());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.offEvents?.();
+    this.offReconnect?.();
+    await this.queue;
+    for (const vm of this.incoming) this.store.cancel(vm);
+    await Promise.all([...this.sessions.values()].map((s) => s.drop()));
+    this.sessions.clear();
+  }
+
+  /** The session of a VM (for requests such as host.config), if one is open. */
+  session(vm: string): VmSession | undefined {
+    return this.sessions.get(vm);
+  }
+
+  /** Tells the manager that vm is about to migrate to the host daemon `destination` (a peer name). */
+  expectDeparture(vm: string, destination: string): void {
+    this.destinations.set(vm, destination);
+  }
+
+  /** A session state handed over by another host daemon (already validated). */
+  receiveHandover(vm: string, state: SessionState, from: string): void {
+    this.o.log?.info({ vm, from, sessionId: state.sessionId, received: state.received }, 'session state handed over');
+    this.store.put(vm, state, from);
+  }
+
+  /** Lifecycle events and inventory syncs run one at a time, in arrival order. */
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(fn).catch((err: unknown) => this.o.log?.warn({ err: String(err) }, 'guest channel manager step failed'));
+    this.queue = next;
+    return next;
+  }
+
+  private async syncInventory(): Promise<void> {
+    if (this.stopped) return;
+    let vms;
+    try {
+      vms = await this.o.hypervisor.listVms();
+    } catch (err) {
+      this.counters.inventoryErrors++;
+      this.o.log?.warn({ err: String(err) }, 'cannot list VMs');
+      return;
+    }
+    const running = new Set(vms.filter((v) => v.state === 'running' || v.state === 'paused').map((v) => v.uuid));
+    for (const vm of running) if (!this.sessions.has(vm) && !this.incoming.has(vm)) await this.open(vm, false);
+    for (const vm of [...this.sessions.keys()]) if (!running.has(vm)) await this.leave(vm, false);
+  }
+
+  private async onVmEvent(e: VmEvent): Promise<void> {
+    if (this.stopped) return;
+    if (e.kind === 'started') await this.open(e.uuid, e.reason === 'migrated');
+    else if (e.kind === 'stopped' || e.kind === 'crashed') await this.leave(e.uuid, e.reason === 'migrated');
+  }
+
+  /** Opens the VM's session; a migrated-in VM first waits for its handed-over state. */
+  private async open(vm: string, migratedIn: boolean): Promise<void> {
+    if (this.sessions.has(vm) || this.incoming.has(vm)) return;
+    let path: string | undefined;
+    try {
+      path = await this.o.hypervisor.channelSocketPath(vm);
+    } catch (err) {
+      this.o.log?.warn({ vm, err: String(err) }, 'cannot read the VM channel path');
+      return;
+    }
+    if (!path) return;
+    const state = this.store.take(vm)?.state;
+    if (!state && migratedIn) {
+      // Do not block other VMs' events while this one waits.
+      this.incoming.add(vm);
+      void this.waitForHandover(vm, path);
+      return;
+    }
+    this.attach(vm, path, state, false);
+  }
+
+  private async waitForHandover(vm: string, path: string): Promise<void> {
+    const waitMs = this.o.handoverWaitMs ?? 30_000;
+    const got = await this.store.wait(vm, waitMs);
+    if (!this.incoming.delete(vm) || this.stopped) return;
+    if (!got) {
+      this.counters.handoverTimeouts++;
+      this.o.log?.warn({ vm, waitMs }, 'no session state handed over in time: starting a new session');
+      this.events.emit('session', { vm, event: 'handover-timeout', detail: { waitMs } });
+    }
+    this.attach(vm, path, got?.state, true);
+  }
+
+  private attach(vm: string, path: string, state: SessionState | undefined, migratedIn: boolean): void {
+    const connector = this.o.connectorFor?.(vm, path) ?? unixConnector(path, { label: vm });
+    const s = new VmSession({ vm, socketPath: path, connector, channel: this.o.channel, clock: this.o.clock, events: this.events, state });
+    this.sessions.set(vm, s);
+    this.counters.sessionsOpened++;
+    if (state) this.counters.resumedFromHandover++;
+    const event = state ? 'resumed-from-handover' : 'opened';
+    this.o.log?.info({ vm, path, sessionId: s.channel.sessionId, migratedIn, received: state?.received }, `guest session ${event}`);
+    this.events.emit('session', { vm, event, detail: { sessionId: s.channel.sessionId, path } });
+  }
+
+  /** The VM left this host: hand its session over when it migrated, else drop it. */
+  private async leave(vm: string, migratedOut: boolean): Promise<void> {
+    if (this.incoming.has(vm)) {
+      this.incoming.delete(vm);
+      this.store.cancel(vm);
+      return;
+    }
+    const s = this.sessions.get(vm);
+    if (!s) return;
+    this.sessions.delete(vm);
+    if (!migratedOut) {
+      await s.drop();
+      this.events.emit('session', { vm, event: 'closed' });
+      return;
+    }
+    const lastRead = await s.whenDisconnected(this.o.lastReadWaitMs ?? 5000);
+    const state = await s.detach();
+    const destination = this.destinations.get(vm);
+    this.destinations.delete(vm);
+    try {
+      if (!this.o.handover) throw new Error('no handover peer configured');
+      await this.o.handover.send(vm, state, destination);
+      this.counters.handedOff++;
+      this.o.log?.info({ vm, destination, sessionId: state.sessionId, received: state.received, unacked: state.replay.length, lastRead }, 'guest session handed off');
+      this.events.emit('session', { vm, event: 'handed-off', detail: { destination, received: state.received } });
+    } catch (err) {
+      this.counters.handoverFailures++;
+      this.o.log?.warn({ vm, destination, err: String(err) }, 'guest session handover failed');
+      this.events.emit('session', { vm, event: 'handover-failed', detail: { destination, err: String(err) } });
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// vmanage-mvm: the host daemon entry point. Exit codes: 0 after SIGTERM/SIGINT, 2 for a bad
+// command line or configuration, 1 when startup fails.
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { isVmanageError } from '../../domain/errors.js';
+import { loadMvmConfig, type MvmConfig } from './config.js';
+import { startMvm } from './mvm.js';
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('vmanage-mvm')
+    .description('vmanage host daemon: guest channels, libvirt hooks, session handover between hosts')
+    .requiredOption('-c, --config <path>', 'JSON configuration file')
+    .exitOverride();
+  let cfg: MvmConfig;
+  try {
+    program.parse(argv, { from: 'user' });
+    cfg = loadMvmConfig(program.opts<{ config: string }>().config);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'commander.helpDisplayed') return 0;
+    process.stderr.write(`vmanage-mvm: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({ name: 'vmanage-mvm', level: cfg.log.level, base: { host: cfg.host } });
+  let mvm;
+  try {
+    mvm = await startMvm(cfg, log);
+  } catch (err) {
+    log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'host daemon failed to start');
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info({ event: 'mvm.stopping' }, 'host daemon stopping');
+  await mvm.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`vmanage-mvm: ${String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+// The host daemon's wiring (MVM): hypervisor (libvirt over libvirt-dbus), the guest channel
+// manager, the libvirt hook listener and the session-handover endpoint between host daemons.
+// Every guest report, heartbeat, session change and hook event is logged as one structured line
+// (the broker and its policies consume the same events later).
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
+import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
+import { GuestChannelManager } from '../../adapters/guests/manager.js';
+import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
+import { systemClock } from '../../adapters/clock.js';
+import type { Hypervisor } from '../../domain/ports/hypervisor.js';
+import { unixConnector, unixListener } from '../../mchannel/transports/unix.js';
+import { tlsConnector, tlsListener } from '../../mchannel/transports/tls.js';
+import type { Connector, Listener } from '../../mchannel/types.js';
+import { createRegistry } from '../../protocol/registry.js';
+import { guestFamily } from '../../protocol/guest.js';
+import type { Endpoint, MvmConfig } from './config.js';
+
+export interface Mvm {
+  readonly hypervisor: Hypervisor;
+  readonly guests: GuestChannelManager;
+  readonly hooks: HookListener | undefined;
+  readonly handover: HandoverServer | undefined;
+  stop(): Promise<void>;
+}
+
+function tlsFiles(e: { ca: string; cert: string; key: string }): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: readFileSync(e.ca), cert: readFileSync(e.cert), key: readFileSync(e.key) };
+}
+
+export function connectorFor(e: Endpoint): Connector {
+  if ('unix' in e) return unixConnector(e.unix);
+  return tlsConnector({ host: e.tls.host, port: e.tls.port, serverName: e.tls.serverName ?? e.tls.host, ...tlsFiles(e.tls) });
+}
+
+export async function listenerFor(e: Endpoint): Promise<Listener> {
+  if ('unix' in e) return await unixListener(e.unix, { mode: 0o600 });
+  return await tlsListener({ host: e.tls.host, port: e.tls.port, ...tlsFiles(e.tls) });
+}
+
+/** Starts the host daemon's parts; the hypervisor may be injected (tests, the simulator). */
+export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervisor): Promise<Mvm> {
+  const clock = systemClock;
+  const hv = hypervisor ?? new LibvirtHypervisor({ uri: cfg.hypervisor.uri, ...(cfg.hypervisor.busAddress ? { busAddress: cfg.hypervisor.busAddress } : {}), log });
+  const peers = cfg.handover.peers.map((p) => ({ name: p.name, connector: connectorFor(p) }));
+  const guests = new GuestChannelManager({
+    hypervisor: hv,
+    clock,
+    channel: { role: 'host', validator: createRegistry(guestFamily), clock, logger: log.child({ part: 'mchannel' }) },
+    handover: new HandoverClient(peers, clock),
+    handoverWaitMs: cfg.handover.waitMs,
+    log: log.child({ part: 'guests' }),
+  });
+  guests.events.on('report', (e) => log.info({ event: 'sla.report', vm: e.vm, seq: e.seq, stale: e.stale, ...e.report }, 'guest SLA report'));
+  guests.events.on('heartbeat', (e) => log.debug({ event: 'agent.heartbeat', vm: e.vm, seq: e.seq, stale: e.stale, ...e.body }, 'guest heartbeat'));
+  guests.events.on('hello', (e) => log.info({ event: 'agent.hello', vm: e.vm, seq: e.seq, stale: e.stale, ...e.body }, 'guest agent hello'));
+  guests.events.on('session', (e) => log.info({ event: 'guest.session', vm: e.vm, change: e.event, ...e.detail }, `guest session ${e.event}`));
+
+  const handover = cfg.handover.listen ? new HandoverServer({
+    listener: await listenerFor(cfg.handover.listen),
+    clock,
+    accept: (vm, state, from) => guests.receiveHandover(vm, state, from),
+  }) : undefined;
+  const hooks = cfg.hooks ? await startHookListener({
+    path: cfg.hooks.socket,
+    onEvent: (e) => log.info({ event: 'hook', vm: e.vm.uuid, name: e.vm.name, operation: e.operation, subOperation: e.subOperation, driver: e.driver }, 'libvirt hook'),
+    log,
+  }) : undefined;
+  await guests.start();
+  log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen }, 'host daemon started');
+  return {
+    hypervisor: hv, guests, hooks, handover,
+    async stop() {
+      await guests.stop();
+      await handover?.close();
+      await hooks?.close();
+      await hv.close();
+    },
+  };
+}

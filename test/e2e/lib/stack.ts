@@ -1,0 +1,109 @@
+// The host side of the VM end-to-end tests: per libvirt host, a private system bus with
+// libvirt-dbus serving that host's libvirtd (run inside its namespaces), and a vmanage host
+// daemon (src/daemons/mvm, a real child process) wired to it, with the hook and session-handover
+// sockets. The daemon's JSON log lines are parsed so tests can assert on what it saw.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { startPrivateBus } from '../../support/dbus.js';
+import { startTwoHosts, type LibvirtHost } from '../../support/libvirtd.js';
+import { startProcess, tempDir, waitFor, type Started, type Teardown } from '../../support/proc.js';
+
+const run = promisify(execFile);
+const root = new URL('../../..', import.meta.url).pathname;
+
+export interface LogLine { readonly time: number; readonly event?: string; readonly vm?: string; readonly [k: string]: unknown }
+
+export interface HostStack {
+  readonly host: LibvirtHost;
+  readonly busAddress: string;
+  readonly hookSocket: string;
+  readonly handoverSocket: string;
+  readonly mvm: Started;
+  /** Parsed JSON log lines of the host daemon so far. */
+  lines(): LogLine[];
+}
+
+function parseLines(out: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const l of out.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(l) as LogLine);
+    } catch {
+      /* a partial line */
+    }
+  }
+  return lines;
+}
+
+/** Bundles the hook program (the hooks engineer's src/daemons/hook/main.ts) for libvirtd to run. */
+async function hookBundle(dir: string): Promise<string> {
+  const out = join(dir, 'vmanage-hook.mjs');
+  await build({ entryPoints: [join(root, 'src/daemons/hook/main.ts')], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+  return out;
+}
+
+/**
+ * libvirtd runs hooks with a clean environment: this wrapper carries the settings to the real
+ * hook (hooks/qemu.d/vmanage): this host's daemon socket, and the channel socket path a VM
+ * migrating in gets on this host (both QEMUs share one filesystem here).
+ */
+function hookWrapper(hookJs: string, hostDir: string): string {
+  const env = {
+    VMANAGE_HOOK_CONF: join(hostDir, 'no-hook.conf'),
+    VMANAGE_HOOK_JS: hookJs,
+    VMANAGE_HOOK_SOCKET: join(hostDir, 'hook.sock'),
+    VMANAGE_HOOK_MIGRATE_CHANNEL_PATH: join(hostDir, '{name}.agent.sock'),
+  };
+  const vars = Object.entries(env).map(([k, v]) => `${k}='${v}'`).join(' ');
+  return `#!/bin/sh\nexport ${Object.keys(env).join(' ')}\n${vars} exec '${join(root, 'hooks/qemu.d/vmanage')}' "$@"\n`;
+}
+
+async function startLibvirtDbus(t: Teardown, host: LibvirtHost): Promise<string> {
+  const bus = await startPrivateBus(t, 'system');
+  await startProcess(t, 'nsenter', [...host.nsenterArgs(), 'libvirt-dbus', '--system'], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address } });
+  await waitFor(`libvirt-dbus for host ${host.name}`, async () => {
+    const { stdout } = await run('dbus-send', [`--bus=${bus.address}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.libvirt']).catch(() => ({ stdout: '' }));
+    return stdout.includes('boolean true');
+  }, 15_000, 100);
+  return bus.address;
+}
+
+async function startMvm(t: Teardown, host: LibvirtHost, busAddress: string, peer: { name: string; socket: string }, handoverWaitMs: number): Promise<Started> {
+  const cfg = {
+    host: host.name,
+    hypervisor: { uri: 'qemu:///system', busAddress },
+    hooks: { socket: join(host.dir, 'hook.sock') },
+    handover: { listen: { unix: join(host.dir, 'handover.sock') }, peers: [{ name: peer.name, unix: peer.socket }], waitMs: handoverWaitMs },
+    log: { level: 'info' },
+  };
+  const file = join(host.dir, 'mvm.json');
+  await writeFile(file, JSON.stringify(cfg, null, 2));
+  return await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', file], {
+    cwd: root, ready: /"event":"mvm.started"/, readyTimeoutMs: 30_000,
+  });
+}
+
+/** Two libvirt hosts (a, b), each with libvirt-dbus and a vmanage host daemon, hooks installed. */
+export async function startStacks(t: Teardown, opts: { handoverWaitMs?: number } = {}): Promise<{ a: HostStack; b: HostStack }> {
+  const dir = await tempDir(t, 'vmanage-e2e-');
+  const hookJs = await hookBundle(dir);
+  const hosts = await startTwoHosts(t, { hooks: (_name, hostDir) => ({ vmanage: hookWrapper(hookJs, hostDir) }) });
+  const stacks = await Promise.all([hosts.a, hosts.b].map(async (host) => ({ host, busAddress: await startLibvirtDbus(t, host) })));
+  const [sa, sb] = stacks as [{ host: LibvirtHost; busAddress: string }, { host: LibvirtHost; busAddress: string }];
+  const sock = (h: LibvirtHost): string => join(h.dir, 'handover.sock');
+  const waitMs = opts.handoverWaitMs ?? 30_000;
+  const [ma, mb] = await Promise.all([
+    startMvm(t, sa.host, sa.busAddress, { name: sb.host.name, socket: sock(sb.host) }, waitMs),
+    startMvm(t, sb.host, sb.busAddress, { name: sa.host.name, socket: sock(sa.host) }, waitMs),
+  ]);
+  const stack = (s: { host: LibvirtHost; busAddress: string }, mvm: Started): HostStack => ({
+    host: s.host, busAddress: s.busAddress, mvm,
+    hookSocket: join(s.host.dir, 'hook.sock'), handoverSocket: sock(s.host),
+    lines: () => parseLines(mvm.output()),
+  });
+  return { a: stack(sa, ma), b: stack(sb, mb) };
+}
