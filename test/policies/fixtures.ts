@@ -26,7 +26,7 @@ export function vm(uuid: string, over: Partial<VmSnapshot> & { status?: 'ok' | '
   };
 }
 
-export function snapshot(over: Partial<HostSnapshot> & { watts?: number; stale?: boolean; ageMs?: number; budget?: number; capKHz?: number } = {}): HostSnapshot {
+export function snapshot(over: Partial<Omit<HostSnapshot, 'budget'>> & { watts?: number; stale?: boolean; ageMs?: number; budget?: number; capKHz?: number } = {}): HostSnapshot {
   const { watts = 180, stale = false, ageMs = 0, budget = 200, capKHz = 2_000_000, ...rest } = over;
   return {
     host: 'h1', at: 0, periodMs: 1000,
