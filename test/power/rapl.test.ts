@@ -55,6 +55,21 @@ test('energy deltas are never negative for any pair of counter values', (t) => {
   t.pass();
 });
 
+test('reads closer together than minIntervalMs return the last reading with its age, not a new one', async (t) => {
+  const fake = await makeFakeSysfs(t, { rapl: [raplPackage(0)] });
+  const clock = new ManualClock(0);
+  const sensor = new RaplSensor({ root: fake.root, clock, minIntervalMs: 10 });
+  await sensor.prime();
+  await fake.setEnergy(0, 1_000_000 + 5_000_000);
+  clock.advance(100);
+  t.is((await sensor.read()).watts, 50);
+  await fake.setEnergy(0, 1_000_000 + 50_000_000);
+  clock.advance(4);
+  t.deepEqual(await sensor.read(), { watts: 50, timestamp: 100, source: 'rapl:package-0', ageMs: 4, stale: false });
+  clock.advance(6);
+  t.is((await sensor.read()).watts, 4500); // 45 J over 10 ms
+});
+
 test('a first read with no baseline samples twice, sampleMs apart', async (t) => {
   const fake = await makeFakeSysfs(t, { rapl: [raplPackage(0)] });
   const sensor = new RaplSensor({ root: fake.root, clock: systemClock, sampleMs: 20 });

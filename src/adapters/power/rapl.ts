@@ -62,6 +62,11 @@ export interface RaplSensorOptions {
   readonly sampleMs?: number;
   /** A previous sample older than this is not used (counter may have wrapped more than once), ms. */
   readonly maxIntervalMs?: number;
+  /**
+   * Reads closer together than this return the last reading with its age (ageMs > 0): the
+   * counter moves in ~1 ms steps, so power over a shorter interval is mostly noise. ms, default 10.
+   */
+  readonly minIntervalMs?: number;
   readonly counters?: SysfsCounters;
 }
 
@@ -73,6 +78,7 @@ export class RaplSensor implements PowerSensor {
   private readonly clock: Clock;
   private readonly sampleMs: number;
   private readonly maxIntervalMs: number;
+  private readonly minIntervalMs: number;
   private packages?: RaplPackage[];
   private prev?: Sample;
   private lastGood?: PowerReading;
@@ -82,6 +88,7 @@ export class RaplSensor implements PowerSensor {
     this.clock = options.clock;
     this.sampleMs = options.sampleMs ?? 100;
     this.maxIntervalMs = options.maxIntervalMs ?? 60_000;
+    this.minIntervalMs = options.minIntervalMs ?? 10;
     this.counters = options.counters ?? newSysfsCounters();
   }
 
@@ -91,6 +98,9 @@ export class RaplSensor implements PowerSensor {
   }
 
   async read(): Promise<PowerReading> {
+    const recent = this.lastGood;
+    const age = recent ? this.clock.now() - recent.timestamp : Infinity;
+    if (recent && this.prev && age >= 0 && age < this.minIntervalMs) return { ...recent, ageMs: age };
     try {
       let prev = this.prev;
       let cur = await this.sample();

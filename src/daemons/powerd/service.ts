@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { ErrorCodes, UnsupportedError, VmanageError } from '../../domain/errors.js';
 import type { FrequencyActuator, PowerLimitActuator, PowerReading, PowerSensor } from '../../domain/ports/power.js';
 import type { PowerdState } from '../../adapters/power/powerd-client-protocol.js';
-import { checkFrequencyCap } from '../../adapters/power/cpufreq-limits.js';
 import type { Caller } from './auth.js';
 
 export interface PowerBackend {
@@ -77,10 +76,10 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     }
   }
 
+  /** The actuator validates against the hardware limits (cpufreq-limits.ts) before writing. */
   setFrequencyCap(caller: Caller, kHz: number): Promise<void> {
     return this.serial(async () => {
       const f = this.frequency();
-      checkFrequencyCap(kHz, await f.state());
       const old = this.capKHz;
       await f.setMaxFrequency(kHz);
       this.capKHz = kHz;
