@@ -10,6 +10,10 @@ import { libxlHookScript } from '../../bench/lib/hook-bundle.js';
 import { tempDir, type Teardown } from '../support/proc.js';
 import { VM_UUID, domainXml, runHookScript } from './support.js';
 
+// The bound is what matters (no hang), not speed: slack covers sh + node start-up on a loaded
+// 2-core machine, where the hook's own clock (process start) starts late. Speed: npm run bench -- hook.
+const SLACK_MS = 1_500;
+
 async function listener(t: Teardown, admit?: HookListenerOptions['admit']): Promise<{ path: string; events: HookEvent[]; decisions: AdmissionDecision[] }> {
   const dir = await tempDir(t, 'vmanage-hook-');
   const path = join(dir, 'hook.sock');
@@ -75,20 +79,19 @@ async function silentDaemon(t: Teardown): Promise<string> {
   return path;
 }
 
-test('a daemon that never answers costs at most the configured time, then the hook exits 0', async (t) => {
+test.serial('a daemon that never answers costs at most the configured time, then the hook exits 0', async (t) => {
   const path = await silentDaemon(t);
   const r = await runHookScript(t, ['vm1', 'start', 'begin', '-'], domainXml(), { env: { VMANAGE_HOOK_SOCKET: path, VMANAGE_HOOK_TIMEOUT_MS: '600' } });
   t.is(r.code, 0);
   t.regex(r.stderr, /no answer within 600 ms|gave up after 600 ms/); // which timer wins depends on load
-  // Bound: the budget counts from process start; allow for the sh/node exec and the exit itself.
-  t.true(r.ms < 600 + 400, `took ${r.ms} ms`);
+  t.true(r.ms < 600 + SLACK_MS, `took ${r.ms} ms`);
 });
 
-test('stdin that never closes cannot hold the hook past its budget', async (t) => {
+test.serial('stdin that never closes cannot hold the hook past its budget', async (t) => {
   const r = await runHookScript(t, ['vm1', 'prepare', 'begin', '-'], '<domain>', { holdStdin: true, env: { VMANAGE_HOOK_TIMEOUT_MS: '500' } });
   t.is(r.code, 0);
   t.regex(r.stderr, /gave up after 500 ms/);
-  t.true(r.ms < 500 + 400, `took ${r.ms} ms`);
+  t.true(r.ms < 500 + SLACK_MS, `took ${r.ms} ms`);
 });
 
 test('migrate prints the domain XML unchanged when no rewrite is configured', async (t) => {
@@ -129,7 +132,7 @@ for (const [what, args, stdin, message] of malformed) {
   });
 }
 
-test('property: any stdin and arguments end within the bound with exit 0 or the configured malformed code', async (t) => {
+test.serial('property: any stdin and arguments end within the bound with exit 0 or the configured malformed code', async (t) => {
   const dir = await tempDir(t);
   const env = { VMANAGE_HOOK_MALFORMED_EXIT_CODE: '5', VMANAGE_HOOK_TIMEOUT_MS: '800', VMANAGE_HOOK_SOCKET: join(dir, 'down.sock') };
   const arg = fc.oneof(fc.constantFrom('vm1', 'prepare', 'migrate', 'begin', '-', ''), fc.string({ maxLength: 40 }));
@@ -141,7 +144,7 @@ test('property: any stdin and arguments end within the bound with exit 0 or the 
   await fc.assert(fc.asyncProperty(fc.array(arg, { minLength: 0, maxLength: 5 }), xmlish, async (args, stdin) => {
     // Arguments cannot carry NUL through exec.
     const r = await runHookScript(t, args.map((a) => a.replaceAll('\u0000', '')), stdin, { env });
-    return (r.code === 0 || r.code === 5) && r.ms < 800 + 400;
+    return (r.code === 0 || r.code === 5) && r.ms < 800 + SLACK_MS;
   }), { numRuns: 25 });
   t.pass();
 });
