@@ -301,10 +301,10 @@ export class Channel implements AsyncIterable<Incoming> {
     if (replay.count === 0) for (const f of [...this.drainListeners]) f();
   }
 
-  private sendHello(link: Link, re: boolean): void {
+  private sendHello(link: Link, re: boolean, ack?: number): void {
     link.helloSent = true;
     this.unackedIn = 0;
-    link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re)));
+    link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re, ack)));
   }
 
   private ackSoon(): void {
@@ -485,7 +485,7 @@ export class Channel implements AsyncIterable<Incoming> {
     this.peer = link.conn.peer;
     this.peerRole = h.role;
     this.peerClaimedId = h.id;
-    if (!h.re) this.sendHello(link, true);
+    if (!h.re) this.sendHello(link, true, out.answerAck);
     for (const e of out.resend) {
       this.counters.resent++;
       this.writeMsg(link, e.seq, e.payload);

@@ -23,6 +23,8 @@ export interface HelloOutcome {
   reset?: { reason: string; lostOutgoing: number };
   /** Our replay entries the peer still needs, oldest first. */
   resend: ReplayEntry[];
+  /** The resume point to announce in our answer (before any incoming gap was skipped). */
+  answerAck: number;
 }
 
 export class SessionCore {
@@ -56,8 +58,10 @@ export class SessionCore {
     return this.replay.firstSeq() ?? this.nextSeq;
   }
 
-  hello(role: string, identity: string, re: boolean): HelloFrame {
-    return { t: 'hello', v: PROTOCOL_VERSION, role, id: identity, sid: this.sid, inc: this.incarnation, ack: this.received, base: this.base(), re };
+  /** ack: the resume point to announce (default: received). An answer to a hello that revealed
+   *  an incoming gap announces the point before the gap, so the peer computes the same loss. */
+  hello(role: string, identity: string, re: boolean, ack = this.received): HelloFrame {
+    return { t: 'hello', v: PROTOCOL_VERSION, role, id: identity, sid: this.sid, inc: this.incarnation, ack, base: this.base(), re };
   }
 
   /** Assigns the next seq and holds the message for replay. */
@@ -89,11 +93,12 @@ export class SessionCore {
 
   /** Applies the peer's hello (sid already matched or adopted by the caller). */
   onHello(h: HelloFrame): HelloOutcome {
-    const out: HelloOutcome = { gaps: [], resend: [] };
+    const out: HelloOutcome = { gaps: [], resend: [], answerAck: this.received };
     if (this.peerIncarnation !== null && h.inc !== this.peerIncarnation) {
       // The peer lost its outgoing state: its new stream starts at its base.
       out.reset = { reason: 'peer restarted its outgoing stream', lostOutgoing: 0 };
       this.received = h.base - 1;
+      out.answerAck = this.received;
     }
     this.peerIncarnation = h.inc;
     if (h.base > this.received + 1) {

@@ -8,12 +8,34 @@
 // (the toolstack-written /local/domain/<domid>/vm, else "domid:<N>"), never what it writes.
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { XenstoreClient } from '../../adapters/xen/client.js';
+import { DEFAULT_XENBUS_DEVICE, openXenbus } from '../../adapters/xen/connect.js';
 import type { Connection, Connector, Listener, PeerIdentity } from '../types.js';
 import { XenstoreRingStream, newRingStats, type RingOptions, type RingStats } from './xenstore-ring.js';
 
 export const VMANAGE_DIR = 'vmanage';
 const MAX_GEN = 2 ** 31;
 let acceptSeq = 0;
+
+/**
+ * Runs fn serially: a trigger while it runs schedules exactly one more run, so a peer that fires
+ * watch events faster than we handle them costs one pending flag, not a growing queue.
+ */
+function coalesced(fn: () => Promise<void>, onError: (err: unknown) => void): () => void {
+  let running = false;
+  let again = false;
+  const run = (): void => {
+    running = true;
+    again = false;
+    fn().catch(onError).finally(() => {
+      running = false;
+      if (again) run();
+    });
+  };
+  return () => {
+    if (running) again = true;
+    else run();
+  };
+}
 
 function parseGen(raw: Buffer | undefined): number | undefined {
   const s = raw?.toString('latin1') ?? '';
@@ -27,37 +49,54 @@ export interface XenstoreConnectorOptions extends RingOptions {
   acceptTimeoutMs?: number;
 }
 
-/** Guest side: each connect() opens a new generation and waits until dom0 accepts it. */
+/**
+ * Guest side: each connect() opens a new generation and waits until dom0 accepts it. Give it a
+ * client, or a function that opens one (then a closed client is reopened on the next connect,
+ * e.g. after the xenbus device went away and came back).
+ */
 export class XenstoreConnector implements Connector {
   readonly kind = 'xenstore';
   readonly target = `${VMANAGE_DIR} (relative to this guest's domain path)`;
   readonly stats: RingStats = newRingStats();
+  private current: XenstoreClient | undefined;
+  private readonly open: (() => Promise<XenstoreClient>) | undefined;
 
-  constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreConnectorOptions = {}) {}
+  constructor(source: XenstoreClient | (() => Promise<XenstoreClient>), private readonly opts: XenstoreConnectorOptions = {}) {
+    if (typeof source === 'function') this.open = source;
+    else this.current = source;
+  }
 
   async connect(signal?: AbortSignal): Promise<Connection> {
+    const xs = await this.client();
     const base = VMANAGE_DIR;
     let gen = 0;
-    await this.xs.transaction(async (tx) => {
-      const prev = parseGen(await this.xs.tryRead(`${base}/connect`, tx)) ?? 0;
+    await xs.transaction(async (tx) => {
+      const prev = parseGen(await xs.tryRead(`${base}/connect`, tx)) ?? 0;
       gen = prev + 1 >= MAX_GEN ? 1 : prev + 1;
-      if (prev > 0) await this.xs.rm(`${base}/c${prev}`, tx);
+      if (prev > 0) await xs.rm(`${base}/c${prev}`, tx);
       for (const dir of ['g2h', 'h2g']) {
-        await this.xs.write(`${base}/c${gen}/${dir}/prod`, '0', tx);
-        await this.xs.write(`${base}/c${gen}/${dir}/cons`, '0', tx);
+        await xs.write(`${base}/c${gen}/${dir}/prod`, '0', tx);
+        await xs.write(`${base}/c${gen}/${dir}/cons`, '0', tx);
       }
-      await this.xs.write(`${base}/connect`, String(gen), tx);
+      await xs.write(`${base}/connect`, String(gen), tx);
     }).catch((err: unknown) => {
       throw new VmanageError(ErrorCodes.Unavailable, `xenstore channel: cannot open a connection under ${base} (is the host serving this VM?): ${(err as Error).message}`, {}, { cause: err });
     });
-    await this.awaitAccept(base, gen, signal);
-    const stream = new XenstoreRingStream(this.xs, `${base}/c${gen}`, 'g2h', 'h2g', this.opts, this.stats);
+    await this.awaitAccept(xs, base, gen, signal);
+    const stream = new XenstoreRingStream(xs, `${base}/c${gen}`, 'g2h', 'h2g', this.opts, this.stats);
     await stream.start();
     const peer: PeerIdentity = { transport: 'xenstore', id: 'dom0', details: { generation: gen } };
     return { stream, peer };
   }
 
-  private async awaitAccept(base: string, gen: number, signal?: AbortSignal): Promise<void> {
+  private async client(): Promise<XenstoreClient> {
+    if (this.current && !this.current.closed) return this.current;
+    if (!this.open) throw new VmanageError(ErrorCodes.Unavailable, `xenstore channel: the xenstore connection ${this.current?.where ?? ''} is closed`, {});
+    this.current = await this.open();
+    return this.current;
+  }
+
+  private async awaitAccept(xs: XenstoreClient, base: string, gen: number, signal?: AbortSignal): Promise<void> {
     const token = `vmanage-accept-${gen}-${++acceptSeq}`;
     const path = `${base}/accept`;
     const timeoutMs = this.opts.acceptTimeoutMs ?? 5000;
@@ -70,16 +109,21 @@ export class XenstoreConnector implements Connector {
         if (signal?.aborted) onAbort();
         signal?.addEventListener('abort', onAbort, { once: true });
         const check = (): void => {
-          this.xs.tryRead(path).then((v) => { if (parseGen(v) === gen) resolve(); }, reject);
+          xs.tryRead(path).then((v) => { if (parseGen(v) === gen) resolve(); }, reject);
         };
-        this.xs.watch(path, token, check).catch(reject);
+        xs.watch(path, token, check).catch(reject);
       });
     } finally {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
-      await this.xs.unwatch(path, token).catch(() => undefined);
+      await xs.unwatch(path, token).catch(() => undefined);
     }
   }
+}
+
+/** The guest agent's connector: opens /dev/xen/xenbus (or `device`), and reopens it when closed. */
+export function xenbusConnector(device = DEFAULT_XENBUS_DEVICE, opts: XenstoreConnectorOptions = {}): XenstoreConnector {
+  return new XenstoreConnector(() => openXenbus(device), opts);
 }
 
 export interface XenstoreListenerOptions extends RingOptions {
@@ -94,8 +138,6 @@ interface Served {
   readonly token: string;
   gen: number;
   stream?: XenstoreRingStream;
-  /** Serialises the handling of connect events for this guest. */
-  chain: Promise<void>;
 }
 
 export interface XenstoreListenerStats extends RingStats {
@@ -112,7 +154,6 @@ export class XenstoreListener implements Listener {
   private readonly served = new Map<number, Served>();
   private handler: ((conn: Connection) => void) | undefined;
   private closing = false;
-  private domainSync: Promise<void> = Promise.resolve();
   private readonly domainWatches: [string, string][] = [];
 
   constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreListenerOptions = {}) {
@@ -130,11 +171,9 @@ export class XenstoreListener implements Listener {
     const base = `${await this.xs.getDomainPath(domid)}/${VMANAGE_DIR}`;
     await this.xs.mkdir(base);
     await this.xs.setPerms(base, ['n0', `b${domid}`]);
-    const s: Served = { domid, token: `vmanage-listen-${domid}`, gen: 0, chain: Promise.resolve() };
+    const s: Served = { domid, token: `vmanage-listen-${domid}`, gen: 0 };
     this.served.set(domid, s);
-    await this.xs.watch(`${base}/connect`, s.token, () => {
-      s.chain = s.chain.then(() => this.onConnect(s, base)).catch((err: unknown) => this.report(s, err));
-    });
+    await this.xs.watch(`${base}/connect`, s.token, coalesced(() => this.onConnect(s, base), (err) => this.report(domid, err)));
   }
 
   /** Stops serving a guest (e.g. it was destroyed or migrated away) and closes its connection. */
@@ -153,9 +192,7 @@ export class XenstoreListener implements Listener {
    * from libvirt.
    */
   async followDomains(): Promise<void> {
-    const sync = (): void => {
-      this.domainSync = this.domainSync.then(() => this.syncDomains()).catch((err: unknown) => this.report({ domid: 0 } as Served, err));
-    };
+    const sync = coalesced(() => this.syncDomains(), (err) => this.report(0, err));
     for (const special of ['@introduceDomain', '@releaseDomain']) {
       const token = `vmanage-listen-${special}`;
       this.domainWatches.push([special, token]);
@@ -190,7 +227,7 @@ export class XenstoreListener implements Listener {
     if (s.gen > 0) await this.xs.rm(`${base}/c${s.gen}`).catch(() => undefined);
     s.gen = gen;
     const stream = new XenstoreRingStream(this.xs, `${base}/c${gen}`, 'h2g', 'g2h', this.opts, this.stats);
-    stream.on('error', (err) => this.report(s, err));
+    stream.on('error', (err) => this.report(s.domid, err));
     s.stream = stream;
     await stream.start();
     await this.xs.write(`${base}/accept`, String(gen));
@@ -206,7 +243,7 @@ export class XenstoreListener implements Listener {
     return uuid ?? `domid:${domid}`;
   }
 
-  private report(s: Served, err: unknown): void {
-    this.opts.onError?.(s.domid, err instanceof Error ? err : new Error(String(err)));
+  private report(domid: number, err: unknown): void {
+    this.opts.onError?.(domid, err instanceof Error ? err : new Error(String(err)));
   }
 }

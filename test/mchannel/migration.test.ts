@@ -1,0 +1,123 @@
+import test from 'ava';
+import { Channel, acceptAnything, memoryPair, type Connection, type Connector, type Incoming } from '../../src/mchannel/index.js';
+import { until } from './helpers.js';
+import type { Duplex } from 'node:stream';
+
+/**
+ * A stand-in for QEMU's virtio-serial chardev socket: the guest end stays open; host clients come
+ * and go; what the guest writes while no host is connected is held and given to the next host
+ * client first (observed QEMU behaviour, notes/real-peers.md).
+ */
+function virtioPort(): { guest: Connector; connectHost(): Connection } {
+  const [guestConn, relayGuest] = memoryPair('host', 'guest');
+  const held: Buffer[] = [];
+  let host: Duplex | undefined;
+  relayGuest.stream.on('data', (b: Buffer) => {
+    if (host && !host.destroyed) host.write(b);
+    else held.push(b);
+  });
+  return {
+    guest: { kind: 'memory', target: 'vport', connect: async () => guestConn },
+    connectHost(): Connection {
+      const [hostConn, relayHost] = memoryPair('qemu', 'vm-1');
+      host = relayHost.stream;
+      for (const b of held.splice(0)) relayHost.stream.write(b);
+      relayHost.stream.on('data', (b: Buffer) => relayGuest.stream.write(b));
+      relayHost.stream.on('error', () => {});
+      return hostConn;
+    },
+  };
+}
+
+function collect(ch: Channel): Incoming[] {
+  const out: Incoming[] = [];
+  void (async () => { for await (const m of ch) out.push(m); })();
+  return out;
+}
+
+const base = { validator: acceptAnything, deadAfterMs: 60_000, heartbeatMs: 30_000 };
+
+test('a session exported on one host and resumed on another continues exactly once, flagging held lines stale', async (t) => {
+  const port = virtioPort();
+  const guest = Channel.client(port.guest, { ...base, role: 'agent' });
+  const hostA = Channel.attached({ ...base, role: 'host' });
+  t.teardown(async () => { await guest.close(); await hostA.close(); });
+  hostA.attach(port.connectHost(), { initiate: true });
+  await guest.whenConnected();
+  const atA = collect(hostA);
+  const atGuest = collect(guest);
+  for (let i = 0; i < 5; i++) await guest.send('sla.report', { i });
+  await hostA.send('host.config', { n: 1 });
+  await until('A got 5', () => atA.length === 5);
+  await until('guest got config', () => atGuest.length === 1);
+
+  // Migration: the source host hands the session over as JSON (it crosses hosts as text).
+  const state = JSON.parse(JSON.stringify(hostA.detach()));
+  for (let i = 5; i < 10; i++) await guest.send('sla.report', { i }); // held by "QEMU"
+
+  const hostB = Channel.attached({ ...base, role: 'host', state });
+  t.teardown(() => hostB.close());
+  const atB = collect(hostB);
+  hostB.attach(port.connectHost(), { initiate: true });
+  await until('B got the held lines', () => atB.length === 5);
+  await guest.send('sla.report', { i: 10 });
+  await hostB.send('host.config', { n: 2 });
+  await until('B got the new line', () => atB.length === 6);
+  await until('guest got the second config', () => atGuest.length === 2);
+
+  t.deepEqual(atA.map((m) => (m.body as { i: number }).i), [0, 1, 2, 3, 4]);
+  t.deepEqual(atB.map((m) => (m.body as { i: number }).i), [5, 6, 7, 8, 9, 10]);
+  t.deepEqual(atB.map((m) => m.stale), [true, true, true, true, true, false]);
+  t.is(hostB.counters.stale, 5);
+  t.deepEqual(atGuest.map((m) => (m.body as { n: number }).n), [1, 2]);
+  t.deepEqual(atGuest.map((m) => m.seq), [1, 2]);
+  t.is(hostB.sessionId, guest.sessionId);
+  t.is(hostB.counters.gaps + guest.counters.gaps, 0);
+});
+
+test('a host that attaches without state adopts the guest session', async (t) => {
+  const port = virtioPort();
+  const guest = Channel.client(port.guest, { ...base, role: 'agent' });
+  const host = Channel.attached({ ...base, role: 'host' });
+  t.teardown(async () => { await guest.close(); await host.close(); });
+  const resets: unknown[] = [];
+  host.events.on('reset', (r) => resets.push(r));
+  host.attach(port.connectHost(), { initiate: true });
+  await guest.whenConnected();
+  await host.whenConnected();
+  t.is(host.sessionId, guest.sessionId);
+  t.deepEqual(resets, []);
+  const got = collect(host);
+  await guest.send('agent.hello', { version: '1' });
+  await until('delivered', () => got.length === 1);
+  t.false(got[0]?.stale);
+});
+
+test('an imported state that is not valid is refused with INVALID_INPUT naming the problems', (t) => {
+  const err = t.throws(() => Channel.attached({ ...base, role: 'host', state: { version: 1, sessionId: '', nextSeq: 0 } as never }));
+  t.is((err as { code?: string }).code, 'INVALID_INPUT');
+  t.regex(err?.message ?? '', /sessionId/);
+  t.regex(err?.message ?? '', /nextSeq/);
+});
+
+test('replay entries survive export and import: unacknowledged messages are resent after resume', async (t) => {
+  const port = virtioPort();
+  const guest = Channel.client(port.guest, { ...base, role: 'agent' });
+  const hostA = Channel.attached({ ...base, role: 'host' });
+  t.teardown(async () => { await guest.close(); await hostA.close(); });
+  hostA.attach(port.connectHost(), { initiate: true });
+  await guest.whenConnected();
+  const atGuest = collect(guest);
+  // The host queues messages while its connection is gone: they stay in its replay buffer.
+  const state0 = hostA.detach();
+  const hostA2 = Channel.attached({ ...base, role: 'host', state: state0 });
+  await hostA2.send('host.config', { n: 1 });
+  await hostA2.send('host.config', { n: 2 });
+  const state = hostA2.detach();
+  t.is(state.replay.length, 2);
+  const hostB = Channel.attached({ ...base, role: 'host', state });
+  t.teardown(() => hostB.close());
+  hostB.attach(port.connectHost(), { initiate: true });
+  await until('guest got both', () => atGuest.length === 2);
+  t.deepEqual(atGuest.map((m) => (m.body as { n: number }).n), [1, 2]);
+});
