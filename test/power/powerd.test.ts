@@ -13,6 +13,7 @@ import { PowerdClient } from '../../src/adapters/power/powerd-client.js';
 import { disconnectBus, POWER1_IFACE, POWER1_NAME, POWER1_PATH } from '../../src/adapters/power/powerd-client-protocol.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 import { startPrivateBus, type PrivateBus } from '../support/dbus.js';
+import { redfishCredentials, startRedfish } from '../support/redfish.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage, type FakeSysfs } from '../support/fakesysfs.js';
 import { pidAlive, startProcess, tempDir, type Started } from '../support/proc.js';
 
@@ -166,6 +167,28 @@ test('an invalid configuration makes powerd exit 2 listing every problem as path
   t.regex(e.stderr, /^bus: /m);
   t.regex(e.stderr, /^allow\.uids\.0: /m);
   t.regex(e.stderr, /^readingIntervalMs: /m);
+});
+
+test('a BMC power-limit plug-in with invalid options is a configuration error naming the option', async (t) => {
+  const file = join(await tempDir(t), 'bad.yaml');
+  await writeFile(file, 'readingIntervalMs: 0\npowerLimits:\n  - kind: dcmi\n    options: { target: { kind: lan } }\n  - kind: redfish\n    options: { baseUrl: ftp://x, username: a, password: b }\n');
+  const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', MAIN, '--config', file]));
+  const e = err as unknown as { code: number; stderr: string };
+  t.is(e.code, 2);
+  t.regex(e.stderr, /^powerLimits\.0\.options\.target\.host: /m);
+  t.regex(e.stderr, /^powerLimits\.1\.options\.baseUrl: expected http/m);
+});
+
+test('a Redfish power limit plugged in by configuration is set through powerd and refused outside the BMC\'s range', async (t) => {
+  const redfish = await startRedfish(t);
+  const { powerd } = await startPowerd(t, `powerLimits:\n  - kind: redfish\n    options: { baseUrl: "${redfish.url}", username: ${redfishCredentials.username}, password: ${redfishCredentials.password}, timeoutMs: 2000 }\n`);
+  await powerd.powerLimit('redfish').setLimit(400);
+  t.is(redfish.state.limitWatts, 400);
+  t.is((await powerd.powerLimit('redfish').state()).limitWatts, 400);
+  const err = await t.throwsAsync(powerd.powerLimit('redfish').setLimit(900));
+  t.true(isVmanageError(err, 'OUT_OF_BOUNDS'));
+  t.regex(err.message, /900 W is above maxWatts \(800 W\)/);
+  t.is(redfish.state.limitWatts, 400);
 });
 
 test('SIGTERM makes powerd release its name and exit 0', async (t) => {

@@ -9,6 +9,8 @@ import { DcmiPowerLimit } from '../../adapters/power/ipmi-dcmi.js';
 import { execRunner } from '../../adapters/power/ipmi-exec.js';
 import { IpmiTargetSchema } from '../../adapters/power/ipmi-target.js';
 import { RaplPowerLimit, RaplSensor } from '../../adapters/power/rapl.js';
+import { RedfishClient } from '../../adapters/power/redfish-client.js';
+import { RedfishPowerLimit } from '../../adapters/power/redfish-power.js';
 import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
 import { ErrorCodes, VmanageError, isVmanageError } from '../../domain/errors.js';
 import type { FrequencyActuator, PowerLimitActuator, PowerSensor } from '../../domain/ports/power.js';
@@ -38,9 +40,25 @@ const dcmiPlugin: LimitPlugin<typeof DcmiOptionsSchema> = {
   create: (o) => new DcmiPowerLimit({ ...o, runner: execRunner(), clock: systemClock }),
 };
 
-/** The BMC limit plug-ins this build has. Redfish joins when its actuator lands. */
+const RedfishOptionsSchema = z.object({
+  /** e.g. "https://bmc.example:443" (no trailing slash). */
+  baseUrl: z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected http(s)://host[:port] without a path'),
+  username: z.string().min(1).max(64),
+  password: z.string().max(128),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  chassisPath: z.string().regex(/^\/redfish\/v1\/Chassis\/[^/\s]+$/, 'expected /redfish/v1/Chassis/<id>').default('/redfish/v1/Chassis/1'),
+}).strict();
+
+const redfishPlugin: LimitPlugin<typeof RedfishOptionsSchema> = {
+  kind: 'redfish',
+  schema: RedfishOptionsSchema,
+  create: ({ chassisPath, ...endpoint }) => new RedfishPowerLimit({ client: new RedfishClient(endpoint), clock: systemClock, chassisPath }),
+};
+
+/** The BMC limit plug-ins this build has, by the source name callers use in SetPowerLimit. */
 export const LIMIT_PLUGINS: ReadonlyMap<string, LimitPlugin<z.ZodType>> = new Map<string, LimitPlugin<z.ZodType>>([
   ['dcmi', dcmiPlugin as LimitPlugin<z.ZodType>],
+  ['redfish', redfishPlugin as LimitPlugin<z.ZodType>],
 ]);
 
 function pluginLimits(config: PowerdConfig): Map<string, PowerLimitActuator> {
