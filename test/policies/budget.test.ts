@@ -40,7 +40,7 @@ for (const row of rows) {
     t.is(out.length, 1);
     const d = out[0]!;
     t.is(d.kind, 'set-frequency-cap');
-    t.is<string | undefined>(d.reason.code, row.code);
+    t.is<string | undefined, string | undefined>(d.reason.code, row.code);
     t.is(d.value > row.snap.frequency.capKHz, row.expect === 'raise');
     if (row.predicted) {
       const w = d.predicted.watts ?? Number.NaN;

@@ -55,6 +55,6 @@ const verdicts: [string, Parameters<typeof snapshot>[0], string | true][] = [
 for (const [name, over, want] of verdicts) {
   test(`judgeSensor: ${name}`, (t) => {
     const v = judgeSensor(snapshot(over), 3000, 10_000);
-    t.is<string | boolean>(v.ok ? true : v.why, want);
+    t.is<string | boolean, string | boolean>(v.ok ? true : v.why, want);
   });
 }

@@ -58,7 +58,7 @@ test('violation-trigger: at most one open request at a time and one per minInter
 });
 
 test('violation-trigger: hysteresis keeps it on until the count falls to offThreshold', (t) => {
-  const p = { ...params, minIntervalMs: 0, maxOpenRequests: 100 };
+  const p = { ...params, minIntervalMs: 0, maxOpenRequests: 100, vmCooldownMs: 0 };
   const trace = [...Array.from({ length: 6 }, () => 210), ...Array.from({ length: 56 }, () => 150)];
   const out = run(trace, vms, p);
   // On at 6 s (6 violations); violations leave the window at 61..66 s: on while count > 2.
@@ -79,4 +79,11 @@ test('violation-trigger: a stale reading is not a violation', (t) => {
 
 test('violation-trigger: schema rejects offThreshold >= onThreshold', (t) => {
   t.false(violationTriggerPolicy.schema.safeParse({ ...params, offThreshold: 6 }).success);
+});
+
+test('violation-trigger: a VM it asked for is not asked for again within vmCooldownMs; another is', (t) => {
+  // The leader answers at once (nothing stays open) but the VMs stay: 3 VMs, 3 requests, then none.
+  const trace = Array.from({ length: 400 }, () => 210);
+  const out = run(trace, vms, { ...params, minIntervalMs: 10_000, vmCooldownMs: 1_000_000 });
+  t.deepEqual(out.map((r) => r.d.target).sort(), ['big', 'mid', 'small']);
 });

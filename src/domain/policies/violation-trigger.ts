@@ -2,7 +2,8 @@
 // over the budget) in a sliding window reach `onThreshold`, ask the leader to migrate a VM away;
 // the trigger switches off again only when the count falls to `offThreshold` (hysteresis).
 // At most one open request per VM, at most `maxOpenRequests` open at once, and at least
-// `minIntervalMs` between two requests, so no input (a guest flooding SLA reports that keeps the
+// `minIntervalMs` between two requests, and a VM asked for is not asked for again within
+// `vmCooldownMs` (the leader said no, or moving it did not help: try another), so no input (a guest flooding SLA reports that keeps the
 // cap high, a flapping sensor) can raise more requests than that.
 // Which VM: the one whose CPU share of the host's dynamic power covers the excess with the
 // least load (cheapest move that helps); if none covers it, the biggest contributor.
@@ -19,6 +20,8 @@ export const violationTriggerParams = z.object({
   offThreshold: z.number().int().nonnegative(),
   minIntervalMs: z.number().int().nonnegative(),
   maxOpenRequests: z.number().int().positive(),
+  /** A VM is not asked for again within this, ms. */
+  vmCooldownMs: z.number().int().nonnegative(),
   /** Power the host wants to get under the budget by, W (added to the excess). */
   marginWatts: z.number().min(0),
   maxAgeMs: z.number().int().positive(),
@@ -33,6 +36,7 @@ export const violationTriggerDefaults: ViolationTriggerParams = {
   offThreshold: 2,
   minIntervalMs: 60_000,
   maxOpenRequests: 1,
+  vmCooldownMs: 300_000,
   marginWatts: 5,
   maxAgeMs: 3000,
   maxPlausibleWatts: 10_000,
@@ -48,6 +52,8 @@ class ViolationTrigger implements Policy<ViolationTriggerParams> {
   private active = false;
   private lastRequestAt = Number.NEGATIVE_INFINITY;
   private lastExcess = 0;
+  /** VM uuid -> when it was last asked for (pruned after vmCooldownMs; at most one per VM). */
+  private readonly asked = new Map<string, number>();
 
   decide(s: HostSnapshot, p: ViolationTriggerParams, clock: { now(): number }): Decision[] {
     const now = clock.now();
@@ -66,9 +72,11 @@ class ViolationTrigger implements Policy<ViolationTriggerParams> {
     if (open >= p.maxOpenRequests) return [];
     const watts = sensor.ok ? sensor.sample.watts : s.budget.watts + this.lastExcess;
     const shed = Math.max(0, watts - s.budget.watts) + p.marginWatts;
-    const pick = chooseVm(s, shed, watts);
+    for (const [uuid, at] of this.asked) if (now - at >= p.vmCooldownMs) this.asked.delete(uuid);
+    const pick = chooseVm(s, shed, watts, this.asked);
     if (!pick) return [];
     this.lastRequestAt = now;
+    this.asked.set(pick.vm.uuid, now);
     return [{
       kind: 'request-migration', target: pick.vm.uuid, value: round1(shed), policy: POLICY_VIOLATION_TRIGGER,
       reason: { code: 'violation-frequency', text: `${count} budget violations in ${p.windowMs / 1000} s (threshold ${p.onThreshold}): ask the leader to move ${pick.vm.name ?? pick.vm.uuid}` },
@@ -85,10 +93,10 @@ function vmWatts(s: HostSnapshot, vm: VmSnapshot, hostWatts: number, totalCpu: n
   return totalCpu > 0 ? (dynamic * vm.cpuUtil * vm.vcpus) / totalCpu : 0;
 }
 
-function chooseVm(s: HostSnapshot, shedWatts: number, hostWatts: number): { vm: VmSnapshot; watts: number } | undefined {
+function chooseVm(s: HostSnapshot, shedWatts: number, hostWatts: number, asked: ReadonlyMap<string, number>): { vm: VmSnapshot; watts: number } | undefined {
   const totalCpu = s.vms.reduce((sum, vm) => sum + vm.cpuUtil * vm.vcpus, 0);
   const candidates = s.vms
-    .filter((vm) => !vm.migrationOpen && vm.cpuUtil > 0)
+    .filter((vm) => !vm.migrationOpen && vm.cpuUtil > 0 && !asked.has(vm.uuid))
     .map((vm) => ({ vm, watts: vmWatts(s, vm, hostWatts, totalCpu) }))
     .sort((a, b) => a.watts - b.watts || a.vm.uuid.localeCompare(b.vm.uuid));
   return candidates.find((c) => c.watts >= shedWatts) ?? candidates[candidates.length - 1];
