@@ -11,13 +11,16 @@ for (const sc of STEP_SCENARIOS) {
 }
 process.stdout.write(`${rows.join('\n')}\n\n`);
 
-const first = STEP_SCENARIOS[0]!;
-const t = await runLoop(first);
-process.stdout.write(`${first.name}: power per period (each # = 2 W above 150 W, | = budget)\n`);
-for (let k = first.stepAt - 3; k < first.stepAt + 15; k++) {
-  const w = t.watts[k]!;
-  const bar = '#'.repeat(Math.max(0, Math.round((w - 150) / 2)));
-  const at = Math.round((t.budget[k]! - 150) / 2);
-  const line = bar.length >= at ? `${bar.slice(0, at)}|${bar.slice(at)}` : `${bar}${' '.repeat(at - bar.length)}|`;
-  process.stdout.write(`${String(k - first.stepAt).padStart(3)} ${w.toFixed(1).padStart(6)} W  cap ${(t.capKHz[k]! / 1000).toFixed(0).padStart(4)} MHz  ${line}\n`);
+for (const index of [0, 3, 5]) {
+  const sc = STEP_SCENARIOS[index]!;
+  const t = await runLoop(sc);
+  process.stdout.write(`${sc.name}: power per period after the step (each # = 2 W above 150 W, | = budget)\n`);
+  for (let k = sc.stepAt - 2; k < sc.stepAt + 8; k++) {
+    const w = t.watts[k]!;
+    const bar = '#'.repeat(Math.max(0, Math.round((w - 150) / 2)));
+    const at = Math.round((t.budget[k]! - 150) / 2);
+    const line = bar.length >= at ? `${bar.slice(0, at)}|${bar.slice(at)}` : `${bar}${' '.repeat(at - bar.length)}|`;
+    process.stdout.write(`${String(k - sc.stepAt).padStart(3)} ${w.toFixed(1).padStart(6)} W  cap ${(t.capKHz[k]! / 1000).toFixed(0).padStart(4)} MHz  ${line}\n`);
+  }
+  process.stdout.write('\n');
 }
