@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import { execFile } from 'node:child_process';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PowerdClient } from '../../src/adapters/power/powerd-client.js';
@@ -23,8 +23,8 @@ const P0 = 'sys/devices/system/cpu/cpufreq/policy0';
 
 interface Powerd { bus: PrivateBus; fake: FakeSysfs; proc: Started; client: MessageBus; powerd: PowerdClient }
 
-async function startPowerd(t: ExecutionContext, config = '', allow = '{ uids: [0], groups: [] }'): Promise<Powerd> {
-  const bus = await startPrivateBus(t, 'system');
+async function startPowerd(t: ExecutionContext, config = '', allow = '{ uids: [0], groups: [] }', busPolicy = ''): Promise<Powerd> {
+  const bus = await startPrivateBus(t, 'system', busPolicy);
   await chmod(bus.dir, 0o755); // lets the uid-65534 caller reach the socket
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(2), rapl: [raplPackage(0), raplPackage(1)] });
   const dir = await tempDir(t, 'vmanage-powerd-');
@@ -39,18 +39,22 @@ async function startPowerd(t: ExecutionContext, config = '', allow = '{ uids: [0
   return { bus, fake, proc, client, powerd };
 }
 
-/** Calls a method as uid/gid 65534 in a separate process; resolves to the D-Bus error name or "ok". */
-async function callAsNobody(address: string, method: string, signature: string, body: unknown[]): Promise<string> {
+/** Runs a dbus-next snippet (bus in `bus`) as another uid/gid; resolves to what it prints. */
+async function runAs(uid: number, gid: number, address: string, snippet: string): Promise<string> {
   const script = `
     import dbus from 'dbus-next';
     const bus = dbus.sessionBus({ busAddress: ${JSON.stringify(address)} });
-    try {
-      await bus.call(new dbus.Message({ destination: '${POWER1_NAME}', path: '${POWER1_PATH}', interface: '${POWER1_IFACE}', member: ${JSON.stringify(method)}, signature: ${JSON.stringify(signature)}, body: ${JSON.stringify(body)} }));
-      console.log('ok');
-    } catch (e) { console.log(e.type); }
-    bus.disconnect();`; // connected: the call above completed the handshake
-  const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
+    try { ${snippet} } catch (e) { console.log(e.type ?? e.message); }
+    bus.disconnect();`; // connected: the snippet's call completed the handshake
+  const { stdout } = await run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
   return stdout.trim();
+}
+
+/** Calls a Power1 method as uid/gid 65534 (nobody/nogroup); resolves to the D-Bus error name or "ok". */
+async function callAsNobody(address: string, method: string, signature: string, body: unknown[], uid = 65534, gid = 65534): Promise<string> {
+  return runAs(uid, gid, address, `
+    await bus.call(new dbus.Message({ destination: '${POWER1_NAME}', path: '${POWER1_PATH}', interface: '${POWER1_IFACE}', member: ${JSON.stringify(method)}, signature: ${JSON.stringify(signature)}, body: ${JSON.stringify(body)} }));
+    console.log('ok');`);
 }
 
 test('powerd reports caps and limits, and a cap change writes every policy, signals CapChanged and updates the property', async (t) => {
@@ -111,6 +115,17 @@ test('a caller allowed through one of its groups may change caps', async (t) => 
   const { bus, fake } = await startPowerd(t, '', '{ uids: [0], groups: [nogroup] }');
   t.is(await callAsNobody(bus.address, 'SetFrequencyCap', 'u', [1_000_000]), 'ok');
   t.is(await fake.read(`${P0}/scaling_max_freq`), '1000000\n');
+});
+
+test('the install bus policy lets only root own the name and only root and the group call it', async (t) => {
+  const conf = await readFile('packaging/dbus/org.vmanage.Power1.conf', 'utf8');
+  // This machine has no "vmanage" group: the test gives the group's rights to nogroup (gid 65534).
+  const policies = (conf.match(/<policy[\s\S]*?<\/policy>/g) ?? []).join('\n').replace('group="vmanage"', 'group="nogroup"');
+  t.true(policies.includes('<deny own="org.vmanage.Power1"/>'));
+  const { bus } = await startPowerd(t, '', '{ uids: [0], groups: [] }', policies);
+  t.is(await callAsNobody(bus.address, 'GetState', '', []), 'ok');
+  t.is(await callAsNobody(bus.address, 'GetState', '', [], 1, 1), 'org.freedesktop.DBus.Error.AccessDenied'); // daemon:daemon
+  t.is(await runAs(65534, 65534, bus.address, `console.log(await bus.requestName('${POWER1_NAME}', 4));`), 'org.freedesktop.DBus.Error.AccessDenied');
 });
 
 test('root is refused too when the allowed uids leave it out, and the client maps that to PERMISSION_DENIED', async (t) => {
