@@ -210,3 +210,33 @@ test('a listener that follows domains serves guests as they are introduced and d
   await closed;
   t.pass();
 });
+
+test('a connector built from an opener reopens its xenstore connection after it closed', async (t) => {
+  const r = await rig(t);
+  const path = await r.xsd.guestSocket(5);
+  const opened: XenstoreClient[] = [];
+  const connector = new XenstoreConnector(async () => {
+    const c = await connectXenstoreSocket(path);
+    t.teardown(() => c.close());
+    opened.push(c);
+    return c;
+  });
+  await Promise.all([connector.connect(), r.nextConnection()]);
+  opened[0]!.close();
+  const [g, h] = await Promise.all([connector.connect(), r.nextConnection()]);
+  t.is(opened.length, 2);
+  g.stream.write('back\n');
+  t.is((await readBytes(h.stream, 5)).toString(), 'back\n');
+});
+
+test('a guest flooding its connect node costs the host one pending run, and a real connect still works', async (t) => {
+  const r = await rig(t);
+  const { xs, connector } = await r.guest(5);
+  await Promise.all(Array.from({ length: 300 }, (_, i) => xs.write('vmanage/connect', String(i + 1))));
+  const g = await connector.connect();
+  let h = await r.nextConnection();
+  while (h.peer.details?.['generation'] !== g.peer.details?.['generation']) h = await r.nextConnection();
+  g.stream.write('still here\n');
+  t.is((await readBytes(h.stream, 11)).toString(), 'still here\n');
+  t.true(r.listener.stats.connections < 300, `${r.listener.stats.connections} connections for 301 connect writes`);
+});

@@ -1,12 +1,13 @@
 // The guest-side opener for /dev/xen/xenbus against a character device: socat joins a raw pty
 // (standing in for the xenbus device) to the test xenstored's socket for guest domid 5, so the
-// client's character-device code path (open, read and write on one fd) runs for real.
+// client's character-device code path (open, read and write on one fd) runs for real. Only one
+// opener at a time: socat ends when the pty's last opener closes it.
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openXenbus } from '../../src/adapters/xen/connect.js';
 import type { VmanageError } from '../../src/domain/errors.js';
-import { XenstoreConnector, XenstoreListener } from '../../src/mchannel/transports/xenstore.js';
+import { xenbusConnector, XenstoreListener } from '../../src/mchannel/transports/xenstore.js';
 import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
 import type { Connection } from '../../src/mchannel/types.js';
 import { startProcess } from '../support/proc.js';
@@ -24,10 +25,7 @@ test('a guest opens a xenbus character device and runs a channel over it', async
   const accepted = new Promise<Connection>((r) => listener.onConnection(r));
   await listener.serve(5);
 
-  const xs = await openXenbus(device);
-  t.teardown(() => xs.close());
-  t.is(await xs.getDomainPath(5), '/local/domain/5');
-  const g = await new XenstoreConnector(xs).connect();
+  const g = await xenbusConnector(device).connect();
   const h = await accepted;
   t.teardown(() => { g.stream.destroy(); h.stream.destroy(); });
   g.stream.write('over xenbus\n');
