@@ -24,8 +24,12 @@ export async function nameHasOwner(address: string, name = 'org.libvirt'): Promi
   return stdout.trim() === 'b true';
 }
 
-/** A private bus of the given type with libvirt-dbus running on it. */
-export async function startLibvirtDbus(t: Teardown, kind: 'session' | 'system' = 'session', bus?: PrivateBus): Promise<LibvirtDbus> {
+/**
+ * A private bus of the given type with libvirt-dbus running on it. `prefix` runs libvirt-dbus
+ * through another command, e.g. ['nsenter', ...host.nsenterArgs()] to reach a libvirtd that
+ * lives in its own namespaces (nsenter execs, so the PID stays libvirt-dbus's).
+ */
+export async function startLibvirtDbus(t: Teardown, kind: 'session' | 'system' = 'session', bus?: PrivateBus, prefix: readonly string[] = []): Promise<LibvirtDbus> {
   const b = bus ?? await startPrivateBus(t, kind);
   let proc: Started | undefined;
   const env = { ...process.env, [kind === 'session' ? 'DBUS_SESSION_BUS_ADDRESS' : 'DBUS_SYSTEM_BUS_ADDRESS']: b.address };
@@ -39,7 +43,8 @@ export async function startLibvirtDbus(t: Teardown, kind: 'session' | 'system' =
       await waitFor('libvirt-dbus to release org.libvirt', async () => !(await nameHasOwner(b.address)), 5_000);
     },
     start: async () => {
-      proc = await startProcess(t, 'libvirt-dbus', [`--${kind}`], { env, ready: () => nameHasOwner(b.address), readyTimeoutMs: 10_000 });
+      const argv = [...prefix, 'libvirt-dbus', `--${kind}`];
+      proc = await startProcess(t, argv[0] as string, argv.slice(1), { env, ready: () => nameHasOwner(b.address), readyTimeoutMs: 15_000 });
     },
   };
   await handle.start();

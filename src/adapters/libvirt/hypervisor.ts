@@ -60,7 +60,10 @@ export class LibvirtHypervisor implements Hypervisor {
       ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}),
     });
     this.client.on('signal', (s) => this.onSignal(s.path, s.member, s.body));
-    this.client.on('reconnect', () => this.emitReconnect());
+    this.client.on('reconnect', () => {
+      // A new libvirt-dbus has no libvirt connection (so sends no events) until a method is called.
+      this.openLibvirt().catch(() => undefined).finally(() => this.emitReconnect());
+    });
   }
 
   /** Connects to the bus and subscribes to lifecycle events; optional (every call connects lazily). */
@@ -173,8 +176,17 @@ export class LibvirtHypervisor implements Hypervisor {
     }
   }
 
+  /**
+   * libvirt-dbus opens its libvirt connection, and registers for libvirt's events, only on the
+   * first method call on the connect object: a cheap call makes events flow.
+   */
+  private async openLibvirt(): Promise<void> {
+    await this.client.call(this.connectPath, CONNECT, 'ListDomains', 'u', [0]);
+  }
+
   private subscribeEvents(): Promise<void> {
     this.eventsSubscribed ??= this.client.addMatch({ path: this.connectPath, iface: CONNECT, member: 'DomainEvent' })
+      .then(() => this.openLibvirt())
       .catch((err: unknown) => {
         this.eventsSubscribed = undefined;
         throw translate(err, { op: 'AddMatch DomainEvent' });
