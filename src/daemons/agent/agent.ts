@@ -1,4 +1,4 @@
-// The guest agent's core: sends agent.hello once at start, heartbeats every heartbeatMs and SLA
+// The guest agent's core: sends agent.hello at the start of every session, heartbeats every heartbeatMs and SLA
 // reports every reportMs over a GuestLink (the M-channel session, guest role). Host messages
 // are untrusted: anything but a well-formed host.config is counted and ignored. Timers are the
 // process's (this is a daemon entry), injected for tests.
@@ -12,6 +12,8 @@ export const AGENT_VERSION = '0.1.0';
 export interface GuestLink {
   send(kind: string, body: Record<string, unknown>): void;
   onMessage(handler: (kind: string, body: unknown) => void): void;
+  /** Runs handler at every handshake that starts a new session (the agent then says hello). */
+  onSession(handler: (fresh: boolean) => void): void;
   close(): Promise<void>;
 }
 
@@ -68,11 +70,16 @@ export class Agent {
     this.reportMs = cfg.reportMs;
     this.started = timers.now();
     link.onMessage((kind, body) => this.onHostMessage(kind, body));
+    link.onSession(() => this.hello());
   }
 
   start(): void {
-    this.link.send('agent.hello', { version: AGENT_VERSION, capabilities: ['agent.heartbeat', 'sla.report', 'host.config'] });
     this.schedule();
+  }
+
+  /** agent.hello: the first message of every session. */
+  hello(): void {
+    this.link.send('agent.hello', { version: AGENT_VERSION, capabilities: ['agent.heartbeat', 'sla.report', 'host.config'] });
   }
 
   stop(): void {

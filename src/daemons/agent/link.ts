@@ -5,14 +5,16 @@
 // a live migration continues exactly where the previous host stopped. The port stays open across
 // host reconnects; if the stream ends (device gone, peer dead) it is reopened with backoff.
 // Outgoing messages are bounded: when the replay buffer is full the oldest is evicted and the
-// host learns how many were lost (never unbounded memory in the guest).
+// host learns how many were lost (never unbounded memory in the guest). Until the first host
+// handshake, messages wait in a bounded local queue instead of the session (adopting the host's
+// session would void a stream started before it).
 import { existsSync } from 'node:fs';
 import { UnsupportedError } from '../../domain/errors.js';
 import { Channel } from '../../mchannel/channel.js';
 import { chardevConnector } from '../../mchannel/transports/chardev.js';
 import { createRegistry } from '../../protocol/registry.js';
 import { guestFamily } from '../../protocol/guest.js';
-import type { Connector } from '../../mchannel/types.js';
+import type { Connection, Connector } from '../../mchannel/types.js';
 import type { GuestLink } from './agent.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -47,8 +49,8 @@ async function keepAttached(ch: Channel, connector: Connector, device: string, l
   }
 }
 
-export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<AgentLink> {
-  if (cfg.transport === 'xenstore') throw new UnsupportedError('vmanage-agent', 'the xenstore transport (not wired into the agent yet)');
+/** The agent's channel and link, without a transport: attach() gives it the port's stream. */
+export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log: Logger): AgentLink & { attach(conn: Connection): void } {
   const channel = Channel.attached({
     role: 'agent',
     identity: 'agent',
@@ -63,17 +65,44 @@ export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<Agen
   channel.events.on('connected', ({ resumed }) => log.info('host connected', { resumed, sessionId: channel.sessionId }));
   channel.events.on('reset', (r) => log.warn('session reset', { reason: r.reason, lostOutgoing: r.lostOutgoing }));
   channel.events.on('gap', (g) => log.warn('messages lost', { direction: g.direction, fromSeq: g.fromSeq, toSeq: g.toSeq }));
-  void keepAttached(channel, chardevConnector(cfg.device), cfg.device, log);
   const handlers: ((kind: string, body: unknown) => void)[] = [];
+  const sessionHandlers: ((fresh: boolean) => void)[] = [];
+  const early: { kind: string; body: Record<string, unknown> }[] = [];
+  const maxEarly = cfg.maxQueuedReports * 2;
+  let ready = false;
+  const send = (kind: string, body: Record<string, unknown>): void => {
+    if (!ready) {
+      if (early.length >= maxEarly) early.shift();
+      early.push({ kind, body });
+      return;
+    }
+    channel.send(kind, body).catch((err: unknown) => log.debug('send failed', { kind, err: String(err) }));
+  };
+  let lastSession: string | undefined;
+  channel.events.on('connected', () => {
+    ready = true;
+    // A session id we have not spoken in before: a new session (first host, or a host daemon
+    // that started over without a handed-over state).
+    if (channel.sessionId !== lastSession) for (const h of sessionHandlers) h(true);
+    lastSession = channel.sessionId;
+    for (const m of early.splice(0)) send(m.kind, m.body);
+  });
   void (async () => {
     for await (const m of channel) for (const h of handlers) h(m.kind, m.body);
   })().catch((err: unknown) => log.warn('inbox ended', { err: String(err) }));
   return {
     channel,
-    send: (kind, body) => {
-      channel.send(kind, body).catch((err: unknown) => log.debug('send failed', { kind, err: String(err) }));
-    },
+    send,
     onMessage: (h) => void handlers.push(h),
+    onSession: (h) => void sessionHandlers.push(h),
     close: () => channel.close(),
+    attach: (conn) => channel.attach(conn, { initiate: false }),
   };
+}
+
+export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<AgentLink> {
+  if (cfg.transport === 'xenstore') throw new UnsupportedError('vmanage-agent', 'the xenstore transport (not wired into the agent yet)');
+  const link = createAgentLink(cfg, log);
+  void keepAttached(link.channel, chardevConnector(cfg.device), cfg.device, log);
+  return link;
 }
