@@ -37,33 +37,46 @@ export interface DecisionJournal {
   recent(limit: number): JournalEntry[];
 }
 
+/** A ring of the newest `capacity` entries: O(1) append and observe. */
 export class MemoryJournal implements DecisionJournal {
-  private readonly entries: JournalEntry[] = [];
+  private readonly ring: (JournalEntry | undefined)[];
+  private start = 0;
+  private count = 0;
   private nextId = 1;
 
-  /** capacity: entries kept; older ones are dropped first. */
-  constructor(private readonly capacity = 10_000) {}
+  constructor(private readonly capacity = 10_000) {
+    this.ring = new Array<JournalEntry | undefined>(capacity);
+  }
 
   append(entry: Omit<JournalEntry, 'id' | 'observed'>): number {
     const id = this.nextId++;
-    this.entries.push({ ...entry, id });
-    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    const e: JournalEntry = { ...entry, id };
+    if (this.count < this.capacity) {
+      this.ring[(this.start + this.count) % this.capacity] = e;
+      this.count++;
+    } else {
+      this.ring[this.start] = e;
+      this.start = (this.start + 1) % this.capacity;
+    }
     return id;
   }
 
   observe(id: number, observed: ObservedEffect): void {
-    const first = this.entries[0];
-    if (!first) return;
-    const i = id - first.id;
-    const e = this.entries[i];
-    if (e && e.id === id) this.entries[i] = { ...e, observed };
+    const oldest = this.nextId - this.count;
+    if (id < oldest || id >= this.nextId) return;
+    const i = (this.start + (id - oldest)) % this.capacity;
+    const e = this.ring[i];
+    if (e && e.id === id) this.ring[i] = { ...e, observed };
   }
 
   recent(limit: number): JournalEntry[] {
-    return this.entries.slice(Math.max(0, this.entries.length - limit));
+    const n = Math.max(0, Math.min(limit, this.count));
+    const out: JournalEntry[] = [];
+    for (let k = this.count - n; k < this.count; k++) out.push(this.ring[(this.start + k) % this.capacity] as JournalEntry);
+    return out;
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.count;
   }
 }
