@@ -94,6 +94,13 @@ export class SessionCore {
   /** Applies the peer's hello (sid already matched or adopted by the caller). */
   onHello(h: HelloFrame): HelloOutcome {
     const out: HelloOutcome = { gaps: [], resend: [], answerAck: this.received };
+    if (this.peerIncarnation === null && this.received === 0 && h.base > 1) {
+      // We never heard from this peer (a new session object: e.g. a restarted host daemon that a
+      // guest reconnects to): its stream starts for us at its base. What it sent before went to
+      // our predecessor and was acknowledged there; that is not a loss.
+      this.received = h.base - 1;
+      out.answerAck = this.received;
+    }
     if (this.peerIncarnation !== null && h.inc !== this.peerIncarnation) {
       // The peer lost its outgoing state: its new stream starts at its base.
       out.reset = { reason: 'peer restarted its outgoing stream', lostOutgoing: 0 };

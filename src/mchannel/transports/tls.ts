@@ -43,6 +43,7 @@ export function tlsConnector(o: TlsConnectorOptions): Connector {
       sock.once('secureConnect', () => {
         signal?.removeEventListener('abort', onAbort);
         sock.off('error', fail);
+        sock.on('error', ignore); // the channel's own listener reports errors; never crash on one
         sock.setNoDelay(true);
         resolve({ stream: sock, peer: identityOf(sock) });
       });
@@ -68,6 +69,7 @@ export async function tlsListener(o: TlsListenerOptions): Promise<TlsListener> {
   let handler: ((c: Connection) => void) | undefined;
   const refused = { handshake: 0, name: 0 };
   const server = createServer({ ca: o.ca, cert: o.cert, key: o.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (sock) => {
+    sock.on('error', ignore);
     const peer = identityOf(sock);
     if (!sock.authorized || (o.allowClient && !o.allowClient(peer.id))) {
       refused.name++;
@@ -121,3 +123,6 @@ function checkName(expected: string, cert: PeerCertificate): Error | undefined {
 function isIp(s: string): boolean {
   return /^[0-9.]+$/.test(s) || s.includes(':');
 }
+
+/** Keeps a late socket error (e.g. a TLS alert after the handshake) from becoming uncaught. */
+function ignore(): void {}

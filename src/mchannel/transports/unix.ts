@@ -23,6 +23,7 @@ export function unixConnector(path: string, opts: { label?: string } = {}): Conn
       sock.once('connect', () => {
         signal?.removeEventListener('abort', onAbort);
         sock.off('error', fail);
+        sock.on('error', ignore); // the channel's own listener reports errors; never crash on one
         tune(sock);
         resolve({ stream: sock, peer });
       });
@@ -43,6 +44,7 @@ export async function unixListener(path: string, opts: UnixListenerOptions = {})
   await removeStaleSocket(path);
   let handler: ((c: Connection) => void) | undefined;
   const server = createServer((sock) => {
+    sock.on('error', ignore);
     tune(sock);
     const peer: PeerIdentity = { transport: 'unix', id: opts.label ?? path, details: { path } };
     if (handler) handler({ stream: sock, peer });
@@ -82,3 +84,6 @@ async function removeStaleSocket(path: string): Promise<void> {
 function tune(sock: Socket): void {
   sock.setNoDelay?.(true);
 }
+
+/** Keeps a late socket error (e.g. a TLS alert after the handshake) from becoming uncaught. */
+function ignore(): void {}
