@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { ChannelServer, unixListener } from '../../src/mchannel/index.js';
 import { benchRegistry, nowNs, percentile } from './mchannel-common.js';
 
-const [mode, path, countArg] = process.argv.slice(2);
+const [mode, path = '', countArg] = process.argv.slice(2);
 const count = Number(countArg);
 const lat = new Float64Array(count);
 let n = 0;
