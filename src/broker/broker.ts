@@ -51,6 +51,7 @@ export class Broker {
   private lastCycleAt = Number.NEGATIVE_INFINITY;
   private pendingObservation: { id: number; decision: Decision }[] = [];
   private stopped = true;
+  private last: CycleResult | undefined;
   readonly counters: BrokerCounters = { cycles: 0, policyErrors: 0, applied: 0, refused: 0 };
 
   constructor(private readonly opts: BrokerOptions) {
@@ -60,6 +61,11 @@ export class Broker {
   /** Replaces the policy set (validated first; on error the old set stays). Memory starts afresh. */
   reconfigure(policies: readonly PolicySpec[]): void {
     this.instances = this.opts.registry.instantiate(policies);
+  }
+
+  /** The latest cycle's snapshot, decisions and results (for metrics and vmanagectl). */
+  get lastCycle(): CycleResult | undefined {
+    return this.last;
   }
 
   policyNames(): string[] {
@@ -140,8 +146,9 @@ export class Broker {
     const results = await Promise.all(chosen.map((d) => this.opts.actuator.apply(d)));
     for (const r of results) this.record(snapshot, r);
     this.opts.actuator.prune();
-    this.opts.bus?.emit('cycle', { snapshot, decisions: chosen, results });
-    return { snapshot, decisions: chosen, results };
+    this.last = { snapshot, decisions: chosen, results };
+    this.opts.bus?.emit('cycle', this.last);
+    return this.last;
   }
 
   private record(snapshot: HostSnapshot, r: ApplyResult): void {

@@ -11,3 +11,4 @@ export { SnapshotBuilder, defaultReportGate, type ReportGateParams, type SlaRepo
 export { mergeDecisions } from './merge.js';
 export { Broker, type BrokerOptions, type CycleResult, type BrokerCounters } from './broker.js';
 export { wireBroker, type WireOptions } from './wire.js';
+export { registerBrokerMetrics, type BrokerMetricSources } from './metrics.js';

@@ -96,6 +96,10 @@ export class SnapshotBuilder {
   setFrequency(f: FrequencyCapState): void { this.frequency = f; }
   setFrequencyCap(capKHz: number): void { this.frequency = { ...this.frequency, capKHz }; }
   setPowerLimit(p: PowerLimitKnobState | undefined): void { this.powerLimit = p; }
+  /** The hardware limit now in force, W (no-op when the host has no power-limit knob). */
+  setPowerLimitWatts(watts: number | null): void {
+    if (this.powerLimit) this.powerLimit = { ...this.powerLimit, watts };
+  }
 
   /** A budget from the leader (also counts as contact). */
   setLeaderBudget(watts: number): void {

@@ -43,6 +43,7 @@ export function wireBroker(o: WireOptions): { disconnect(): void } {
   bus.on(owner, 'applied', ({ result }) => {
     const d = result.decision;
     if (d.kind === 'set-frequency-cap') builder.setFrequencyCap(d.value);
+    else if (d.kind === 'set-power-limit') builder.setPowerLimitWatts(d.value);
     else if (d.kind === 'request-migration') builder.migrationRequested(d.target);
   });
   return { disconnect: () => void bus.removeOwner(owner) };
