@@ -64,8 +64,10 @@ export interface IpmiSim {
   chassisFile(): Promise<string>;
   /** Runs one ipmi_sim console command and returns its output. */
   console(cmd: string): Promise<string>;
-  /** Adds a SEL record (type 2, system event) with the given timestamp (s) and event bytes. */
+  /** Adds a SEL record (type 2, system event); ipmi_sim stamps it with its SEL clock (set to now at start). */
   addSel(timestampS: number, sensorType: number, sensorNum: number, eventType: number, data1: number): Promise<void>;
+  /** Empties the SEL (through FreeIPMI's ipmi-sel --clear). */
+  clearSel(): Promise<void>;
   /** SIGSTOP / SIGCONT the simulator: a BMC that stops answering, then recovers. */
   freeze(): void;
   thaw(): void;
@@ -156,6 +158,8 @@ async function startOnce(t: Teardown, dir: string, stateDir: string, simState: s
     throw new PortClash(`UDP port ${port} has another owner`);
   }
 
+  // ipmi_sim's SEL clock starts at 0 ("PostInit" times); set it like a BMC synced to the host.
+  await run('bmc-device', [...freeipmiConn(port), '--set-sel-time=now']);
   const consoleCmd = (cmd: string): Promise<string> => consoleRoundTrip(consolePort, cmd);
   const sim: IpmiSim = {
     pid: proc.pid, port, stateDir, sdrCacheDir,
@@ -175,12 +179,17 @@ async function startOnce(t: Teardown, dir: string, stateDir: string, simState: s
       const out = await consoleCmd(`sel_add 0x20 2 ${b.map((x) => `0x${x.toString(16)}`).join(' ')}`);
       if (!/Added record/.test(out)) throw new Error(`sel_add failed: ${out}`);
     },
+    clearSel: async () => { await run('ipmi-sel', [...freeipmiConn(port), '--clear']); },
     freeze: () => { killPid(proc.pid, 'SIGSTOP'); },
     thaw: () => { killPid(proc.pid, 'SIGCONT'); },
     stop: () => proc.stop(),
     output: () => proc.output(),
   };
   return sim;
+}
+
+function freeipmiConn(port: number): string[] {
+  return ['-h', `127.0.0.1:${port}`, '-u', 'admin', '-p', 'secret', '--driver-type=LAN_2_0', '-W', 'opensesspriv'];
 }
 
 async function tcpListening(port: number): Promise<boolean> {

@@ -19,7 +19,7 @@ export interface IpmiSensorsOptions {
 }
 
 /** All sensors with their state and reading. */
-export async function readIpmiSensors(o: IpmiSensorsOptions): Promise<SensorRow[]> {
+export async function readIpmiSensors(o: Omit<IpmiSensorsOptions, 'clock'>): Promise<SensorRow[]> {
   await mkdir(o.sdrCacheDir, { recursive: true, mode: 0o700 });
   const { stdout } = await o.runner.run('ipmi-sensors', [
     ...freeipmiArgs(o.target, o.timeoutMs), `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
