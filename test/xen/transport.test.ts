@@ -240,3 +240,22 @@ test('a guest flooding its connect node costs the host one pending run, and a re
   t.is((await readBytes(h.stream, 11)).toString(), 'still here\n');
   t.true(r.listener.stats.connections < 300, `${r.listener.stats.connections} connections for 301 connect writes`);
 });
+
+test('a host daemon that restarts while a guest is connected makes the guest reconnect on a fresh ring', async (t) => {
+  const r = await rig(t);
+  const { g, connector } = await connectPair(r);
+  r.dom0.close(); // the host daemon dies without cleaning up
+  const guestSaw = once(g.stream, 'close');
+  const dom0 = await connectXenstoreSocket(r.xsd.socketPath);
+  t.teardown(() => dom0.close());
+  const restarted = new XenstoreListener(dom0);
+  t.teardown(() => restarted.close());
+  const accepted = new Promise<Connection>((res) => restarted.onConnection(res));
+  await restarted.serve(5);
+  await guestSaw;
+  const [g2, h2] = await Promise.all([connector.connect(), accepted]);
+  t.teardown(() => h2.stream.destroy());
+  t.is(h2.peer.details?.['generation'], 2);
+  g2.stream.write('fresh\n');
+  t.is((await readBytes(h2.stream, 6)).toString(), 'fresh\n');
+});

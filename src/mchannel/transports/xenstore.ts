@@ -223,6 +223,13 @@ export class XenstoreListener implements Listener {
       throw new VmanageError(ErrorCodes.ProtocolViolation, `guest ${s.domid} wrote an invalid connect generation`, { domid: s.domid, value: raw.toString('latin1').slice(0, 40) });
     }
     if (gen === s.gen) return;
+    if (s.gen === 0 && parseGen(await this.xs.tryRead(`${base}/accept`)) === gen) {
+      // Accepted by an earlier host daemon (we restarted): its ring is mid-stream and its session
+      // state is gone with it. Remove the ring so that the guest reconnects with a new generation.
+      s.gen = gen;
+      await this.xs.rm(`${base}/c${gen}`);
+      return;
+    }
     s.stream?.destroy();
     if (s.gen > 0) await this.xs.rm(`${base}/c${s.gen}`).catch(() => undefined);
     s.gen = gen;
