@@ -36,6 +36,10 @@ class ChardevStream extends Duplex {
   private readDelay: number;
   private writeDelay: number;
   private reading = false;
+  /** fs requests in the thread pool: fds are closed only when none is left, so a request can
+   *  never run on a reused descriptor number. */
+  private inflight = 0;
+  private closeWhenIdle: (() => void) | undefined;
   private timers = new Set<NodeJS.Timeout>();
   private readonly buf = Buffer.allocUnsafe(64 * 1024);
 
@@ -61,9 +65,10 @@ class ChardevStream extends Duplex {
   private readOnce(): void {
     if (this.destroyed) return;
     this.reading = true;
+    this.inflight++;
     read(this.rfd, this.buf, 0, this.buf.length, null, (err, n) => {
       this.reading = false;
-      if (this.destroyed) return;
+      if (this.settled()) return;
       if (err && !TRANSIENT.has(err.code ?? '')) {
         this.destroy(err);
         return;
@@ -90,7 +95,12 @@ class ChardevStream extends Duplex {
       cb(new Error('chardev stream destroyed'));
       return;
     }
+    this.inflight++;
     write(this.wfd, chunk, off, chunk.length - off, null, (err, n) => {
+      if (this.settled()) {
+        cb(new Error('chardev stream destroyed'));
+        return;
+      }
       if (err && !TRANSIENT.has(err.code ?? '')) {
         cb(err);
         return;
@@ -107,13 +117,25 @@ class ChardevStream extends Duplex {
     });
   }
 
+  /** Ends one fs request; true when the stream was destroyed meanwhile (the caller stops). */
+  private settled(): boolean {
+    this.inflight--;
+    if (!this.destroyed) return false;
+    if (this.inflight === 0) this.closeWhenIdle?.();
+    return true;
+  }
+
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    close(this.rfd, () => {
-      if (this.wfd !== this.rfd) close(this.wfd, () => cb(err));
-      else cb(err);
-    });
+    this.closeWhenIdle = () => {
+      this.closeWhenIdle = undefined;
+      close(this.rfd, () => {
+        if (this.wfd !== this.rfd) close(this.wfd, () => cb(err));
+        else cb(err);
+      });
+    };
+    if (this.inflight === 0) this.closeWhenIdle();
   }
 }
 
