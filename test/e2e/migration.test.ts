@@ -79,6 +79,11 @@ test('SLA reports reach the host daemons exactly once and in order across live m
   const settled = reportsOf(stacks, uuid).length;
   await waitFor('reports after the last migration', () => reportsOf(stacks, uuid).length >= settled + 8, 60_000, 100);
   await vm.destroy(here.host);
+  const stopOps = await waitFor('the stop hooks', () => {
+    const ops = here.lines().filter((l) => l.event === 'hook' && l.vm === uuid).map((l) => `${String(l.operation)}/${String(l.subOperation)}`);
+    return ops.includes('stopped/end') && ops.includes('release/end') ? ops : undefined;
+  }, 15_000);
+  t.truthy(stopOps);
 
   const v = verdict(reportsOf(stacks, uuid));
   const timeouts = [a, b].flatMap((s) => s.lines().filter((l) => l.event === 'guest.session' && l.change === 'handover-timeout'));

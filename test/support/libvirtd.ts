@@ -44,6 +44,16 @@ export interface HostOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+const CAPS_CACHE = new URL('../../.cache/libvirt/qemu-capabilities', import.meta.url).pathname;
+
+/** Keeps this host's QEMU capabilities for the next run (first host to have them wins). */
+async function saveCapabilities(dir: string): Promise<void> {
+  const caps = join(dir, 'cache/qemu/capabilities');
+  if (existsSync(CAPS_CACHE) || !existsSync(caps) || (await readdir(caps)).length === 0) return;
+  await mkdir(join(CAPS_CACHE, '..'), { recursive: true });
+  await cp(caps, CAPS_CACHE, { recursive: true });
+}
+
 const PRIVATE = [['etc', '/etc/libvirt'], ['run', '/run'], ['lib', '/var/lib/libvirt'], ['log', '/var/log/libvirt'], ['cache', '/var/cache/libvirt']] as const;
 
 async function prepareTree(name: string, dir: string, hostUuid: string, opts: HostOptions): Promise<void> {
@@ -53,10 +63,9 @@ async function prepareTree(name: string, dir: string, hostUuid: string, opts: Ho
   await appendFile(join(dir, 'etc/libvirtd.conf'), `\nhost_uuid = "${hostUuid}"\nlog_outputs = "3:stderr"\n`);
   // stdio_handler=file: QEMU's stdio goes straight to a file, so no virtlogd is needed.
   await appendFile(join(dir, 'etc/qemu.conf'), '\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\n');
-  // QEMU's capabilities cache makes the first start ~0.2 s instead of ~8 s.
-  if (existsSync('/var/cache/libvirt/qemu/capabilities')) {
-    await cp('/var/cache/libvirt/qemu/capabilities', join(dir, 'cache/qemu/capabilities'), { recursive: true });
-  }
+  // QEMU's capabilities cache saves libvirtd probing QEMU (~4 s) at the first VM start; it is
+  // kept in .cache/ between runs (libvirtd revalidates it against the QEMU binary itself).
+  if (existsSync(CAPS_CACHE)) await cp(CAPS_CACHE, join(dir, 'cache/qemu/capabilities'), { recursive: true });
   for (const [file, body] of Object.entries(opts.hooks?.(name, dir) ?? {})) {
     await mkdir(join(dir, 'etc/hooks/qemu.d'), { recursive: true });
     await writeFile(join(dir, 'etc/hooks/qemu.d', file), body, { mode: 0o755 });
@@ -84,6 +93,7 @@ async function startHost(t: Teardown, name: string, netns: string, address: stri
   const stop = async (): Promise<void> => {
     for (const pid of await qemuPids(dir)) if (pidAlive(pid)) await stopPid(pid, 2000);
     await stopPid(proc.pid, 5000);
+    await saveCapabilities(dir).catch(() => undefined);
   };
   t.teardown(stop);
   await waitFor(`libvirtd ${name} to answer (output: ${proc.output().slice(-500)})`, async () => {

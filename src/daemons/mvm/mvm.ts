@@ -47,7 +47,9 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   const guests = new GuestChannelManager({
     hypervisor: hv,
     clock,
-    channel: { role: 'host', validator: createRegistry(guestFamily), clock, logger: log.child({ part: 'mchannel' }) },
+    // A guest that has not answered for 6 s is reconnected: a hello sent before the agent opened
+    // its port may be lost, and the retry is what gets the first report through quickly.
+    channel: { role: 'host', validator: createRegistry(guestFamily), clock, heartbeatMs: 2000, deadAfterMs: 6000, logger: log.child({ part: 'mchannel' }) },
     handover: new HandoverClient(peers, clock),
     handoverWaitMs: cfg.handover.waitMs,
     log: log.child({ part: 'guests' }),
