@@ -63,3 +63,32 @@ test('closed loop: sla-dvfs alone (the paper) raises on violations up to the bud
   const tail = trace.watts.slice(-10);
   t.true(tail.every((w) => w <= 210 && w >= 195), `tail ${tail.map((w) => w.toFixed(1)).join(' ')}`);
 });
+
+const combined = [{ name: 'sla-dvfs' }, { name: 'budget', params: { raise: false } }, { name: 'vm-shares' }, { name: 'fail-safe' }];
+
+test('closed loop: sla-dvfs beside budget {raise: false} under steady SLA violations settles under the budget without a fight', async (t) => {
+  const trace = await runLoop({ name: 'combined-violating', periods: 60, stepAt: 0, demand: [0.9, 0.9], budget: [200, 200], policies: combined, slaViolation: true, startCapKHz: 1_500_000 });
+  const m = stepMetrics(trace, 0, BAND);
+  t.is(m.tailReversals, 0, `cap tail ${trace.capKHz.slice(-20).join(' ')}`);
+  t.true(m.finalWatts <= 200 && m.finalWatts >= 190, `final ${m.finalWatts} W`);
+  t.is(m.longestOverRun, 0);
+});
+
+test('closed loop: sla-dvfs beside budget {raise: false} with every SLA met relaxes steadily (no sawtooth)', async (t) => {
+  const trace = await runLoop({ name: 'combined-roomy', periods: 200, stepAt: 0, demand: [0.5, 0.5], budget: [220, 220], policies: [{ name: 'sla-dvfs', params: { relaxSlack: 0.05 } }, { name: 'budget', params: { raise: false } }, { name: 'fail-safe' }] });
+  const caps = trace.capKHz;
+  t.true(caps.every((c, i) => i === 0 || c <= caps[i - 1]!), 'the cap only goes down');
+  t.true(caps[caps.length - 1]! < caps[0]!, 'and it did relax');
+});
+
+test('closed loop: budget in its default raise mode beside sla-dvfs fights it (why raise: false exists)', async (t) => {
+  const trace = await runLoop({ name: 'fight', periods: 200, stepAt: 0, demand: [0.5, 0.5], budget: [180, 180], policies: [{ name: 'sla-dvfs', params: { relaxSlack: 0.05 } }, { name: 'budget' }] });
+  let reversals = 0;
+  let last = 0;
+  for (let k = 1; k < trace.capKHz.length; k++) {
+    const dir = Math.sign(trace.capKHz[k]! - trace.capKHz[k - 1]!);
+    if (dir !== 0 && last !== 0 && dir !== last) reversals++;
+    if (dir !== 0) last = dir;
+  }
+  t.true(reversals > 5, `${reversals} reversals`);
+});

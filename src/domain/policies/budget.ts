@@ -14,6 +14,8 @@
 // raising is conservative: it uses the highest of the filtered value and the last
 // `raiseOnMaxOf` raw readings (one low outlier cannot raise the cap) and never raises past a
 // predicted setpoint crossing.
+// With `raise: false` the controller only ever lowers (a ceiling), leaving raises to sla-dvfs:
+// run it that way beside sla-dvfs, or the two fight (sla-dvfs relaxes, this raises back).
 // A stale, old or implausible reading never raises; after `blindLowerAfterMs` blind, the cap
 // goes to what keeps a fully busy host under the budget (worst case).
 import { z } from 'zod';
@@ -22,6 +24,8 @@ import { definePolicy, type Policy } from './types.js';
 import { capForWatts, clampCap, judgeSensor, predictWatts, ratioOf, round1, slopeWattsPerRatio, worstCaseWatts } from './predict.js';
 
 export const budgetParams = z.object({
+  /** Raise the cap when under the setpoint (power capping); false: only lower (beside sla-dvfs). */
+  raise: z.boolean(),
   /** Setpoint distance under the budget, W. */
   marginWatts: z.number().min(0).max(1000),
   /** No change while |error| is below this and power is under budget, W. */
@@ -47,6 +51,7 @@ export const budgetParams = z.object({
 export type BudgetParams = z.infer<typeof budgetParams>;
 
 export const budgetDefaults: BudgetParams = {
+  raise: true,
   marginWatts: 4,
   deadbandWatts: 2,
   ki: 0.5,
@@ -95,7 +100,7 @@ class BudgetController implements Policy<BudgetParams> {
     if (this.recent.length > p.raiseOnMaxOf) this.recent.splice(0, this.recent.length - p.raiseOnMaxOf);
     const conservative = Math.max(filtered, ...this.recent);
     const e = ef > 0 ? setpoint - conservative : ef;
-    if (Math.abs(e) < p.deadbandWatts || (ef > 0 && e <= 0)) return [];
+    if (Math.abs(e) < p.deadbandWatts || (ef > 0 && (e <= 0 || !p.raise))) return [];
     const dr = (p.ki * e + p.kp * (ef - (prev ?? ef))) / slopeWattsPerRatio(s);
     const maxRaise = p.maxRaiseFraction * s.frequency.maxKHz;
     let cap = clampCap(s, s.frequency.capKHz + Math.min(dr * s.frequency.maxKHz, maxRaise));

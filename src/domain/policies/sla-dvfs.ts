@@ -13,7 +13,7 @@ import { clampCap, judgeSensor, predictWatts, round1 } from './predict.js';
 export const slaDvfsParams = z.object({
   /** One frequency step, kHz. */
   stepKHz: z.number().int().positive(),
-  /** Headroom kept under the budget when raising, W. */
+  /** Headroom kept under the budget when raising, W (keep it >= budget's marginWatts so the two agree). */
   marginWatts: z.number().min(0),
   /** "With margin": every VM's SLA slack at least this (fraction of its target). */
   relaxSlack: z.number().min(0).max(1),
@@ -29,7 +29,7 @@ export type SlaDvfsParams = z.infer<typeof slaDvfsParams>;
 
 export const slaDvfsDefaults: SlaDvfsParams = {
   stepKHz: 100_000,
-  marginWatts: 2,
+  marginWatts: 4,
   relaxSlack: 0.2,
   relaxAfterMs: 30_000,
   slaMaxAgeMs: 30_000,
