@@ -60,12 +60,13 @@ for (const [name, setup, body, code] of requestFailures) {
 
 test('a request without a reply in time fails with REQUEST_TIMEOUT and a late reply is counted', async (t) => {
   const { client, serverSide } = await joined(t);
-  let answer: (v: unknown) => void = () => {};
+  let answer: ((v: unknown) => void) | undefined;
   (await serverSide).handle('slow.op', () => new Promise((r) => { answer = r; }));
   const err = await t.throwsAsync(client.request('slow.op', {}, { timeoutMs: 30 }));
   t.true(isVmanageError(err, 'REQUEST_TIMEOUT'));
   t.is(client.counters.requestTimeouts, 1);
-  answer({ late: true });
+  await until('the request reached the handler', () => answer !== undefined);
+  answer?.({ late: true });
   await until('late reply counted', () => client.counters.unknownReply === 1);
   t.pass();
 });

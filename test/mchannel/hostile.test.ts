@@ -49,7 +49,7 @@ test('10 MB lines are skipped without being buffered and the channel keeps worki
     }
     yield '{"t":"msg","s":1,"a":0,"k":"x.y","b":{"ok":true}}\n';
   }
-  t.is(await writeAll(peer, lines()), 'done');
+  t.is(await writeAll(peer, lines(), 10_000), 'done');
   const it = ch[Symbol.asyncIterator]();
   const m = await it.next();
   t.deepEqual(m.value?.body, { ok: true });
