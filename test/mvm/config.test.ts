@@ -1,0 +1,43 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
+import { tempDir } from '../support/proc.js';
+
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
+
+test('a minimal configuration gets the defaults', (t) => {
+  const cfg = parseMvmConfig({ host: 'a', hypervisor: {} });
+  t.is(cfg.hypervisor.uri, 'qemu:///system');
+  t.deepEqual(cfg.handover, { peers: [], waitMs: 30_000 });
+  t.is(cfg.log.level, 'info');
+});
+
+test('unix and mutual-TLS handover peers are accepted', (t) => {
+  const cfg = parseMvmConfig({
+    host: 'a', hypervisor: { uri: 'qemu:///system' },
+    handover: { listen: { unix: '/run/vmanage/handover.sock' }, peers: [{ name: 'b', unix: '/tmp/b.sock' }, { name: 'c', tls: { host: '10.0.0.3', port: 7443, ca: '/etc/vmanage/ca.pem', cert: '/etc/vmanage/c.pem', key: '/etc/vmanage/c.key' } }] },
+  });
+  t.is(cfg.handover.peers.length, 2);
+});
+
+test('every problem is reported as path: what is wrong', (t) => {
+  const err = t.throws(() => parseMvmConfig({ host: '', hypervisor: { uri: 5 }, hooks: { socket: 'relative' }, extra: 1 }));
+  const problems = (err as unknown as { details: { problems: string[] } }).details.problems;
+  t.true(problems.some((p) => p.startsWith('host:')), problems.join('\n'));
+  t.true(problems.some((p) => p.startsWith('hypervisor.uri:')), problems.join('\n'));
+  t.true(problems.some((p) => p.startsWith('hooks.socket:')), problems.join('\n'));
+  t.true(problems.some((p) => p.includes('extra')), problems.join('\n'));
+});
+
+test('the daemon exits 2 on a bad configuration, naming the problem', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'mvm.json');
+  await writeFile(file, JSON.stringify({ host: 'a', hypervisor: {}, handover: { waitMs: -1 } }));
+  const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', file], { cwd: root }));
+  t.is((err as unknown as { code: number }).code, 2);
+  t.regex((err as unknown as { stderr: string }).stderr, /handover\.waitMs:/);
+});
