@@ -1,5 +1,6 @@
 // Redfish power readings and caps against a Redfish service the test starts (test/support/redfish.ts).
 import test from 'ava';
+import fc from 'fast-check';
 import { systemClock } from '../../src/adapters/clock.js';
 import { RedfishClient } from '../../src/adapters/power/redfish-client.js';
 import { RedfishPowerLimit, redfishPowerSensor } from '../../src/adapters/power/redfish-power.js';
@@ -79,4 +80,27 @@ test('a Redfish BMC that refuses the login gives BMC_AUTH_FAILED', async (t) => 
   const err = await t.throwsAsync(redfishPowerSensor({ client, clock: systemClock, chassisPath }).read());
   t.true(isVmanageError(err, 'BMC_AUTH_FAILED'), String(err));
   t.is(client.counters.authFailures, 1);
+});
+
+test('whatever JSON or text a hostile Redfish service serves, a reading is a plausible number or POWER_SENSOR_UNAVAILABLE', async (t) => {
+  const srv = await startRedfish(t);
+  const client = clientFor(srv, 1000);
+  const bodies = fc.oneof(
+    fc.string({ maxLength: 200 }),
+    fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+    fc.record({ PowerWatts: fc.record({ Reading: fc.oneof(fc.double(), fc.string(), fc.constant(null), fc.integer()) }) }).map((v) => JSON.stringify(v)),
+    fc.record({ '@odata.id': fc.constant(chassisPath), EnvironmentMetrics: fc.record({ '@odata.id': fc.oneof(fc.constant('/redfish/v1/Chassis/1/EnvironmentMetrics'), fc.string()) }) }).map((v) => JSON.stringify(v)),
+  );
+  await fc.assert(fc.asyncProperty(bodies, bodies, async (chassisBody, metricsBody) => {
+    srv.mode = 'custom';
+    srv.custom = (path) => (path === chassisPath ? chassisBody : metricsBody);
+    const sensor = redfishPowerSensor({ client, clock: systemClock, chassisPath });
+    try {
+      const r = await sensor.read();
+      return Number.isFinite(r.watts) && r.watts >= 0 && r.watts <= 100_000;
+    } catch (err) {
+      return isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE');
+    }
+  }), { numRuns: 150 });
+  t.true(client.counters.protocolErrors > 0);
 });

@@ -2,6 +2,8 @@
 // (created with rasdaemon's own schema) as reliability inputs.
 import test from 'ava';
 import Database from 'better-sqlite3';
+import { writeFile } from 'node:fs/promises';
+import { isVmanageError } from '../../src/domain/errors.js';
 import { join } from 'node:path';
 import { EdacWatcher, readEdac } from '../../src/adapters/reliability/edac.js';
 import { RasdaemonReader, parseRasTimestamp } from '../../src/adapters/reliability/rasdaemon.js';
@@ -111,3 +113,16 @@ test('rasdaemon timestamps honour their zone offset', (t) => {
   t.is(parseRasTimestamp('25/11/2026'), undefined);
   t.is(parseRasTimestamp(42), undefined);
 });
+
+const hostileDbs: [string, (path: string) => Promise<void>][] = [
+  ['a file that is not a database', (p) => writeFile(p, 'SQLite format 3\u0000 but not really')],
+  ['an mc_event table without rasdaemon\'s columns', async (p) => { const db = new Database(p); db.exec('CREATE TABLE mc_event (id INTEGER PRIMARY KEY, what TEXT)'); db.close(); }],
+];
+for (const [what, make] of hostileDbs) {
+  test(`${what} in rasdaemon's place is INVALID_INPUT, not a crash`, async (t) => {
+    const path = join(await tempDir(t), 'ras-mc_ctl.db');
+    await make(path);
+    const err = t.throws(() => new RasdaemonReader(path).poll(NOW));
+    t.true(isVmanageError(err, 'INVALID_INPUT'), String(err));
+  });
+}

@@ -2,13 +2,14 @@
 // older Power resource (PowerControl[0].PowerConsumedWatts, PowerLimit.LimitInWatts) and the newer
 // PowerSubsystem / EnvironmentMetrics (PowerWatts.Reading) / Controls (SetPoint) resources.
 // Basic authentication; hostile modes: 'hang' (accepts, never answers), 'garbage' (200 with
-// non-JSON), 'wrong-shape' (JSON of the wrong shape), 'unauthorized' (401 for everyone).
+// non-JSON), 'wrong-shape' (JSON of the wrong shape), 'unauthorized' (401 for everyone), 'custom'
+// (bodies from a function, for fuzzing).
 // Started per test, closed by t.teardown.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Teardown } from './proc.js';
 
-export type RedfishMode = 'ok' | 'hang' | 'garbage' | 'wrong-shape' | 'unauthorized';
+export type RedfishMode = 'ok' | 'hang' | 'garbage' | 'wrong-shape' | 'unauthorized' | 'custom';
 
 export interface RedfishState {
   watts: number;
@@ -26,6 +27,8 @@ export interface RedfishServer {
   readonly url: string;
   readonly state: RedfishState;
   mode: RedfishMode;
+  /** In 'custom' mode: the raw body (status 200) served for a GET of this path. */
+  custom?: (path: string) => string;
   requests(): number;
 }
 
@@ -130,6 +133,10 @@ export async function startRedfish(t: Teardown, initial: Partial<RedfishState> =
         return res.end('\u0000\u00ff{"PowerControl": [garbage');
       }
       const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+      if (server.mode === 'custom' && server.custom) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(server.custom(path));
+      }
       if (server.mode === 'wrong-shape') return send(res, 200, { '@odata.id': path, PowerControl: 'none', PowerWatts: { Reading: 'high' }, Members: 7 });
       if (req.method === 'GET') {
         const r = resources(state)[path];

@@ -11,6 +11,7 @@
 // rasdaemon is not installed: available=false, no error.
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
+import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { ReliabilityEvent, ReliabilityEventKind } from '../../domain/reliability.js';
 
 export const DEFAULT_RASDAEMON_DB = '/var/lib/rasdaemon/ras-mc_ctl.db';
@@ -52,6 +53,15 @@ export class RasdaemonReader {
   /** New events since the last poll. The first poll reads history too (rows carry their own time). */
   poll(nowMs: number): { available: boolean; events: ReliabilityEvent[] } {
     if (!existsSync(this.path)) return { available: false, events: [] };
+    try {
+      return this.read(nowMs);
+    } catch (err) {
+      // Not a database, locked past busy_timeout, or tables without rasdaemon's columns.
+      throw new VmanageError(ErrorCodes.InvalidInput, `rasdaemon database ${this.path} is unreadable: ${(err as Error).message}`, { path: this.path, expected: "rasdaemon's mc_event / aer_event schema" }, { cause: err });
+    }
+  }
+
+  private read(nowMs: number): { available: boolean; events: ReliabilityEvent[] } {
     const db = new Database(this.path, { readonly: true, fileMustExist: true });
     try {
       db.pragma('busy_timeout = 200');
