@@ -46,11 +46,17 @@ function onSocket(sock: Socket, store: PushStore, counters: PushCounters): void 
         skipping = false;
         continue;
       }
+      if (line.length > MAX_LINE) {
+        counters.rejected++;
+        sock.write('rejected\n');
+        continue;
+      }
       const ok = line.trim() !== '' && applyMeasurement(store, parseJson(line), counters);
       sock.write(ok ? 'ok\n' : 'rejected\n');
     }
     if (buf.length > MAX_LINE) {
       counters.rejected++;
+      sock.write('rejected\n');
       buf = '';
       skipping = true;
     }
