@@ -19,6 +19,8 @@ export interface ChannelServerOptions extends Omit<ChannelOptions, 'state' | 'se
   sessionLingerMs?: number;
   /** Most sessions at once; further new sessions are refused (default 1024). */
   maxSessions?: number;
+  /** Most connections waiting for their hello at once; more are dropped at once (default 256). */
+  maxPendingConnections?: number;
 }
 
 export interface ChannelServerEvents {
@@ -36,6 +38,7 @@ export class ChannelServer {
   private readonly opts: ChannelServerOptions;
   private readonly listener: Listener;
   private closed = false;
+  private pendingConnections = 0;
 
   constructor(listener: Listener, opts: ChannelServerOptions) {
     this.listener = listener;
@@ -73,6 +76,18 @@ export class ChannelServer {
       conn.stream.destroy();
       return;
     }
+    if (this.pendingConnections >= (this.opts.maxPendingConnections ?? 256)) {
+      this.counters.handshakeFailures++;
+      conn.stream.destroy();
+      this.events.emit('refused', { peer: conn.peer.id, error: new VmanageError(ErrorCodes.Unavailable, 'too many connections waiting for their hello') });
+      return;
+    }
+    this.pendingConnections++;
+    let counted = true;
+    const settle = (): void => {
+      if (counted) this.pendingConnections--;
+      counted = false;
+    };
     const o = resolveOptions(this.opts);
     const clock = o.clock;
     const hello: { timer?: TimerHandle } = {};
@@ -86,10 +101,14 @@ export class ChannelServer {
           return; // data before the hello on an unmatched connection: the peer resends after it
         }
         hello.timer?.cancel();
+        settle();
         this.route(l, f);
       },
       onBadFrame: () => {},
-      onClosed: () => hello.timer?.cancel(),
+      onClosed: () => {
+        hello.timer?.cancel();
+        settle();
+      },
       currentAck: () => 0,
     });
     hello.timer = clock.setTimer(this.opts.helloTimeoutMs ?? 5000, () => {

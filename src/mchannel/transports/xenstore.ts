@@ -131,6 +131,9 @@ export interface XenstoreListenerOptions extends RingOptions {
   identify?: (domid: number) => Promise<string>;
   /** Called when a guest breaks the protocol or a connection fails (for logs); counted anyway. */
   onError?: (domid: number, err: Error) => void;
+  /** Reconnect backoff after the xenstore connection is lost (only with an opener), ms. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
 }
 
 interface Served {
@@ -144,20 +147,37 @@ export interface XenstoreListenerStats extends RingStats {
   connections: number;
   /** connect values that were not a valid generation. */
   badConnects: number;
+  /** Times the xenstore connection was lost and opened again. */
+  reconnects: number;
 }
 
-/** dom0 side: serves the guests it is told about (serve/unserve, e.g. from libvirt's VM list). */
+/**
+ * dom0 side: serves the guests it is told about (serve/unserve, e.g. from libvirt's VM list, or
+ * followDomains). Give it a client, or a function that opens one: then a lost xenstore connection
+ * is opened again with backoff and every guest is served again (each reconnects on a fresh ring).
+ */
 export class XenstoreListener implements Listener {
   readonly kind = 'xenstore';
   readonly address: string;
-  readonly stats: XenstoreListenerStats = { ...newRingStats(), connections: 0, badConnects: 0 };
+  readonly stats: XenstoreListenerStats = { ...newRingStats(), connections: 0, badConnects: 0, reconnects: 0 };
   private readonly served = new Map<number, Served>();
   private handler: ((conn: Connection) => void) | undefined;
   private closing = false;
+  private following = false;
   private readonly domainWatches: [string, string][] = [];
+  private xs: XenstoreClient;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly xs: XenstoreClient, private readonly opts: XenstoreListenerOptions = {}) {
+  /** A listener on an open client; with `open`, a lost connection is replaced by open(). */
+  constructor(xs: XenstoreClient, private readonly opts: XenstoreListenerOptions = {}, private readonly open?: () => Promise<XenstoreClient>) {
+    this.xs = xs;
     this.address = `xenstore:${xs.where}`;
+    this.watchClose();
+  }
+
+  /** A listener that opens its client with `open` and opens it again whenever it is lost. */
+  static async reconnecting(open: () => Promise<XenstoreClient>, opts: XenstoreListenerOptions = {}): Promise<XenstoreListener> {
+    return new XenstoreListener(await open(), opts, open);
   }
 
   onConnection(handler: (conn: Connection) => void): void {
@@ -168,12 +188,50 @@ export class XenstoreListener implements Listener {
   async serve(domid: number): Promise<void> {
     if (!Number.isInteger(domid) || domid <= 0 || domid > 0x7fef) throw new VmanageError(ErrorCodes.InvalidInput, `xenstore listener: ${domid} is not a guest domid`, { domid });
     if (this.served.has(domid) || this.closing) return;
-    const base = `${await this.xs.getDomainPath(domid)}/${VMANAGE_DIR}`;
-    await this.xs.mkdir(base);
-    await this.xs.setPerms(base, ['n0', `b${domid}`]);
     const s: Served = { domid, token: `vmanage-listen-${domid}`, gen: 0 };
     this.served.set(domid, s);
-    await this.xs.watch(`${base}/connect`, s.token, coalesced(() => this.onConnect(s, base), (err) => this.report(domid, err)));
+    await this.attach(s);
+  }
+
+  private async attach(s: Served): Promise<void> {
+    const xs = this.xs;
+    const base = `${await xs.getDomainPath(s.domid)}/${VMANAGE_DIR}`;
+    await xs.mkdir(base);
+    await xs.setPerms(base, ['n0', `b${s.domid}`]);
+    await xs.watch(`${base}/connect`, s.token, coalesced(() => this.onConnect(s, base), (err) => this.report(s.domid, err)));
+  }
+
+  private watchClose(): void {
+    const xs = this.xs;
+    xs.onClose(() => {
+      for (const s of this.served.values()) {
+        s.stream?.destroy();
+        s.stream = undefined;
+        s.gen = 0; // our rings died with the connection: treat what we accepted as an earlier instance's
+      }
+      if (this.open && !this.closing) this.scheduleReconnect(this.opts.reconnectMinMs ?? 100);
+    });
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.reconnect().catch((err: unknown) => {
+        this.report(0, err);
+        if (!this.closing) this.scheduleReconnect(Math.min(delayMs * 2, this.opts.reconnectMaxMs ?? 5000));
+      });
+    }, delayMs);
+  }
+
+  private async reconnect(): Promise<void> {
+    const xs = await this.open!();
+    if (this.closing) { xs.close(); return; }
+    this.xs = xs;
+    this.stats.reconnects++;
+    this.watchClose();
+    this.domainWatches.splice(0);
+    for (const s of this.served.values()) await this.attach(s);
+    if (this.following) await this.followDomains();
   }
 
   /** Stops serving a guest (e.g. it was destroyed or migrated away) and closes its connection. */
@@ -192,6 +250,7 @@ export class XenstoreListener implements Listener {
    * from libvirt.
    */
   async followDomains(): Promise<void> {
+    this.following = true;
     const sync = coalesced(() => this.syncDomains(), (err) => this.report(0, err));
     for (const special of ['@introduceDomain', '@releaseDomain']) {
       const token = `vmanage-listen-${special}`;
@@ -202,6 +261,7 @@ export class XenstoreListener implements Listener {
 
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.reconnectTimer);
     for (const [path, token] of this.domainWatches.splice(0)) await this.xs.unwatch(path, token).catch(() => undefined);
     await Promise.all([...this.served.keys()].map((d) => this.unserve(d)));
   }
@@ -237,8 +297,8 @@ export class XenstoreListener implements Listener {
     stream.on('error', (err) => this.report(s.domid, err));
     s.stream = stream;
     await stream.start();
-    await this.xs.write(`${base}/accept`, String(gen));
     const peer: PeerIdentity = { transport: 'xenstore', id: await this.identify(s.domid), details: { domid: s.domid, generation: gen, path: base } };
+    await this.xs.write(`${base}/accept`, String(gen));
     this.stats.connections++;
     this.handler?.({ stream, peer });
   }
