@@ -1,7 +1,7 @@
 // vmanage-powerd as a real child process on a private system bus, against a kernel-shaped fake
 // sysfs. powerd runs without CAP_DAC_OVERRIDE (as root, like a hardened service), so read-only
 // sysfs files refuse writes the way the kernel's do.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import fc from 'fast-check';
 import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
@@ -15,7 +15,7 @@ import { isVmanageError } from '../../src/domain/errors.js';
 import { startPrivateBus, type PrivateBus } from '../support/dbus.js';
 import { redfishCredentials, startRedfish } from '../support/redfish.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage, type FakeSysfs } from '../support/fakesysfs.js';
-import { pidAlive, startProcess, tempDir, type Started } from '../support/proc.js';
+import { pidAlive, startProcess, tempDir, type Started, type Teardown } from '../support/proc.js';
 
 const run = promisify(execFile);
 const MAIN = 'src/daemons/powerd/main.ts';
@@ -23,21 +23,34 @@ const P0 = 'sys/devices/system/cpu/cpufreq/policy0';
 
 interface Powerd { bus: PrivateBus; fake: FakeSysfs; proc: Started; client: MessageBus; powerd: PowerdClient }
 
-async function startPowerd(t: ExecutionContext, config = '', allow = '{ uids: [0], groups: [] }', busPolicy = ''): Promise<Powerd> {
+async function startPowerd(t: Teardown, config = '', allow = '{ uids: [0], groups: [] }', busPolicy = ''): Promise<Powerd> {
   const bus = await startPrivateBus(t, 'system', busPolicy);
   await chmod(bus.dir, 0o755); // lets the uid-65534 caller reach the socket
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(2), rapl: [raplPackage(0), raplPackage(1)] });
   const dir = await tempDir(t, 'vmanage-powerd-');
   const file = join(dir, 'powerd.yaml');
-  await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nallow: ${allow}\n${config}`);
+  const interval = config.includes('readingIntervalMs') ? '' : 'readingIntervalMs: 0\n';
+  await writeFile(file, `sysfsRoot: ${fake.root}\n${interval}allow: ${allow}\n${config}`);
   const proc = await startProcess(t, 'setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, '--import', 'tsx', MAIN, '--config', file], {
-    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/,
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000,
   });
   const client = dbus.sessionBus({ busAddress: bus.address });
   t.teardown(() => disconnectBus(client));
   const powerd = await PowerdClient.connect({ bus: client });
   return { bus, fake, proc, client, powerd };
 }
+
+// One powerd with the default configuration serves the tests that restore what they change
+// (starting a daemon per test overloads a small shared machine); tests run serially.
+const sharedTeardowns: (() => unknown)[] = [];
+let sharedPowerd: Promise<Powerd> | undefined;
+function shared(): Promise<Powerd> {
+  sharedPowerd ??= startPowerd({ teardown: (fn) => { sharedTeardowns.push(fn); } });
+  return sharedPowerd;
+}
+test.after.always(async () => {
+  for (const fn of sharedTeardowns.reverse()) await fn();
+});
 
 /** Runs a dbus-next snippet (bus in `bus`) as another uid/gid; resolves to what it prints. */
 async function runAs(uid: number, gid: number, address: string, snippet: string): Promise<string> {
@@ -57,8 +70,8 @@ async function callAsNobody(address: string, method: string, signature: string, 
     console.log('ok');`);
 }
 
-test('powerd reports caps and limits, and a cap change writes every policy, signals CapChanged and updates the property', async (t) => {
-  const { fake, client, powerd } = await startPowerd(t);
+test.serial('powerd reports caps and limits, and a cap change writes every policy, signals CapChanged and updates the property', async (t) => {
+  const { fake, client, powerd } = await shared();
   const state = await powerd.getState();
   t.is(state.frequency?.capKHz, null);
   t.is(state.frequency?.policies.length, 2);
@@ -78,10 +91,11 @@ test('powerd reports caps and limits, and a cap change writes every policy, sign
   t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
   await powerd.setGovernor('performance');
   t.is(await fake.read(`${P0}/scaling_governor`), 'performance\n');
+  await powerd.setGovernor('powersave');
 });
 
-test('caps outside the hardware limits are refused with OutOfBounds naming the limit and value', async (t) => {
-  const { fake, client, powerd } = await startPowerd(t);
+test.serial('caps outside the hardware limits are refused with OutOfBounds naming the limit and value', async (t) => {
+  const { fake, client, powerd } = await shared();
   const raw = (await client.getProxyObject(POWER1_NAME, POWER1_PATH)).getInterface(POWER1_IFACE);
   const err = await t.throwsAsync(raw.SetFrequencyCap!(5_000_000) as Promise<void>);
   t.is((err as unknown as { type: string }).type, 'org.vmanage.Power1.Error.OutOfBounds');
@@ -94,8 +108,34 @@ test('caps outside the hardware limits are refused with OutOfBounds naming the l
   t.true(isVmanageError(unknown, 'NOT_FOUND'));
 });
 
-test('a RAPL limit set through powerd is written to each package and read back', async (t) => {
-  const { fake, powerd } = await startPowerd(t);
+test.serial('a RAPL counter turned to garbage gives SensorUnavailable through powerd, shown in the state', async (t) => {
+  const { fake, powerd } = await shared();
+  t.is((await powerd.sensor.read()).source, 'powerd:rapl:package-0+package-1');
+  t.teardown(() => fake.setEnergy(1, 1_000_000));
+  await fake.setEnergy(1, 'lots' as unknown as number);
+  await new Promise((r) => setTimeout(r, 15)); // past the sensor's minimum interval
+  const err = await t.throwsAsync(powerd.sensor.read());
+  t.true(isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE'), String(err));
+  t.regex((await powerd.getState()).readingError ?? '', /intel-rapl:1\/energy_uj: expected an unsigned decimal integer/);
+  t.is(powerd.sensor.last()?.stale, true);
+});
+
+test.serial('a powerd that stops answering gives TIMEOUT within the client deadline', async (t) => {
+  const { bus, proc } = await shared();
+  const conn = dbus.sessionBus({ busAddress: bus.address });
+  t.teardown(() => disconnectBus(conn));
+  const client = await PowerdClient.connect({ bus: conn, timeoutMs: 300 });
+  process.kill(proc.pid, 'SIGSTOP');
+  t.teardown(() => { process.kill(proc.pid, 'SIGCONT'); });
+  const err = await t.throwsAsync(client.setMaxFrequency(2_000_000));
+  t.true(isVmanageError(err, 'TIMEOUT'), String(err));
+  process.kill(proc.pid, 'SIGCONT');
+  t.truthy(await client.getState());
+  await client.clearMaxFrequency(); // the call that timed out ran after SIGCONT
+});
+
+test.serial('a RAPL limit set through powerd is written to each package and read back', async (t) => {
+  const { fake, powerd } = await shared();
   await powerd.powerLimit('rapl').setLimit(160);
   t.is(await fake.read('sys/class/powercap/intel-rapl:1/constraint_0_power_limit_uw'), '80000000\n');
   t.is((await powerd.powerLimit('rapl').state()).limitWatts, 160);
@@ -103,21 +143,21 @@ test('a RAPL limit set through powerd is written to each package and read back',
   t.is((await powerd.powerLimit('rapl').state()).limitWatts, null);
 });
 
-test('a caller whose uid is not allowed is refused with AccessDenied and nothing is written', async (t) => {
-  const { bus, fake } = await startPowerd(t);
+test.serial('a caller whose uid is not allowed is refused with AccessDenied and nothing is written', async (t) => {
+  const { bus, fake } = await shared();
   t.is(await callAsNobody(bus.address, 'SetFrequencyCap', 'u', [1_000_000]), 'org.vmanage.Power1.Error.AccessDenied');
   t.is(await callAsNobody(bus.address, 'SetPowerLimit', 'su', ['rapl', 100]), 'org.vmanage.Power1.Error.AccessDenied');
   t.is(await callAsNobody(bus.address, 'GetState', '', []), 'ok');
   t.is(await fake.read(`${P0}/scaling_max_freq`), '3900000\n');
 });
 
-test('a caller allowed through one of its groups may change caps', async (t) => {
+test.serial('a caller allowed through one of its groups may change caps', async (t) => {
   const { bus, fake } = await startPowerd(t, '', '{ uids: [0], groups: [nogroup] }');
   t.is(await callAsNobody(bus.address, 'SetFrequencyCap', 'u', [1_000_000]), 'ok');
   t.is(await fake.read(`${P0}/scaling_max_freq`), '1000000\n');
 });
 
-test('the install bus policy lets only root own the name and only root and the group call it', async (t) => {
+test.serial('the install bus policy lets only root own the name and only root and the group call it', async (t) => {
   const conf = await readFile('packaging/dbus/org.vmanage.Power1.conf', 'utf8');
   // This machine has no "vmanage" group: the test gives the group's rights to nogroup (gid 65534).
   const policies = (conf.match(/<policy[\s\S]*?<\/policy>/g) ?? []).join('\n').replace('group="vmanage"', 'group="nogroup"');
@@ -128,12 +168,12 @@ test('the install bus policy lets only root own the name and only root and the g
   t.is(await runAs(65534, 65534, bus.address, `console.log(await bus.requestName('${POWER1_NAME}', 4));`), 'org.freedesktop.DBus.Error.AccessDenied');
 });
 
-test('root is refused too when the allowed uids leave it out, and the client maps that to PERMISSION_DENIED', async (t) => {
+test.serial('root is refused too when the allowed uids leave it out, and the client maps that to PERMISSION_DENIED', async (t) => {
   const bus = await startPrivateBus(t, 'system');
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(1) });
   const file = join(await tempDir(t), 'p.yaml');
   await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nrapl: { enabled: false }\nallow: { uids: [4242], groups: [] }\n`);
-  await startProcess(t, process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/ });
+  await startProcess(t, process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000 });
   const client = dbus.sessionBus({ busAddress: bus.address });
   t.teardown(() => disconnectBus(client));
   const other = await PowerdClient.connect({ bus: client });
@@ -142,16 +182,17 @@ test('root is refused too when the allowed uids leave it out, and the client map
   t.regex(err.message, /uid 0 .* not allowed/);
 });
 
-test('a read-only sysfs attribute refuses powerd\'s write as the kernel would, as a typed error', async (t) => {
-  const { fake, powerd } = await startPowerd(t);
+test.serial('a read-only sysfs attribute refuses powerd\'s write as the kernel would, as a typed error', async (t) => {
+  const { fake, powerd } = await shared();
   await chmod(fake.path(`${P0}/scaling_max_freq`), 0o444);
+  t.teardown(() => chmod(fake.path(`${P0}/scaling_max_freq`), 0o644));
   const err = await t.throwsAsync(powerd.setMaxFrequency(2_000_000));
   t.true(isVmanageError(err, 'PERMISSION_DENIED'), String(err));
   t.regex(err.message, /scaling_max_freq: EACCES/);
 });
 
-test('fuzzed method arguments get D-Bus errors or succeed, and powerd keeps answering', async (t) => {
-  const { proc, client, powerd } = await startPowerd(t);
+test.serial('fuzzed method arguments get D-Bus errors or succeed, and powerd keeps answering', async (t) => {
+  const { proc, client, powerd } = await shared();
   const text = fc.string({ unit: 'grapheme', maxLength: 80 });
   const call = fc.oneof(
     fc.record({ m: fc.constant('SetFrequencyCap'), s: fc.constant('u'), b: fc.tuple(fc.nat({ max: 0xffffffff })) }),
@@ -171,9 +212,11 @@ test('fuzzed method arguments get D-Bus errors or succeed, and powerd keeps answ
   }), { numRuns: 150 });
   t.true(pidAlive(proc.pid));
   t.truthy(await powerd.getState());
+  await powerd.clearMaxFrequency();
+  await powerd.powerLimit('rapl').clearLimit();
 });
 
-test('an invalid configuration makes powerd exit 2 listing every problem as path: problem', async (t) => {
+test.serial('an invalid configuration makes powerd exit 2 listing every problem as path: problem', async (t) => {
   const file = join(await tempDir(t), 'bad.yaml');
   await writeFile(file, 'bus: tcp\nallow: { uids: [-1] }\nreadingIntervalMs: soon\n');
   const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', MAIN, '--config', file]));
@@ -184,7 +227,7 @@ test('an invalid configuration makes powerd exit 2 listing every problem as path
   t.regex(e.stderr, /^readingIntervalMs: /m);
 });
 
-test('a BMC power-limit plug-in with invalid options is a configuration error naming the option', async (t) => {
+test.serial('a BMC power-limit plug-in with invalid options is a configuration error naming the option', async (t) => {
   const file = join(await tempDir(t), 'bad.yaml');
   await writeFile(file, 'readingIntervalMs: 0\npowerLimits:\n  - kind: dcmi\n    options: { target: { kind: lan } }\n  - kind: redfish\n    options: { baseUrl: ftp://x, username: a, password: b }\n');
   const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', MAIN, '--config', file]));
@@ -194,7 +237,7 @@ test('a BMC power-limit plug-in with invalid options is a configuration error na
   t.regex(e.stderr, /^powerLimits\.1\.options\.baseUrl: expected http/m);
 });
 
-test('a Redfish power limit plugged in by configuration is set through powerd and refused outside the BMC\'s range', async (t) => {
+test.serial('a Redfish power limit plugged in by configuration is set through powerd and refused outside the BMC\'s range', async (t) => {
   const redfish = await startRedfish(t);
   const { powerd } = await startPowerd(t, `powerLimits:\n  - kind: redfish\n    options: { baseUrl: "${redfish.url}", username: ${redfishCredentials.username}, password: ${redfishCredentials.password}, timeoutMs: 2000 }\n`);
   await powerd.powerLimit('redfish').setLimit(400);
@@ -206,7 +249,7 @@ test('a Redfish power limit plugged in by configuration is set through powerd an
   t.is(redfish.state.limitWatts, 400);
 });
 
-test('SIGTERM makes powerd release its name and exit 0', async (t) => {
+test.serial('SIGTERM makes powerd release its name and exit 0', async (t) => {
   const { proc, client } = await startPowerd(t);
   const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
   proc.child.kill('SIGTERM');
@@ -215,11 +258,14 @@ test('SIGTERM makes powerd release its name and exit 0', async (t) => {
   t.true(isVmanageError(err, 'UNAVAILABLE'), String(err));
 });
 
-test('powerd on the simulated backend serves readings from the power model', async (t) => {
-  const { powerd } = await startPowerd(t, 'backend: sim\nsim: { model: hp-proliant-ml110-g4, utilisation: 1 }\n');
+test.serial('powerd on the simulated backend serves readings from the power model and publishes them periodically', async (t) => {
+  const { client, powerd } = await startPowerd(t, 'backend: sim\nsim: { model: hp-proliant-ml110-g4, utilisation: 1 }\nreadingIntervalMs: 50\n');
+  const props = (await client.getProxyObject(POWER1_NAME, POWER1_PATH)).getInterface('org.freedesktop.DBus.Properties');
+  const watts = new Promise((resolve) => props.on('PropertiesChanged', (_i: string, c: Record<string, { value: unknown }>) => { if (c.PowerWatts) resolve(c.PowerWatts.value); }));
   const r = await powerd.sensor.read();
   t.is(r.watts, 117);
   t.is(r.source, 'powerd:sim');
   await powerd.powerLimit('sim').setLimit(100);
   t.true((await powerd.sensor.read()).watts <= 100);
+  t.is(typeof await watts, 'number');
 });

@@ -70,7 +70,7 @@ export class SimPower {
     this.maxKHz = options.maxKHz ?? 3_000_000;
     this.capKHz = this.maxKHz;
     this.governor = options.governors?.[0] ?? 'powersave';
-    this.epp = options.epp ? 'balance_performance' : undefined;
+    this.epp = options.epp?.includes('balance_performance') ? 'balance_performance' : options.epp?.[0];
     this.sensor = new SimPowerSensor(this);
     this.frequency = new SimFrequencyActuator(this);
     this.limit = new SimPowerLimit(this);

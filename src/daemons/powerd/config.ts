@@ -66,7 +66,12 @@ export function parseConfig(text: string, source = 'config'): PowerdConfig {
   if (doc.errors.length > 0) {
     throw configError(source, doc.errors.map((e) => `${e.linePos?.[0] ? `line ${e.linePos[0].line}` : '(yaml)'}: ${e.message.split('\n')[0]}`));
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    throw configError(source, [`(yaml): ${(err as Error).message.split('\n')[0]}`]); // e.g. an alias to no anchor
+  }
   const result = PowerdConfigSchema.safeParse(raw);
   if (!result.success) {
     throw configError(source, result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`));

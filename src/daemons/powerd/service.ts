@@ -51,7 +51,12 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     this.capKHz = capped.length ? Math.min(...capped.map((p) => p.scalingMaxKHz)) : null;
   }
 
-  async state(): Promise<PowerdState> {
+  /** Serialised with the mutations, so a state never shows a half-applied change. */
+  state(): Promise<PowerdState> {
+    return this.serial(() => this.readState());
+  }
+
+  private async readState(): Promise<PowerdState> {
     const f = this.backend.frequency;
     const powerLimits = await Promise.all([...this.backend.limits.values()].map((l) => l.state()));
     return {
@@ -96,9 +101,9 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     });
   }
 
-  setGovernor(caller: Caller, governor: string): Promise<void> {
+  async setGovernor(caller: Caller, governor: string): Promise<void> {
     checkName('governor', governor);
-    return this.serial(async () => {
+    return await this.serial(async () => {
       const f = this.frequency();
       if (!f.setGovernor) throw new UnsupportedError('frequency actuator', 'governors');
       const old = (await f.state())[0]?.governor ?? null;
@@ -107,9 +112,9 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     });
   }
 
-  setEpp(caller: Caller, epp: string): Promise<void> {
+  async setEpp(caller: Caller, epp: string): Promise<void> {
     checkName('EPP', epp);
-    return this.serial(async () => {
+    return await this.serial(async () => {
       const f = this.frequency();
       if (!f.setEpp) throw new UnsupportedError('frequency actuator', 'energy_performance_preference');
       const old = (await f.state())[0]?.epp ?? null;
@@ -118,9 +123,9 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     });
   }
 
-  setPowerLimit(caller: Caller, source: string, watts: number): Promise<void> {
+  async setPowerLimit(caller: Caller, source: string, watts: number): Promise<void> {
     checkName('power limit source', source);
-    return this.serial(async () => {
+    return await this.serial(async () => {
       const limit = this.limit(source);
       const before = await limit.state();
       if (before.maxWatts !== undefined && watts > before.maxWatts) {
@@ -134,9 +139,9 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
     });
   }
 
-  clearPowerLimit(caller: Caller, source: string): Promise<void> {
+  async clearPowerLimit(caller: Caller, source: string): Promise<void> {
     checkName('power limit source', source);
-    return this.serial(async () => {
+    return await this.serial(async () => {
       const limit = this.limit(source);
       const before = await limit.state();
       await limit.clearLimit();
