@@ -10,6 +10,7 @@ import { XenstoreConnector, XenstoreListener } from '../../src/mchannel/transpor
 import { DEFAULT_CHUNK_BYTES, DEFAULT_SLOTS } from '../../src/mchannel/transports/xenstore-ring.js';
 import type { Connection } from '../../src/mchannel/types.js';
 import { startXenstored, type TestXenstored } from '../support/xenstored.js';
+import { waitFor } from '../support/proc.js';
 
 const UUID = '6f1c2b7a-3d4e-4f50-8a9b-0c1d2e3f4a5b';
 
@@ -258,4 +259,32 @@ test('a host daemon that restarts while a guest is connected makes the guest rec
   t.is(h2.peer.details?.['generation'], 2);
   g2.stream.write('fresh\n');
   t.is((await readBytes(h2.stream, 6)).toString(), 'fresh\n');
+});
+
+test('a listener built with an opener survives losing its xenstore connection and serves the guest again', async (t) => {
+  const xsd = await startXenstored(t);
+  await xsd.guestSocket(5);
+  const opened: XenstoreClient[] = [];
+  const listener = await XenstoreListener.reconnecting(async () => {
+    const c = await connectXenstoreSocket(xsd.socketPath);
+    t.teardown(() => c.close());
+    opened.push(c);
+    return c;
+  }, { reconnectMinMs: 5 });
+  t.teardown(() => listener.close());
+  const conns: Connection[] = [];
+  listener.onConnection((c) => { conns.push(c); t.teardown(() => c.stream.destroy()); });
+  await listener.serve(5);
+  const guestXs = await connectXenstoreSocket(await xsd.guestSocket(5));
+  t.teardown(() => guestXs.close());
+  const connector = new XenstoreConnector(guestXs);
+  const g1 = await connector.connect();
+  const guestSaw = once(g1.stream, 'close');
+  opened[0]!.close(); // dom0's xenstore connection is lost
+  await guestSaw; // the host removed the ring it can no longer serve, once reconnected
+  const g2 = await connector.connect();
+  t.is(listener.stats.reconnects, 1);
+  const h2 = await waitFor('the host side of the new connection', () => conns.find((c) => c.peer.details?.['generation'] === g2.peer.details?.['generation']));
+  g2.stream.write('back again\n');
+  t.is((await readBytes(h2.stream, 11)).toString(), 'back again\n');
 });
