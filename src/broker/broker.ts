@@ -50,7 +50,10 @@ export class Broker {
   private again = false;
   private lastCycleAt = Number.NEGATIVE_INFINITY;
   private pendingObservation: { id: number; decision: Decision }[] = [];
+  /** No timer running (not started yet, or stopped). */
   private stopped = true;
+  /** stop() was called: no more cycles of any kind. */
+  private closed = false;
   private last: CycleResult | undefined;
   readonly counters: BrokerCounters = { cycles: 0, policyErrors: 0, applied: 0, refused: 0 };
 
@@ -73,7 +76,7 @@ export class Broker {
   }
 
   start(): void {
-    if (!this.stopped) return;
+    if (!this.stopped || this.closed) return;
     this.stopped = false;
     this.schedule(this.opts.periodMs);
   }
@@ -81,6 +84,7 @@ export class Broker {
   /** Stops the timer and removes the broker's bus listeners; waits for a running cycle. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
     this.opts.bus?.removeOwner(OWNER);
@@ -92,6 +96,7 @@ export class Broker {
    * minGapMs to the previous one, then it waits for the next period).
    */
   requestCycle(): void {
+    if (this.closed) return;
     if (this.running) {
       this.again = true;
       return;
@@ -106,7 +111,7 @@ export class Broker {
     if (this.running) return this.running;
     this.running = this.runCycle().finally(() => {
       this.running = undefined;
-      if (this.again && !this.stopped) {
+      if (this.again && !this.closed) {
         this.again = false;
         this.requestCycle();
       }

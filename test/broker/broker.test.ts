@@ -110,3 +110,35 @@ test('broker: reconfigure validates first and keeps the old set on error', (t) =
   h.broker.reconfigure([{ name: 'sla-dvfs' }, { name: 'fail-safe' }]);
   t.deepEqual(h.broker.policyNames(), ['sla-dvfs', 'fail-safe']);
 });
+
+test('broker: cycle requests while a cycle runs coalesce into one more cycle', async (t) => {
+  const h = harness({ policies: [{ name: 'budget' }] });
+  const first = h.broker.cycle();
+  for (let i = 0; i < 100; i++) h.broker.requestCycle();
+  t.is(h.broker.cycle(), first, 'a second call returns the running cycle');
+  await first;
+  await settle();
+  t.is(h.broker.counters.cycles, 2);
+});
+
+test('broker: requests closer than minGapMs to the last cycle wait for the period', async (t) => {
+  const h = harness({ policies: [{ name: 'budget' }], minGapMs: 500 });
+  await h.broker.cycle();
+  h.clock.advance(499);
+  h.broker.requestCycle();
+  await settle();
+  t.is(h.broker.counters.cycles, 1);
+  h.clock.advance(1);
+  h.broker.requestCycle();
+  await settle();
+  t.is(h.broker.counters.cycles, 2);
+});
+
+test('wire: a leader budget that is not a positive number is rejected, logged, and changes nothing', async (t) => {
+  const { logger, lines } = recordingLogger();
+  const h = harness({ policies: [{ name: 'budget' }], logger });
+  h.bus.emit('leader-budget', { watts: 210 });
+  for (const watts of [Number.NaN, -5, 0, Number.POSITIVE_INFINITY]) h.bus.emit('leader-budget', { watts });
+  t.like(h.builder.build().budget, { watts: 210, source: 'leader' });
+  t.is(lines.filter((l) => l['msg'] === 'leader budget rejected: expected watts > 0').length, 4);
+});
