@@ -20,6 +20,8 @@ export type ChannelState = 'connecting' | 'connected' | 'disconnected' | 'closed
 export interface ChannelEvents {
   /** A handshake completed; resumed is true when it continued an existing session. */
   connected: { peer: PeerIdentity; role: string; claimedId: string; resumed: boolean };
+  /** Also emitted (after connected) when a handshake continued an existing session. */
+  resumed: { peer: PeerIdentity; role: string; claimedId: string; resumed: true };
   disconnected: { error: VmanageError | undefined };
   /** Messages lost for good (REPLAY_BUFFER_EXCEEDED), with their count: never a silent gap. */
   gap: GapInfo;
@@ -495,6 +497,7 @@ export class Channel implements AsyncIterable<Incoming> {
     this.backoffMs = this.o.backoffMinMs;
     this.drainWaiters();
     this.events.emit('connected', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed });
+    if (resumed) this.events.emit('resumed', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed: true });
   }
 
   private failPending(err: VmanageError): void {

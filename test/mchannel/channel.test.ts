@@ -102,6 +102,8 @@ test('sending a body larger than the frame limit is refused locally with FRAME_T
 test('messages sent while disconnected are delivered after the client reconnects by itself', async (t) => {
   const { client, net, serverSide } = await joined(t);
   const s = await serverSide;
+  const resumed: string[] = [];
+  client.events.on('resumed', (e) => resumed.push(e.role));
   await client.send('x.y', { n: 1 });
   net.cutAll();
   await until('client notices', () => client.state !== 'connected');
@@ -111,6 +113,7 @@ test('messages sent while disconnected are delivered after the client reconnects
   t.deepEqual(got.map((m) => (m.body as { n: number }).n), [1, 2, 3]);
   t.is(client.state, 'connected');
   t.true(s.counters.handshakes >= 2);
+  t.true(resumed.length >= 1 && resumed.every((r) => r === 'host'));
 });
 
 test('a full replay buffer makes send wait until the peer reads (backpressure)', async (t) => {
