@@ -6,11 +6,13 @@ import { promisify } from 'node:util';
 import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
 import { isVmanageError, type VmanageError } from '../../src/domain/errors.js';
 import { startXenstored } from '../support/xenstored.js';
+import { waitFor } from '../support/proc.js';
+import type { XenstoredFixture } from '../fixtures/xenstored/server.js';
 import type { XenstoreClient } from '../../src/adapters/xen/client.js';
 
 const run = promisify(execFile);
 
-async function dom0(t: Parameters<typeof startXenstored>[0]): Promise<{ xs: XenstoreClient; env: NodeJS.ProcessEnv; socketPath: string; guest(domid: number): Promise<XenstoreClient> }> {
+async function dom0(t: Parameters<typeof startXenstored>[0]): Promise<{ xs: XenstoreClient; env: NodeJS.ProcessEnv; socketPath: string; fixture: XenstoredFixture; guest(domid: number): Promise<XenstoreClient> }> {
   const xsd = await startXenstored(t);
   const xs = await connectXenstoreSocket(xsd.socketPath);
   t.teardown(() => xs.close());
@@ -18,6 +20,7 @@ async function dom0(t: Parameters<typeof startXenstored>[0]): Promise<{ xs: Xens
     xs,
     env: xsd.env(),
     socketPath: xsd.socketPath,
+    fixture: xsd.fixture,
     guest: async (domid) => {
       const c = await connectXenstoreSocket(await xsd.guestSocket(domid));
       t.teardown(() => c.close());
@@ -171,3 +174,22 @@ test('a guest writing a value over the node size quota gets OutOfBounds (ENOSPC)
   await g5.write('data/ok', Buffer.alloc(1024, 1));
   t.is((await xs.read('/local/domain/5/data/ok')).length, 1024);
 });
+
+test.serial('xenstore-ls, xenstore-chmod and xenstore-watch (libxenstore) agree with the client on directories, permissions and watch events', async (t) => {
+  const { xs, env, fixture } = await dom0(t);
+  await xs.write('/tree/a', '1');
+  await xs.write('/tree/b/c', 'two');
+  const ls = await run('xenstore-ls', ['-f', '/tree'], { env });
+  t.deepEqual(ls.stdout.trim().split('\n').sort(), ['/tree/a = "1"', '/tree/b = ""', '/tree/b/c = "two"']);
+  await run('xenstore-chmod', ['/tree/a', 'n0', 'r5'], { env });
+  t.deepEqual(await xs.getPerms('/tree/a'), ['n0', 'r5']);
+  const lsp = await run('xenstore-ls', ['-p', '/tree'], { env });
+  t.regex(lsp.stdout, /^a = "1"[ .]+\(n0,r5\)$/m);
+  // xenstore-watch prints the initial fire and then one event per change; -n 2 stops after two.
+  const watching = run('xenstore-watch', ['-n', '2', '/tree/b'], { env });
+  await waitFor('xenstore-watch to set its watch', () => fixture.watchCount() > 0);
+  await xs.write('/tree/b/c', 'three');
+  const { stdout } = await watching;
+  t.deepEqual(stdout.trim().split('\n'), ['/tree/b', '/tree/b/c']);
+});
+
