@@ -23,7 +23,7 @@ function tinyVm(name: string, uuid: string): string {
 test.serial('on real libvirtd: define/start events, inventory, CPU stats, scheduler, channel hot-plug, destroy', async (t) => {
   const host = await startOneHost(t);
   const ld = await startLibvirtDbus(t, 'system', undefined, ['nsenter', ...host.nsenterArgs()]);
-  const hv = new LibvirtHypervisor({ uri: 'qemu:///system', busAddress: ld.bus.address, callTimeoutMs: 30_000 });
+  const hv = new LibvirtHypervisor({ uri: 'qemu:///system', busAddress: ld.address, callTimeoutMs: 30_000 });
   t.teardown(() => hv.close());
   const events: VmEvent[] = [];
   hv.onEvent((e) => events.push(e));

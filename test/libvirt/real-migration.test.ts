@@ -16,7 +16,7 @@ test.serial('migrate reports progress, aborts with MIGRATION_ABORTED leaving the
   const image = await buildGuest();
   const { a, b } = await startTwoHosts(t);
   const ld = await startLibvirtDbus(t, 'system', undefined, ['nsenter', ...a.nsenterArgs()]);
-  const hv = new LibvirtHypervisor({ uri: 'qemu:///system', busAddress: ld.bus.address });
+  const hv = new LibvirtHypervisor({ uri: 'qemu:///system', busAddress: ld.address });
   t.teardown(() => hv.close());
   const events: VmEvent[] = [];
   hv.onEvent((e) => events.push(e));

@@ -6,7 +6,9 @@ import type { VmEvent } from '../../src/domain/ports/hypervisor.js';
 import { LibvirtHypervisor } from '../../src/adapters/libvirt/index.js';
 import { DbusClient } from '../../src/adapters/libvirt/dbus-client.js';
 import { startLibvirtDbus, type LibvirtDbus } from '../support/libvirt-dbus.js';
-import { waitFor } from '../support/proc.js';
+import { stopPid, waitFor } from '../support/proc.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 
 const TEST_UUID = '6695eb01-f6a4-8304-79aa-97f2502e193f';
@@ -15,10 +17,10 @@ interface Fixture { ld: LibvirtDbus; hv: LibvirtHypervisor; raw: DbusClient }
 
 async function fixture(t: ExecutionContext): Promise<Fixture> {
   const ld = await startLibvirtDbus(t, 'session');
-  const hv = new LibvirtHypervisor({ uri: 'test:///default', busAddress: ld.bus.address, callTimeoutMs: 5_000 });
+  const hv = new LibvirtHypervisor({ uri: 'test:///default', busAddress: ld.address, callTimeoutMs: 5_000 });
   t.teardown(() => hv.close());
   // A second, independent client drives the test driver the way a user of virsh would.
-  const raw = new DbusClient({ bus: 'session', busAddress: ld.bus.address, service: 'org.libvirt' });
+  const raw = new DbusClient({ bus: 'session', busAddress: ld.address, service: 'org.libvirt' });
   t.teardown(() => raw.close());
   return { ld, hv, raw };
 }
@@ -146,7 +148,7 @@ test('after libvirt-dbus restarts, onReconnect fires and the inventory can be re
   t.true((await hv.listVms()).some((v) => v.uuid === TEST_UUID));
   const events: VmEvent[] = [];
   hv.onEvent((e) => events.push(e));
-  const raw = new DbusClient({ bus: 'session', busAddress: ld.bus.address, service: 'org.libvirt' });
+  const raw = new DbusClient({ bus: 'session', busAddress: ld.address, service: 'org.libvirt' });
   t.teardown(() => raw.close());
   await raw.call(`/org/libvirt/Test/domain/_${TEST_UUID.replaceAll('-', '_')}`, 'org.libvirt.Domain', 'Suspend');
   await waitFor('an event from the new libvirt-dbus', () => events.length >= 1, 5_000);
@@ -158,4 +160,28 @@ test('an unreachable bus is HYPERVISOR_UNAVAILABLE, and an unknown URI is INVALI
   t.teardown(() => hv.close());
   t.is(code(await t.throwsAsync(hv.listVms())), ErrorCodes.HypervisorUnavailable);
   t.is(code(t.throws(() => new LibvirtHypervisor({ uri: 'vbox:///session' }))), ErrorCodes.InvalidInput);
+});
+
+test('after the D-Bus daemon itself restarts, the adapter reconnects, fires onReconnect and gets events again', async (t) => {
+  const { ld, hv } = await fixture(t);
+  await hv.connect();
+  let reconnects = 0;
+  hv.onReconnect(() => { reconnects += 1; });
+  await ld.stop();
+  await ld.bus.stop();
+  // Same config, same socket path: dbus-daemon removed its socket when it exited.
+  const out = execFileSync('dbus-daemon', [`--config-file=${join(ld.bus.dir, 'bus.conf')}`, '--fork', '--print-pid=1'], { encoding: 'utf8' });
+  const pid = Number(out.trim());
+  t.teardown(() => stopPid(pid));
+  await ld.start();
+  await waitFor('onReconnect after the bus came back', () => reconnects >= 1, 15_000);
+  t.true((await hv.listVms()).some((v) => v.uuid === TEST_UUID));
+  t.true(hv.dbusCounters.busReconnects >= 1);
+  const events: VmEvent[] = [];
+  hv.onEvent((e) => events.push(e));
+  const raw = new DbusClient({ bus: 'session', busAddress: ld.address, service: 'org.libvirt' });
+  t.teardown(() => raw.close());
+  await raw.call(`/org/libvirt/Test/domain/_${TEST_UUID.replaceAll('-', '_')}`, 'org.libvirt.Domain', 'Suspend');
+  await waitFor('an event on the new bus', () => events.length >= 1, 5_000);
+  t.is(events[0]?.kind, 'suspended');
 });

@@ -11,6 +11,8 @@ const run = promisify(execFile);
 
 export interface LibvirtDbus {
   readonly bus: PrivateBus;
+  /** The bus address without dbus-daemon's guid, so it stays valid when the bus is restarted. */
+  readonly address: string;
   readonly kind: 'session' | 'system';
   pid(): number;
   /** Stops libvirt-dbus (SIGTERM, by PID). */
@@ -31,20 +33,22 @@ export async function nameHasOwner(address: string, name = 'org.libvirt'): Promi
  */
 export async function startLibvirtDbus(t: Teardown, kind: 'session' | 'system' = 'session', bus?: PrivateBus, prefix: readonly string[] = []): Promise<LibvirtDbus> {
   const b = bus ?? await startPrivateBus(t, kind);
+  const address = b.address.replace(/,guid=[0-9a-f]+/, '');
   let proc: Started | undefined;
-  const env = { ...process.env, [kind === 'session' ? 'DBUS_SESSION_BUS_ADDRESS' : 'DBUS_SYSTEM_BUS_ADDRESS']: b.address };
+  const env = { ...process.env, [kind === 'session' ? 'DBUS_SESSION_BUS_ADDRESS' : 'DBUS_SYSTEM_BUS_ADDRESS']: address };
   const handle: LibvirtDbus = {
     bus: b,
+    address,
     kind,
     pid: () => proc?.pid ?? -1,
     stop: async () => {
       await proc?.stop();
       proc = undefined;
-      await waitFor('libvirt-dbus to release org.libvirt', async () => !(await nameHasOwner(b.address)), 5_000);
+      await waitFor('libvirt-dbus to release org.libvirt', async () => !(await nameHasOwner(address)), 5_000);
     },
     start: async () => {
       const argv = [...prefix, 'libvirt-dbus', `--${kind}`];
-      proc = await startProcess(t, argv[0] as string, argv.slice(1), { env, ready: () => nameHasOwner(b.address), readyTimeoutMs: 15_000 });
+      proc = await startProcess(t, argv[0] as string, argv.slice(1), { env, ready: () => nameHasOwner(address), readyTimeoutMs: 15_000 });
     },
   };
   await handle.start();
