@@ -2,9 +2,12 @@
 import test from 'ava';
 import { systemClock } from '../../src/adapters/clock.js';
 import { dcmiPowerSensor, type IpmiTool } from '../../src/adapters/power/ipmi-dcmi.js';
-import { execRunner } from '../../src/adapters/power/ipmi-exec.js';
+import { execRunner, type ToolRunner } from '../../src/adapters/power/ipmi-exec.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isVmanageError } from '../../src/domain/errors.js';
 import { startIpmiSim } from '../support/ipmisim.js';
+import { tempDir } from '../support/proc.js';
 
 const tools: IpmiTool[] = ['freeipmi', 'ipmitool'];
 
@@ -74,3 +77,18 @@ for (const tool of tools) {
     t.is(runner.counters.authFailures, 1);
   });
 }
+
+test('the BMC password never appears on a tool command line (FreeIPMI config file, ipmitool environment)', async (t) => {
+  const sim = await startIpmiSim(t, { powerWatts: 275 });
+  const conf = join(await tempDir(t), 'freeipmi.conf');
+  await writeFile(conf, 'username admin\npassword secret\n', { mode: 0o600 });
+  const seen: string[][] = [];
+  const real = execRunner();
+  const spy: ToolRunner = { run: (cmd, args, o) => { seen.push([cmd, ...args]); return real.run(cmd, args, o); } };
+  const target = { ...sim.target(), freeipmiConfigFile: conf };
+  for (const tool of tools) {
+    t.is((await dcmiPowerSensor({ target, tool, runner: spy, clock: systemClock, timeoutMs: 5000 }).read()).watts, 275);
+  }
+  t.is(seen.length, 2);
+  t.false(seen.flat().includes('secret'), JSON.stringify(seen));
+});

@@ -8,7 +8,7 @@ import type { ChassisPowerState, HostPowerControl } from '../../domain/ports/pow
 import type { ToolRunner } from './ipmi-exec.js';
 import type { IpmiTool } from './ipmi-dcmi.js';
 import { parseChassisPower } from './ipmi-parse.js';
-import { freeipmiArgs, ipmitoolArgs, targetName, type IpmiTarget } from './ipmi-target.js';
+import { runIpmi, targetName, type IpmiTarget } from './ipmi-target.js';
 
 export interface ChassisOptions {
   readonly target: IpmiTarget;
@@ -30,8 +30,8 @@ export class IpmiChassis implements HostPowerControl {
 
   async status(): Promise<ChassisPowerState> {
     const { stdout } = this.o.tool === 'freeipmi'
-      ? await this.o.runner.run('ipmi-chassis', [...freeipmiArgs(this.o.target, this.o.timeoutMs), '--get-status'], { timeoutMs: this.o.timeoutMs })
-      : await this.o.runner.run('ipmitool', [...ipmitoolArgs(this.o.target), 'chassis', 'power', 'status'], { timeoutMs: this.o.timeoutMs });
+      ? await runIpmi(this.o.runner, this.o.target, this.o.timeoutMs, 'ipmi-chassis', ['--get-status'])
+      : await runIpmi(this.o.runner, this.o.target, this.o.timeoutMs, 'ipmitool', ['chassis', 'power', 'status']);
     return parseChassisPower(stdout);
   }
 
@@ -45,9 +45,9 @@ export class IpmiChassis implements HostPowerControl {
 
   private async command(want: 'on' | 'off'): Promise<void> {
     if (this.o.tool === 'freeipmi') {
-      await this.o.runner.run('ipmi-chassis', [...freeipmiArgs(this.o.target, this.o.timeoutMs), `--chassis-control=${want === 'on' ? 'power-up' : 'power-down'}`], { timeoutMs: this.o.timeoutMs });
+      await runIpmi(this.o.runner, this.o.target, this.o.timeoutMs, 'ipmi-chassis', [`--chassis-control=${want === 'on' ? 'power-up' : 'power-down'}`]);
     } else {
-      await this.o.runner.run('ipmitool', [...ipmitoolArgs(this.o.target), 'chassis', 'power', want], { timeoutMs: this.o.timeoutMs });
+      await runIpmi(this.o.runner, this.o.target, this.o.timeoutMs, 'ipmitool', ['chassis', 'power', want]);
     }
     const deadline = this.o.clock.now() + (this.o.settleMs ?? 10_000);
     for (;;) {

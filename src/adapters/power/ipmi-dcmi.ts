@@ -11,7 +11,7 @@ import {
   parseIpmitoolPowerReading,
 } from './ipmi-parse.js';
 import { MemoizedSensor } from './ipmi-reading.js';
-import { freeipmiArgs, ipmitoolArgs, targetName, type IpmiTarget } from './ipmi-target.js';
+import { runIpmi, targetName, type IpmiTarget } from './ipmi-target.js';
 
 export type IpmiTool = 'freeipmi' | 'ipmitool';
 
@@ -29,8 +29,8 @@ export interface DcmiOptions {
 /** One DCMI power reading, watts. Throws when the BMC says power measurement is not active. */
 export async function readDcmiPower(o: DcmiOptions): Promise<number> {
   const { stdout } = o.tool === 'freeipmi'
-    ? await o.runner.run('ipmi-dcmi', [...freeipmiArgs(o.target, o.timeoutMs), '--get-system-power-statistics'], { timeoutMs: o.timeoutMs })
-    : await o.runner.run('ipmitool', [...ipmitoolArgs(o.target), 'dcmi', 'power', 'reading'], { timeoutMs: o.timeoutMs });
+    ? await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmi-dcmi', ['--get-system-power-statistics'])
+    : await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmitool', ['dcmi', 'power', 'reading']);
   const stats = o.tool === 'freeipmi' ? parseFreeipmiPowerStatistics(stdout) : parseIpmitoolPowerReading(stdout);
   if (!stats.active) {
     throw new VmanageError(ErrorCodes.PowerSensorUnavailable, 'BMC reports DCMI power measurement not active', { target: targetName(o.target) });
@@ -97,8 +97,7 @@ export class DcmiPowerLimit implements PowerLimitActuator {
   }
 
   private run(cmd: string, args: string[]): Promise<{ stdout: string }> {
-    const conn = cmd === 'ipmitool' ? ipmitoolArgs(this.o.target) : freeipmiArgs(this.o.target, this.o.timeoutMs);
-    return this.o.runner.run(cmd, [...conn, ...args], { timeoutMs: this.o.timeoutMs });
+    return runIpmi(this.o.runner, this.o.target, this.o.timeoutMs, cmd, args);
   }
 
   private async setAndActivate(watts: number): Promise<void> {

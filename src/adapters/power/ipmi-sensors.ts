@@ -7,7 +7,7 @@ import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { ToolRunner } from './ipmi-exec.js';
 import { MemoizedSensor } from './ipmi-reading.js';
 import { parseSensorsCsv, type SensorRow } from './ipmi-sensors-parse.js';
-import { freeipmiArgs, targetName, type IpmiTarget } from './ipmi-target.js';
+import { runIpmi, targetName, type IpmiTarget } from './ipmi-target.js';
 
 export interface IpmiSensorsOptions {
   readonly target: IpmiTarget;
@@ -21,10 +21,10 @@ export interface IpmiSensorsOptions {
 /** All sensors with their state and reading. */
 export async function readIpmiSensors(o: Omit<IpmiSensorsOptions, 'clock'>): Promise<SensorRow[]> {
   await mkdir(o.sdrCacheDir, { recursive: true, mode: 0o700 });
-  const { stdout } = await o.runner.run('ipmi-sensors', [
-    ...freeipmiArgs(o.target, o.timeoutMs), `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
+  const { stdout } = await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmi-sensors', [
+    `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
     '--no-header-output', '--comma-separated-output', '--output-sensor-state', '--non-abbreviated-units',
-  ], { timeoutMs: o.timeoutMs });
+  ]);
   return parseSensorsCsv(stdout);
 }
 

@@ -2,6 +2,7 @@
 // IPMI driver (/dev/ipmi0, FreeIPMI driver type OPENIPMI / ipmitool interface "open").
 // Builds the connection arguments for FreeIPMI and for ipmitool from one description.
 import { z } from 'zod';
+import type { ToolResult, ToolRunner } from './ipmi-exec.js';
 
 export const IpmiTargetSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -10,6 +11,12 @@ export const IpmiTargetSchema = z.discriminatedUnion('kind', [
     port: z.number().int().min(1).max(65535).default(623),
     username: z.string().max(16),
     password: z.string().max(20),
+    /**
+     * A FreeIPMI config file (freeipmi.conf(5), mode 0600) holding `username` and `password`:
+     * when set, FreeIPMI tools get --config-file instead of -u/-p, so the password is not in the
+     * process list. ipmitool always gets the password through its environment (-E).
+     */
+    freeipmiConfigFile: z.string().optional(),
     /** RMCP+ cipher suite; 3 (HMAC-SHA1, AES-CBC-128) is the widely supported default. */
     cipherSuite: z.number().int().min(0).max(17).default(3),
     /** FreeIPMI workaround flags, e.g. "opensesspriv" (needed by ipmi_sim). */
@@ -40,8 +47,9 @@ export function targetName(t: IpmiTarget): string {
 export function freeipmiArgs(t: IpmiTarget, timeoutMs: number): string[] {
   if (t.kind === 'inband') return ['--driver-type=OPENIPMI', `--driver-device=${t.device}`];
   const session = Math.max(200, Math.floor(timeoutMs * 0.8));
+  const credentials = t.freeipmiConfigFile ? [`--config-file=${t.freeipmiConfigFile}`] : ['-u', t.username, '-p', t.password];
   const args = [
-    '-h', `${t.host}:${t.port}`, '-u', t.username, '-p', t.password, '--driver-type=LAN_2_0',
+    '-h', `${t.host}:${t.port}`, ...credentials, '--driver-type=LAN_2_0',
     '-I', String(t.cipherSuite), `--session-timeout=${session}`, `--retransmission-timeout=${Math.max(100, Math.floor(session / 4))}`,
   ];
   if (t.workarounds.length > 0) args.push('-W', t.workarounds.join(','));
@@ -51,5 +59,16 @@ export function freeipmiArgs(t: IpmiTarget, timeoutMs: number): string[] {
 /** ipmitool connection options (lanplus for LAN 2.0; "open" for the in-band driver). */
 export function ipmitoolArgs(t: IpmiTarget): string[] {
   if (t.kind === 'inband') return ['-I', 'open', '-d', t.device.replace(/^\/dev\/ipmi/, '')];
-  return ['-I', 'lanplus', '-C', String(t.cipherSuite), '-H', t.host, '-p', String(t.port), '-U', t.username, '-P', t.password, '-N', '1', '-R', '1'];
+  return ['-I', 'lanplus', '-C', String(t.cipherSuite), '-H', t.host, '-p', String(t.port), '-U', t.username, '-E', '-N', '1', '-R', '1'];
+}
+
+/** ipmitool reads the password from IPMI_PASSWORD with -E (not visible in the process list). */
+export function ipmitoolEnv(t: IpmiTarget): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C', ...(t.kind === 'lan' ? { IPMI_PASSWORD: t.password } : {}) };
+}
+
+/** Runs an IPMI program ("ipmitool" or a FreeIPMI ipmi-* tool) against the target. */
+export function runIpmi(runner: ToolRunner, t: IpmiTarget, timeoutMs: number, program: string, args: readonly string[]): Promise<ToolResult> {
+  if (program === 'ipmitool') return runner.run('ipmitool', [...ipmitoolArgs(t), ...args], { timeoutMs, env: ipmitoolEnv(t) });
+  return runner.run(program, [...freeipmiArgs(t, timeoutMs), ...args], { timeoutMs });
 }

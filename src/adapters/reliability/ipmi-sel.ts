@@ -7,7 +7,7 @@ import type { ReliabilityEvent, ThresholdStates } from '../../domain/reliability
 import type { ToolRunner } from '../power/ipmi-exec.js';
 import { readIpmiSensors } from '../power/ipmi-sensors.js';
 import { parseSelCsv, type SelRow } from '../power/ipmi-sensors-parse.js';
-import { freeipmiArgs, targetName, type IpmiTarget } from '../power/ipmi-target.js';
+import { runIpmi, targetName, type IpmiTarget } from '../power/ipmi-target.js';
 
 export interface IpmiReliabilityOptions {
   readonly target: IpmiTarget;
@@ -27,10 +27,10 @@ export function selEvent(row: SelRow, nowMs: number, source: string): Reliabilit
 
 export async function readSel(o: IpmiReliabilityOptions): Promise<SelRow[]> {
   await mkdir(o.sdrCacheDir, { recursive: true, mode: 0o700 });
-  const { stdout } = await o.runner.run('ipmi-sel', [
-    ...freeipmiArgs(o.target, o.timeoutMs), `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
+  const { stdout } = await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmi-sel', [
+    `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
     '--no-header-output', '--comma-separated-output', '--output-event-state', '--non-abbreviated-units',
-  ], { timeoutMs: o.timeoutMs });
+  ]);
   return parseSelCsv(stdout);
 }
 
