@@ -42,6 +42,7 @@ export interface BrokerCounters {
 }
 
 const OWNER = 'broker';
+const RAIL_CODES: ReadonlySet<string> = new Set(['dwell', 'rate-limited', 'cooldown', 'in-flight']);
 
 export class Broker {
   private instances: PolicyInstance[];
@@ -168,7 +169,10 @@ export class Broker {
     } else {
       this.counters.refused++;
       const id = journal.append({ at: snapshot.at, host, decision: d, outcome: 'refused', refusal: r.refusal });
-      logger.warn({ ...why(host, d), refusal: r.refusal }, `${d.kind} ${d.target} refused: ${r.refusal.code}`);
+      // Rails doing their job (dwell, rate, cooldown, in flight) are expected: debug. A backend
+      // failure or a value out of bounds means something is wrong: warn.
+      const level = RAIL_CODES.has(r.refusal.code) ? 'debug' : 'warn';
+      logger[level]({ ...why(host, d), refusal: r.refusal }, `${d.kind} ${d.target} refused: ${r.refusal.code}`);
       bus?.emit('refused', { result: r, journalId: id });
     }
   }

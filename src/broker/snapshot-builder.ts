@@ -80,6 +80,7 @@ export class SnapshotBuilder {
   private leaderContactAt: number | undefined;
   private leaderConnected = false;
   private hostUtil: number | undefined;
+  private reliability = 1;
   private frequency: FrequencyCapState;
   private powerLimit: PowerLimitKnobState | undefined;
   private readonly gate: ReportGateParams;
@@ -93,6 +94,8 @@ export class SnapshotBuilder {
 
   setPower(r: PowerReading): void { this.power = r; }
   setHostUtil(u: number): void { this.hostUtil = Number.isFinite(u) ? Math.min(1, Math.max(0, u)) : undefined; }
+  /** Reliability score 0..1 (1 = no recent hardware errors), clamped. */
+  setReliability(score: number): void { this.reliability = Number.isFinite(score) ? Math.min(1, Math.max(0, score)) : 0; }
   setFrequency(f: FrequencyCapState): void { this.frequency = f; }
   setFrequencyCap(capKHz: number): void { this.frequency = { ...this.frequency, capKHz }; }
   setPowerLimit(p: PowerLimitKnobState | undefined): void { this.powerLimit = p; }
@@ -182,7 +185,7 @@ export class SnapshotBuilder {
       frequency: this.frequency,
       ...(this.powerLimit ? { powerLimit: this.powerLimit } : {}),
       ...(this.opts.powerModel ? { powerModel: this.opts.powerModel } : {}),
-      reliability: 1,
+      reliability: this.reliability,
       leaderConnected: this.leaderConnected,
       vms,
     };
