@@ -41,7 +41,7 @@ export default async function hookBench(args: string[]): Promise<object> {
   const n = nArg >= 0 ? Number(args[nArg + 1]) : 50;
   const dir = await mkdtemp(join(tmpdir(), 'vmanage-bench-hook-'));
   try {
-    const js = join(dir, 'vmanage-hook.mjs');
+    const js = join(dir, 'vmanage-hook.cjs');
     const bundleBytes = await bundleHook(js);
     const socket = join(dir, 'hook.sock');
     const base = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', VMANAGE_HOOK_JS: js, VMANAGE_HOOK_CONF: join(dir, 'none.conf') };

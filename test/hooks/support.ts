@@ -25,7 +25,7 @@ let bundle: Promise<string> | undefined;
 /** Builds the hook bundle once per test process. */
 export function hookBundle(t: Teardown): Promise<string> {
   bundle ??= tempDir(undefined, 'vmanage-hook-bundle-').then(async (dir) => {
-    const out = join(dir, 'vmanage-hook.mjs');
+    const out = join(dir, 'vmanage-hook.cjs');
     await bundleHook(out);
     return out;
   });
