@@ -92,3 +92,12 @@ test('closed loop: budget in its default raise mode beside sla-dvfs fights it (w
   }
   t.true(reversals > 5, `${reversals} reversals`);
 });
+
+test('closed loop: when the leader goes away the last budget holds, then the safe budget is met within 2 periods', async (t) => {
+  const trace = await runLoop({ name: 'leader-lost', periods: 60, stepAt: 0, demand: [0.8, 0.8], budget: [220, 220], leaderLostAt: 10, leaderTimeoutMs: 20_000, policies: [{ name: 'budget' }, { name: 'fail-safe' }] });
+  t.deepEqual([trace.budget[9], trace.budget[20], trace.budget[31]], [220, 220, 150], 'leader, last-known, safe');
+  const switchAt = trace.budget.indexOf(150);
+  const m = stepMetrics(trace, switchAt, BAND);
+  t.true(m.longestOverRun <= 2, `over the safe budget ${m.longestOverRun} periods in a row`);
+  t.true(trace.watts.slice(switchAt + 2).every((w) => w <= 150), 'and under it from then on');
+});

@@ -24,6 +24,10 @@ export interface LoopScenario {
   readonly policies?: readonly PolicySpec[];
   readonly seed?: number;
   readonly startCapKHz?: number;
+  /** From this period on the leader is gone: no more budgets (fail-safe takes over). */
+  readonly leaderLostAt?: number;
+  /** Leader timeout of the fail-safe budget, ms (default 60 000). */
+  readonly leaderTimeoutMs?: number;
   /** A guest that reports an SLA violation every period (drives sla-dvfs up). */
   readonly slaViolation?: boolean;
 }
@@ -45,7 +49,7 @@ export async function runLoop(sc: LoopScenario): Promise<Trace> {
     host: 'h1', clock, periodMs: PERIOD_MS, cpus: 8,
     frequency: { capKHz: plant.capKHz, minKHz: MIN_KHZ, maxKHz: MAX_KHZ },
     powerModel: testModel,
-    budget: { leaderTimeoutMs: 60_000, safeBudgetWatts: 150 },
+    budget: { leaderTimeoutMs: sc.leaderTimeoutMs ?? 60_000, safeBudgetWatts: 150 },
   });
   const decisions: Decision[] = [];
   const actuator = new Actuator({
@@ -73,9 +77,10 @@ export async function runLoop(sc: LoopScenario): Promise<Trace> {
   for (let k = 0; k < sc.periods; k++) {
     const after = k >= sc.stepAt;
     plant.demand = sc.demand[after ? 1 : 0];
-    const budget = sc.budget[after ? 1 : 0];
-    builder.setLeaderBudget(budget);
+    if (sc.leaderLostAt !== undefined && k >= sc.leaderLostAt) builder.setLeaderConnected(false);
+    else builder.setLeaderBudget(sc.budget[after ? 1 : 0]);
     clock.advance(PERIOD_MS);
+    const budget = builder.build().budget.watts;
     const watts = plant.power();
     builder.setPower({ watts, timestamp: clock.now(), source: 'plant', ageMs: 0, stale: false });
     builder.setHostUtil(plant.util);
