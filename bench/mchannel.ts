@@ -1,7 +1,8 @@
-// `npm run bench -- mchannel [count]`: 200-byte messages over a unix socket to a peer process,
-// M-channel sessions vs raw NDJSON measured in the same run (alternating rounds, median kept):
-// throughput (msgsPerSec, rawMsgsPerSec, ratioToRaw) and one-way delivery latency at a fixed
-// offered load of 10,000 msg/s (p50Ms, p99Ms; raw too, for reference).
+// `npm run bench -- mchannel [count] [rounds]`: 200-byte messages over a unix socket to a peer
+// process, M-channel sessions (validated bodies, seq/ack, replay buffer) vs raw NDJSON on a plain
+// unix socket, measured in the same run: rounds of adjacent raw/M-channel runs; ratioToRaw is the
+// median of the per-round ratios. Also CPU time per message of both processes (a load-independent
+// cost figure), and one-way delivery latency at a fixed offered load of 10,000 msg/s.
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,24 +41,31 @@ async function mchSender(path: string): Promise<Sender> {
 
 type Make = (path: string) => Promise<Sender>;
 
-/** Sends count messages as fast as the transport accepts them; returns msgs/s at the receiver. */
-async function throughput(make: Make, mode: string, dir: string, count: number): Promise<number> {
+interface Throughput { msgsPerSec: number; cpuUsPerMsg: number }
+
+/** Sends count messages as fast as the transport accepts them: msgs/s at the receiver, and CPU
+ *  time of both processes per message (load on the machine changes the first, hardly the second). */
+async function throughput(make: Make, mode: string, dir: string, count: number): Promise<Throughput> {
   const peer = await startPeer(mode, join(dir, `${mode}-t${seqNo++}.sock`), count);
   const s = await make(peer.path);
   const start = nowNs();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     const r = s.send(i);
     if (r === false) await s.drain();
     else if (r !== true) await r;
   }
   const res: PeerResult = await peer.result;
+  const cpu = process.cpuUsage(cpu0);
   await s.close();
-  return count / ((res.lastNs - start) / 1e9);
+  return { msgsPerSec: count / ((res.lastNs - start) / 1e9), cpuUsPerMsg: (cpu.user + cpu.system + res.cpuUs) / count };
 }
 
-/** Offers RATE msg/s for count messages; returns the receiver's latency percentiles. */
-async function latency(make: Make, mode: string, dir: string, count: number): Promise<PeerResult> {
-  const peer = await startPeer(mode, join(dir, `${mode}-l${seqNo++}.sock`), count);
+/** Offers RATE msg/s for warm + count messages; returns the receiver's latency percentiles over
+ *  the last count (the first warm ones let the JIT compile the path in both processes). */
+async function latency(make: Make, mode: string, dir: string, measured: number, warm: number): Promise<PeerResult> {
+  const count = warm + measured;
+  const peer = await startPeer(mode, join(dir, `${mode}-l${seqNo++}.sock`), count, warm);
   const s = await make(peer.path);
   const start = nowNs();
   let i = 0;
@@ -82,26 +90,36 @@ function median(xs: number[]): number {
 
 export default async function run(args: string[]): Promise<object> {
   const count = Number(args[0] ?? 100_000);
-  const rounds = 3;
+  const rounds = Number(args[1] ?? 5);
   const dir = mkdtempSync(join(tmpdir(), 'vmanage-bench-'));
   try {
-    const raw: number[] = [];
-    const mch: number[] = [];
+    const raw: Throughput[] = [];
+    const mch: Throughput[] = [];
+    const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      raw.push(await throughput(rawSender, 'raw', dir, count));
-      mch.push(await throughput(mchSender, 'mch', dir, count));
-      process.stderr.write(`round ${r + 1}: raw ${raw[r]?.toFixed(0)} msg/s, M-channel ${mch[r]?.toFixed(0)} msg/s\n`);
+      // Adjacent runs, alternating order: a burst of load elsewhere hits both about equally.
+      const pair = r % 2 === 0
+        ? [await throughput(rawSender, 'raw', dir, count), await throughput(mchSender, 'mch', dir, count)]
+        : [await throughput(mchSender, 'mch', dir, count), await throughput(rawSender, 'raw', dir, count)].reverse();
+      const [rr, mm] = pair as [Throughput, Throughput];
+      raw.push(rr);
+      mch.push(mm);
+      ratios.push(mm.msgsPerSec / rr.msgsPerSec);
+      process.stderr.write(`round ${r + 1}: raw ${rr.msgsPerSec.toFixed(0)} msg/s (${rr.cpuUsPerMsg.toFixed(2)} us CPU/msg), M-channel ${mm.msgsPerSec.toFixed(0)} msg/s (${mm.cpuUsPerMsg.toFixed(2)} us CPU/msg)\n`);
     }
     const latCount = RATE * 3;
-    const rawLat = await latency(rawSender, 'raw', dir, latCount);
-    const mchLat = await latency(mchSender, 'mch', dir, latCount);
-    const msgsPerSec = median(mch);
-    const rawMsgsPerSec = median(raw);
+    const warm = RATE / 2;
+    const rawLat = await latency(rawSender, 'raw', dir, latCount, warm);
+    const mchLat = await latency(mchSender, 'mch', dir, latCount, warm);
     const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+    const cpu = median(mch.map((x) => x.cpuUsPerMsg));
+    const rawCpu = median(raw.map((x) => x.cpuUsPerMsg));
     return {
       bench: 'mchannel', transport: 'unix', messageBytes: MSG_BYTES, count, rounds,
-      msgsPerSec: Math.round(msgsPerSec), rawMsgsPerSec: Math.round(rawMsgsPerSec), ratioToRaw: r3(msgsPerSec / rawMsgsPerSec),
-      offeredRate: RATE, latencyCount: latCount, p50Ms: r3(mchLat.p50Ms), p99Ms: r3(mchLat.p99Ms),
+      msgsPerSec: Math.round(median(mch.map((x) => x.msgsPerSec))), rawMsgsPerSec: Math.round(median(raw.map((x) => x.msgsPerSec))),
+      ratioToRaw: r3(median(ratios)), ratioPerRound: ratios.map(r3),
+      cpuUsPerMsg: r3(cpu), rawCpuUsPerMsg: r3(rawCpu), cpuRatioToRaw: r3(rawCpu / cpu),
+      offeredRate: RATE, latencyCount: latCount, latencyWarmup: warm, p50Ms: r3(mchLat.p50Ms), p99Ms: r3(mchLat.p99Ms),
       rawP50Ms: r3(rawLat.p50Ms), rawP99Ms: r3(rawLat.p99Ms),
       latencyDefinition: 'one-way: send() call in the sender process -> delivery to the application in the peer process (shared CLOCK_MONOTONIC)',
     };

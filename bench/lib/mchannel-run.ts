@@ -3,12 +3,12 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface PeerResult { firstNs: number; lastNs: number; p50Ms: number; p99Ms: number }
+export interface PeerResult { firstNs: number; lastNs: number; p50Ms: number; p99Ms: number; cpuUs: number }
 
 const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'mchannel-peer.ts');
 
-export async function startPeer(mode: string, path: string, count: number): Promise<{ path: string; result: Promise<PeerResult> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, mode, path, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startPeer(mode: string, path: string, count: number, warm = 0): Promise<{ path: string; result: Promise<PeerResult> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', peerScript, mode, path, String(count), String(warm)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => { onReady = r; });
