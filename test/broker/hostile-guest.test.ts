@@ -78,3 +78,28 @@ test('hostile guest: its violation flood raises the cap at most one step per cyc
   t.true(testModel.watts(Math.min(1, 0.9 / last), last) <= 200);
   t.true(h.broker.counters.cycles <= 30 * 2 + 1, `${h.broker.counters.cycles} cycles: the flood did not multiply them`);
 });
+
+test('SLA storm: every one of 50 VMs reporting violations 10 times a second moves the cap one step per cycle and the budget still wins', async (t) => {
+  const h = harness({ policies: [{ name: 'sla-dvfs' }, { name: 'budget', params: { raise: false } }, { name: 'fail-safe' }], minGapMs: 1000 });
+  h.builder.setVms(Array.from({ length: 50 }, (_, i) => ({ uuid: `vm${i}`, vcpus: 1, cpuUtil: 0.9 })));
+  h.builder.setLeaderBudget(200);
+  h.builder.setHostUtil(0.9);
+  const watts: number[] = [];
+  for (let s = 0; s < 40; s++) {
+    for (let tick = 0; tick < 10; tick++) {
+      for (let i = 0; i < 50; i++) h.bus.emit('sla-report', { vm: `vm${i}`, report: { status: 'violated', slack: -0.5 } });
+      h.clock.advance(100);
+      await settle();
+    }
+    const r = h.builder.build().frequency.capKHz / 3_000_000;
+    const w = testModel.watts(Math.min(1, 0.9 / r), r);
+    watts.push(w);
+    h.bus.emit('power-reading', power(w, h.clock.now()));
+    await h.broker.cycle();
+  }
+  const caps = h.done.filter((d) => d.kind === 'set-frequency-cap').map((d) => d.value);
+  for (let i = 1; i < caps.length; i++) t.true(caps[i]! - caps[i - 1]! <= 100_000, 'never more than one step up');
+  t.true(watts.every((w) => w <= 200), `power ${Math.max(...watts).toFixed(1)} W at most`);
+  t.true(watts[watts.length - 1]! >= 190, 'and it did raise towards the budget');
+  t.true(h.broker.counters.cycles <= 40 * 2 + 1, `${h.broker.counters.cycles} cycles`);
+});
