@@ -55,9 +55,15 @@ function lines(tool: string, stdout: string): string[] {
   return ls;
 }
 
-export function parseSensorsCsv(stdout: string): SensorRow[] {
+/**
+ * withState false: the listing was made without --output-sensor-state (ID,Name,Type,Reading,
+ * Units,Event), which is cheaper (FreeIPMI then skips its state interpretation config); state is
+ * then 'N/A'.
+ */
+export function parseSensorsCsv(stdout: string, withState = true): SensorRow[] {
   return lines('ipmi-sensors', stdout).map((line, i) => {
-    const [id, name, type, state, reading, units, event] = split7('ipmi-sensors', line, i + 1) as [string, string, string, string, string, string, string];
+    const fields = split7('ipmi-sensors', withState ? line : line.replace(/^([^,]*,[^,]*,[^,]*,)/, '$1N/A,'), i + 1);
+    const [id, name, type, state, reading, units, event] = fields as [string, string, string, string, string, string, string];
     let value: number | null = null;
     if (reading !== 'N/A') {
       if (!/^-?\d+(\.\d+)?$/.test(reading)) throw protocolError('ipmi-sensors', 'bad reading', `line ${i + 1}`, 'a decimal number or N/A', reading);
