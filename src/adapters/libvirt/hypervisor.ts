@@ -2,7 +2,7 @@
 // One instance serves one libvirt connection (qemu:///system, xen:///system, test:///default,
 // qemu:///session), chosen by URI. It never talks to libvirtd directly: libvirt-dbus does, and
 // this adapter only sees D-Bus, whose errors it translates into VmanageError codes.
-import type { Clock } from '../../domain/clock.js';
+import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import {
   AGENT_CHANNEL_NAME, type Hypervisor, type SchedulerParams, type VmEvent, type VmInfo, type VmStats,
@@ -29,6 +29,12 @@ export interface LibvirtHypervisorOptions {
   /** Per-call timeout, ms (default 30 s). */
   readonly callTimeoutMs?: number;
   readonly clock?: Clock;
+  /**
+   * Liveness probe of libvirt-dbus's libvirt connection, ms (default 5000; 0 = off). libvirtd
+   * restarting behind libvirt-dbus is only visible as failing calls; the probe turns that into
+   * an onReconnect once calls succeed again, even when the daemon makes no calls of its own.
+   */
+  readonly livenessIntervalMs?: number;
   readonly log?: { warn(obj: object, msg: string): void };
 }
 
@@ -48,6 +54,8 @@ export class LibvirtHypervisor implements Hypervisor {
   private eventsSubscribed: Promise<void> | undefined;
   /** Set when libvirt-dbus reported that libvirtd went away; the next good reply means it is back. */
   private libvirtLost = false;
+  private probe: TimerHandle | undefined;
+  private closed = false;
 
   constructor(private readonly opts: LibvirtHypervisorOptions) {
     const target = connectTarget(opts.uri);
@@ -61,6 +69,7 @@ export class LibvirtHypervisor implements Hypervisor {
     });
     this.client.on('signal', (s) => this.onSignal(s.path, s.member, s.body));
     this.client.on('reconnect', () => {
+      this.libvirtLost = false; // this reconnect is reported here, not again by the next good call
       // A new libvirt-dbus has no libvirt connection (so sends no events) until a method is called.
       this.openLibvirt().catch(() => undefined).finally(() => this.emitReconnect());
     });
@@ -70,6 +79,18 @@ export class LibvirtHypervisor implements Hypervisor {
   async connect(): Promise<void> {
     await this.client.connect().catch((err: unknown) => { throw translate(err, { op: 'connect' }); });
     await this.subscribeEvents();
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    const every = this.opts.livenessIntervalMs ?? 5_000;
+    if (every <= 0 || this.closed || this.probe) return;
+    this.probe = this.clock.setTimer(every, () => {
+      this.probe = undefined;
+      this.call(this.connectPath, CONNECT, 'ListDomains', 'u', [0], { op: 'liveness' })
+        .catch(() => undefined)
+        .finally(() => this.scheduleProbe());
+    });
   }
 
   get dbusCounters(): Readonly<DbusClient['counters']> {
@@ -156,6 +177,8 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.probe?.cancel();
     this.eventListeners.clear();
     this.reconnectListeners.clear();
     await this.client.close();
