@@ -6,6 +6,7 @@ import type { XenstoreClient } from '../../src/adapters/xen/client.js';
 import { acceptAnything, Channel, ChannelServer, type Connection, type Connector } from '../../src/mchannel/index.js';
 import { XenstoreConnector, XenstoreListener } from '../../src/mchannel/transports/xenstore.js';
 import { startXenstored } from '../support/xenstored.js';
+import { waitFor } from '../support/proc.js';
 
 const UUID = '0b9d2f4e-1c3a-4e5b-8d7f-6a5b4c3d2e1f';
 
@@ -13,6 +14,7 @@ interface Session {
   agent: Channel;
   host: Channel;
   guestXs: XenstoreClient;
+  listener: XenstoreListener;
   /** The guest's current connection (the test may break it). */
   current(): Connection;
 }
@@ -41,7 +43,7 @@ async function session(t: ExecutionContext): Promise<Session> {
   const agent = Channel.client(recording, { role: 'agent', validator: acceptAnything, backoffMinMs: 5, backoffMaxMs: 50 });
   t.teardown(() => agent.close());
   await agent.whenConnected();
-  return { agent, host: await hostReady, guestXs, current: () => last! };
+  return { agent, host: await hostReady, guestXs, listener, current: () => last! };
 }
 
 async function take(ch: Channel, n: number): Promise<unknown[]> {
@@ -81,15 +83,20 @@ test('reports sent across a broken connection arrive exactly once and in order a
 test('a guest that corrupts its ring mid-session loses that connection only; the session resumes without loss', async (t) => {
   const s = await session(t);
   const n = 200;
-  const received = take(s.host, n);
+  const got: number[] = [];
+  const reading = (async () => { for await (const m of s.host) if (got.push((m.body as { i: number }).i) === n) break; })();
   for (let i = 0; i < n; i++) {
     if (i === 80) {
+      // Once the ring is idle (the host has everything so far), the guest's own writer will not
+      // overwrite the bad counter before the host reads it.
+      await waitFor('the host to have the first 80', () => got.length === 80);
       const gen = s.current().peer.details?.['generation'] as number;
       await s.guestXs.write(`vmanage/c${gen}/g2h/prod`, 'garbage');
+      await waitFor('the host to refuse the ring', () => s.listener.stats.violations === 1);
     }
     await s.agent.send('report', { i });
   }
-  const got = (await received) as { i: number }[];
-  t.deepEqual(got.map((b) => b.i), Array.from({ length: n }, (_, i) => i));
+  await reading;
+  t.deepEqual(got, Array.from({ length: n }, (_, i) => i));
   t.true(s.agent.counters.connects >= 2);
 });

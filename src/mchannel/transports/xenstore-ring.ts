@@ -48,6 +48,8 @@ export class XenstoreRingStream extends Duplex {
   private readonly chunkBytes: number;
   private readonly queue: QueuedWrite[] = [];
   private txProd = 0;
+  /** The peer's cons as last read: it only grows, so free space is at least slots - (txProd - txCons). */
+  private txCons = 0;
   private rxCons = 0;
   private readonly pumps = { tx: { running: false, again: false }, rx: { running: false, again: false } };
   private wantRead = true;
@@ -158,9 +160,13 @@ export class XenstoreRingStream extends Duplex {
 
   private async pumpTx(): Promise<void> {
     while (this.queue.length > 0 && !this.destroyed) {
-      const cons = await this.readCounter(this.node(this.txName, 'cons'), Math.max(0, this.txProd - this.slots), this.txProd);
-      const free = this.slots - (this.txProd - cons);
-      if (free === 0) return; // the cons watch kicks us when the reader catches up
+      // Read the peer's cons only when the ring looks full by what we last saw (saves a round trip).
+      let free = this.slots - (this.txProd - this.txCons);
+      if (free === 0) {
+        this.txCons = await this.readCounter(this.node(this.txName, 'cons'), this.txCons, this.txProd);
+        free = this.slots - (this.txProd - this.txCons);
+        if (free === 0) return; // the cons watch kicks us when the reader catches up
+      }
       const chunks = this.takeChunks(free);
       await Promise.all(chunks.map((c, i) => this.xs.write(this.node(this.txName, (this.txProd + i) % this.slots), c.buf)));
       this.txProd += chunks.length;
