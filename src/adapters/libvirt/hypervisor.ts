@@ -133,6 +133,7 @@ export class LibvirtHypervisor implements Hypervisor {
 
   onEvent(listener: (e: VmEvent) => void): () => void {
     this.eventListeners.add(listener);
+    this.scheduleProbe();
     this.subscribeEvents().catch((err: unknown) => this.opts.log?.warn({ err: String(err) }, 'libvirt: cannot subscribe to DomainEvent yet; retried on reconnect'));
     return () => this.eventListeners.delete(listener);
   }
