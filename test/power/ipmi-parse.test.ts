@@ -8,7 +8,7 @@ import {
   decodeDcmiGetPowerLimit, parseChassisPower, parseFreeipmiPowerStatistics, parseIpmiRaw,
   parseIpmitoolPowerLimit, parseIpmitoolPowerReading,
 } from '../../src/adapters/power/ipmi-parse.js';
-import { parseSelCsv, parseSensorsCsv, selTimestamp } from '../../src/adapters/power/ipmi-sensors-parse.js';
+import { parseIpmitoolSensorsCsv, parseSelCsv, parseSensorsCsv, selTimestamp } from '../../src/adapters/power/ipmi-sensors-parse.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 
 const freeipmiStats = (w: number, state = 'Active'): string => `Current Power                        : ${w} Watts
@@ -53,6 +53,7 @@ const bad: [string, () => unknown][] = [
   ['a chassis state "standby"', () => parseChassisPower('System Power : standby\n')],
   ['a sensor line with too few fields', () => parseSensorsCsv('1,Temp,Temperature\n')],
   ['a sensor with a word for a reading', () => parseSensorsCsv('1,Temp,Temperature,Nominal,hot,C,\'OK\'\n')],
+  ['an ipmitool sensor status "meh"', () => parseIpmitoolSensorsCsv('Inlet Temp,85.000,degrees C,meh,na,na,na,70.000,80.000,90.000\n')],
   ['a SEL line with an unknown state', () => parseSelCsv('1,Nov-25-2026,10:00:00,Temp,Temperature,Doomed,x\n')],
 ];
 for (const [what, fn] of bad) {
@@ -88,6 +89,7 @@ const parsers: [string, (s: string) => unknown][] = [
   ['ipmi-sensors CSV', (s) => parseSensorsCsv(s)],
   ['ipmi-sensors CSV without state', (s) => parseSensorsCsv(s, false)],
   ['ipmi-sel CSV', parseSelCsv],
+  ['ipmitool sensor CSV', parseIpmitoolSensorsCsv],
 ];
 
 const hostileText = fc.oneof(

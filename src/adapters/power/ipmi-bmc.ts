@@ -50,7 +50,7 @@ export interface Bmc {
   /** IPMI only: chassis power control. */
   readonly chassis?: HostPowerControl;
   /** IPMI only: what HostReliabilityCollector needs for SEL and threshold states. */
-  readonly ipmi?: { target: IpmiTarget; runner: ToolRunner; timeoutMs: number; sdrCacheDir: string };
+  readonly ipmi?: { target: IpmiTarget; tool: IpmiTool; runner: ToolRunner; timeoutMs: number; sdrCacheDir: string };
 }
 
 function onPath(program: string, path: string): boolean {
@@ -84,12 +84,12 @@ export function createBmc(config: BmcConfig, deps: { clock: Clock; runner?: Tool
   const tool = resolveIpmiTool(c.tool, deps.path);
   const base = { target: c.target, runner, clock: deps.clock, timeoutMs: c.timeoutMs };
   const sensor = c.reading === 'sensor'
-    ? ipmiSensorsPowerSensor({ ...base, sdrCacheDir: c.sdrCacheDir, sensorName: c.sensorName })
+    ? ipmiSensorsPowerSensor({ ...base, tool, sdrCacheDir: c.sdrCacheDir, sensorName: c.sensorName })
     : dcmiPowerSensor({ ...base, tool });
   return {
     sensor,
     cap: new DcmiPowerLimit({ ...base, tool, minWatts: c.capMinWatts, maxWatts: c.capMaxWatts }),
     chassis: new IpmiChassis({ ...base, tool }),
-    ipmi: { target: c.target, runner, timeoutMs: c.timeoutMs, sdrCacheDir: c.sdrCacheDir },
+    ipmi: { target: c.target, tool, runner, timeoutMs: c.timeoutMs, sdrCacheDir: c.sdrCacheDir },
   };
 }

@@ -92,3 +92,34 @@ export function parseSelCsv(stdout: string): SelRow[] {
     return { id: idField('ipmi-sel', id, i + 1), timestamp: selTimestamp(date, time), name, type, state: stateField('ipmi-sel', state, i + 1), event };
   });
 }
+
+// ipmitool's threshold status column: ok, nc (non-critical), cr (critical), nr (non-recoverable),
+// ns / na (no reading). lnc/unc etc. appear on some versions.
+const IPMITOOL_STATES: Record<string, SensorState> = {
+  ok: 'Nominal', nc: 'Warning', lnc: 'Warning', unc: 'Warning',
+  cr: 'Critical', lcr: 'Critical', ucr: 'Critical', nr: 'Critical', lnr: 'Critical', unr: 'Critical',
+  ns: 'N/A', na: 'N/A',
+};
+
+/**
+ * ipmitool -c sensor: Name,Reading,Units,Status,LNR,LC,LNC,UNC,UC,UNR (threshold sensors). Rows
+ * with another shape (discrete sensors print fewer fields) are skipped; rows are numbered by
+ * position since ipmitool prints no record ID.
+ */
+export function parseIpmitoolSensorsCsv(stdout: string): SensorRow[] {
+  const out: SensorRow[] = [];
+  for (const [i, line] of lines('ipmitool', stdout).entries()) {
+    const f = line.split(',').map((x) => x.trim());
+    if (f.length !== 10) continue;
+    const [name, reading, units, status] = f as [string, string, string, string];
+    const state = IPMITOOL_STATES[status];
+    if (state === undefined) throw protocolError('ipmitool', 'bad sensor status', `line ${i + 1}`, Object.keys(IPMITOOL_STATES).join(', '), status);
+    let value: number | null = null;
+    if (reading !== 'na') {
+      if (!/^-?\d+(\.\d+)?$/.test(reading)) throw protocolError('ipmitool', 'bad reading', `line ${i + 1}`, 'a decimal number or na', reading);
+      value = Number(reading);
+    }
+    out.push({ id: i + 1, name, type: '', state, reading: value, units, event: status });
+  }
+  return out;
+}

@@ -6,11 +6,14 @@ import type { Clock } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { ToolRunner } from './ipmi-exec.js';
 import { MemoizedSensor } from './ipmi-reading.js';
-import { parseSensorsCsv, type SensorRow } from './ipmi-sensors-parse.js';
+import type { IpmiTool } from './ipmi-dcmi.js';
+import { parseIpmitoolSensorsCsv, parseSensorsCsv, type SensorRow } from './ipmi-sensors-parse.js';
 import { runIpmi, targetName, type IpmiTarget } from './ipmi-target.js';
 
 export interface IpmiSensorsOptions {
   readonly target: IpmiTarget;
+  /** FreeIPMI ipmi-sensors (default) or ipmitool sensor (fallback; no SDR cache directory used). */
+  readonly tool?: IpmiTool;
   readonly runner: ToolRunner;
   readonly clock: Clock;
   readonly timeoutMs: number;
@@ -24,6 +27,7 @@ export interface IpmiSensorsOptions {
  * power reading path leaves it out.
  */
 export async function readIpmiSensors(o: Omit<IpmiSensorsOptions, 'clock'>, withState = true): Promise<SensorRow[]> {
+  if (o.tool === 'ipmitool') return parseIpmitoolSensorsCsv((await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmitool', ['-c', 'sensor'])).stdout);
   await mkdir(o.sdrCacheDir, { recursive: true, mode: 0o700 });
   const { stdout } = await runIpmi(o.runner, o.target, o.timeoutMs, 'ipmi-sensors', [
     `--sdr-cache-directory=${o.sdrCacheDir}`, '--quiet-cache',
@@ -45,5 +49,5 @@ export function pickPowerRow(rows: readonly SensorRow[], sensorName?: string): S
 }
 
 export function ipmiSensorsPowerSensor(o: IpmiSensorsOptions & { sensorName?: string }): MemoizedSensor {
-  return new MemoizedSensor(`ipmi-sensors:${targetName(o.target)}`, o.clock, async () => pickPowerRow(await readIpmiSensors(o, false), o.sensorName).reading as number);
+  return new MemoizedSensor(`${o.tool === 'ipmitool' ? 'ipmitool-sensor' : 'ipmi-sensors'}:${targetName(o.target)}`, o.clock, async () => pickPowerRow(await readIpmiSensors(o, false), o.sensorName).reading as number);
 }

@@ -4,6 +4,7 @@
 // memory-ue; any other Warning / Critical record becomes sel-warning / sel-critical.
 import { mkdir } from 'node:fs/promises';
 import type { ReliabilityEvent, ThresholdStates } from '../../domain/reliability.js';
+import type { IpmiTool } from '../power/ipmi-dcmi.js';
 import type { ToolRunner } from '../power/ipmi-exec.js';
 import { readIpmiSensors } from '../power/ipmi-sensors.js';
 import { parseSelCsv, type SelRow } from '../power/ipmi-sensors-parse.js';
@@ -11,6 +12,8 @@ import { runIpmi, targetName, type IpmiTarget } from '../power/ipmi-target.js';
 
 export interface IpmiReliabilityOptions {
   readonly target: IpmiTarget;
+  /** For threshold states; the SEL is always read with FreeIPMI's ipmi-sel. */
+  readonly tool?: IpmiTool;
   readonly runner: ToolRunner;
   readonly timeoutMs: number;
   readonly sdrCacheDir: string;
