@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! ls test/e2e/*.test.ts >/dev/null 2>&1; then echo "e2e: no end-to-end tests yet"; exit 0; fi
-npx ava --serial --timeout=15m 'test/e2e/**/*.test.ts'
+npx ava --config test/e2e/ava.config.mjs "$@"
