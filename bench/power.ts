@@ -67,6 +67,7 @@ export default async function powerBench(args: string[]): Promise<object> {
     });
     cleanup.unshift(() => powerd.stop());
     const conn = dbus.sessionBus({ busAddress: bus.address });
+    conn.on('error', () => undefined); // writes after the bus daemon stopped, at cleanup
     cleanup.unshift(() => disconnectBus(conn));
     const client = await waitFor('powerd to own its name', () => PowerdClient.connect({ bus: conn, timeoutMs: 1000 }), 20_000, 100);
 

@@ -30,12 +30,14 @@ async function setUp(t: ExecutionContext, behaviour?: Behaviour): Promise<{ fake
   let fake: FakeManager | undefined;
   if (behaviour) {
     const service = dbus.sessionBus({ busAddress: bus.address });
+    service.on('error', () => undefined); // writes after the bus daemon stopped, at teardown
     t.teardown(() => disconnectBus(service));
     fake = new FakeManager(behaviour);
     service.export(LOGIN1_PATH, fake);
     await service.requestName(LOGIN1_NAME, dbus.NameFlag.DO_NOT_QUEUE);
   }
   const client = dbus.sessionBus({ busAddress: bus.address });
+  client.on('error', () => undefined); // writes after the bus daemon stopped, at teardown
   t.teardown(() => disconnectBus(client));
   return { fake, client };
 }

@@ -35,6 +35,7 @@ async function startPowerd(t: Teardown, config = '', allow = '{ uids: [0], group
     env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000,
   });
   const client = dbus.sessionBus({ busAddress: bus.address });
+  client.on('error', () => undefined); // writes after the bus daemon stopped, at teardown
   t.teardown(() => disconnectBus(client));
   const powerd = await PowerdClient.connect({ bus: client });
   return { bus, fake, proc, client, powerd };
@@ -123,6 +124,7 @@ test.serial('a RAPL counter turned to garbage gives SensorUnavailable through po
 test.serial('a powerd that stops answering gives TIMEOUT within the client deadline', async (t) => {
   const { bus, proc } = await shared();
   const conn = dbus.sessionBus({ busAddress: bus.address });
+  conn.on('error', () => undefined);
   t.teardown(() => disconnectBus(conn));
   const client = await PowerdClient.connect({ bus: conn, timeoutMs: 300 });
   process.kill(proc.pid, 'SIGSTOP');
@@ -175,6 +177,7 @@ test.serial('root is refused too when the allowed uids leave it out, and the cli
   await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nrapl: { enabled: false }\nallow: { uids: [4242], groups: [] }\n`);
   await startProcess(t, process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000 });
   const client = dbus.sessionBus({ busAddress: bus.address });
+  client.on('error', () => undefined); // writes after the bus daemon stopped, at teardown
   t.teardown(() => disconnectBus(client));
   const other = await PowerdClient.connect({ bus: client });
   const err = await t.throwsAsync(other.setMaxFrequency(1_000_000));
@@ -256,6 +259,21 @@ test.serial('SIGTERM makes powerd release its name and exit 0', async (t) => {
   t.is(await exited, 0);
   const err = await t.throwsAsync(PowerdClient.connect({ bus: client, timeoutMs: 2000 }).then((c) => c.getState()));
   t.true(isVmanageError(err, 'UNAVAILABLE'), String(err));
+});
+
+test.serial('powerd exits 1 when its bus goes away, so that the service manager restarts it', async (t) => {
+  const { bus, proc } = await startPowerd(t);
+  const exited = new Promise<number | null>((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  await bus.stop();
+  t.is(await exited, 1);
+});
+
+test.serial('powerd exits 1 when the bus cannot be reached at start', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'p.yaml');
+  await writeFile(file, 'backend: sim\nreadingIntervalMs: 0\n');
+  const err = await t.throwsAsync(run(process.execPath, ['--import', 'tsx', MAIN, '--config', file], { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${dir}/no-bus.sock` } }));
+  t.is((err as unknown as { code: number }).code, 1);
 });
 
 test.serial('powerd on the simulated backend serves readings from the power model and publishes them periodically', async (t) => {

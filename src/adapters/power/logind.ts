@@ -52,7 +52,7 @@ export class LogindPowerControl implements HostPowerControl {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        (this.bus ??= dbus.systemBus()).call(msg),
+        this.connection().call(msg),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new VmanageError(ErrorCodes.Timeout, `logind PowerOff: no answer within ${this.timeoutMs} ms`, {})), this.timeoutMs);
         }),
@@ -64,6 +64,17 @@ export class LogindPowerControl implements HostPowerControl {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Our own bus, reopened after it failed (dbus-daemon restart): an 'error' never goes unheard. */
+  private connection(): MessageBus {
+    if (this.bus) return this.bus;
+    const bus = dbus.systemBus();
+    bus.on('error', () => {
+      if (this.bus === bus) this.bus = undefined;
+    });
+    this.bus = bus;
+    return bus;
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,8 @@ function toVmanageError(method: string, err: unknown): VmanageError {
 
 export class PowerdClient implements FrequencyActuator {
   private lastReading?: PowerReading;
+  /** Set when our own bus failed: every call then fails fast; connect() again for a new client. */
+  private busError?: Error;
   readonly sensor: PowerSensor;
 
   private constructor(private readonly bus: MessageBus, private readonly iface: ClientInterface, private readonly ownsBus: boolean, private readonly timeoutMs: number) {
@@ -48,9 +50,15 @@ export class PowerdClient implements FrequencyActuator {
   static async connect(options: PowerdClientOptions = {}): Promise<PowerdClient> {
     const bus = options.bus ?? dbus.systemBus();
     const timeoutMs = options.timeoutMs ?? 5000;
+    let client: PowerdClient | undefined;
+    let early: Error | undefined;
+    // An 'error' on a bus without a listener would throw out of the event loop.
+    if (!options.bus) bus.on('error', (err: Error) => { if (client) client.busError = err; else early = err; });
     try {
       const obj = await withTimeout('connect', timeoutMs, bus.getProxyObject(POWER1_NAME, POWER1_PATH));
-      return new PowerdClient(bus, obj.getInterface(POWER1_IFACE), !options.bus, timeoutMs);
+      if (early) throw early;
+      client = new PowerdClient(bus, obj.getInterface(POWER1_IFACE), !options.bus, timeoutMs);
+      return client;
     } catch (err) {
       if (!options.bus) await disconnectBus(bus);
       throw toVmanageError('connect', err);
@@ -131,6 +139,7 @@ export class PowerdClient implements FrequencyActuator {
   }
 
   private async call<T = void>(method: string, ...args: unknown[]): Promise<T> {
+    if (this.busError) throw new VmanageError(ErrorCodes.Unavailable, `powerd ${method}: the bus connection failed: ${this.busError.message}`, { method });
     const fn = this.iface[method];
     if (!fn) throw new VmanageError(ErrorCodes.Unsupported, `powerd has no method ${method}`, { method });
     try {

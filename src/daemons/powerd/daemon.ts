@@ -17,13 +17,30 @@ export interface RunningPowerd {
 }
 
 /** Starts the service on an already parsed configuration (also used by the benchmark). */
-export async function startPowerd(config: PowerdConfig, log: Logger): Promise<RunningPowerd> {
+/**
+ * onBusLost is called once when the bus connection fails (dbus-daemon gone): a system service
+ * cannot do its job without it, so main exits and the service manager restarts it.
+ */
+export async function startPowerd(config: PowerdConfig, log: Logger, onBusLost: (err: unknown) => void = () => undefined): Promise<RunningPowerd> {
   const backend = await createBackend(config, log);
   const service = new PowerService(backend, log);
   await service.init();
   const { gids, missing } = await resolveGroups(config.allow.groups);
   if (missing.length) log.warn({ missing }, 'allowed groups that do not exist on this host are ignored');
   const bus = config.bus === 'system' ? dbus.systemBus() : dbus.sessionBus();
+  let lost = false;
+  let stopping = false;
+  const busLost = (err: unknown): void => {
+    if (lost || stopping) return;
+    lost = true;
+    log.fatal({ err }, 'lost the bus');
+    onBusLost(err);
+  };
+  bus.on('error', busLost);
+  // The bus daemon going away ends the stream without an 'error'; dbus-next (0.10.2) does not
+  // forward that, so listen on its connection's stream.
+  const stream = (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream;
+  for (const event of ['end', 'close']) stream?.on(event, () => busLost(new Error(`the bus connection ended (${event})`)));
   const auth = new CallerAuthoriser(bus, config.allow.uids, gids);
   const iface = new Power1Interface(bus, service, auth, log);
   bus.export(POWER1_PATH, iface);
@@ -46,6 +63,7 @@ export async function startPowerd(config: PowerdConfig, log: Logger): Promise<Ru
     bus,
     iface,
     stop: async () => {
+      stopping = true;
       if (timer) clearInterval(timer);
       try {
         await bus.releaseName(POWER1_NAME);

@@ -22,17 +22,13 @@ async function main(): Promise<void> {
   const log = pino({ name: 'vmanage-powerd', level: config.logLevel });
   let running: RunningPowerd;
   try {
-    running = await startPowerd(config, log);
+    running = await startPowerd(config, log, () => process.exit(1));
   } catch (err) {
     const code = isVmanageError(err, 'CONFIG_INVALID') ? 2 : 1;
     log.fatal({ err }, 'cannot start');
     process.stderr.write(`vmanage-powerd: ${(err as Error).message}\n`);
     process.exit(code);
   }
-  running.bus.on('error', (err: unknown) => {
-    log.fatal({ err }, 'lost the bus');
-    process.exit(1);
-  });
   const shutdown = (signal: string): void => {
     log.info({ signal }, 'stopping');
     running.stop().finally(() => process.exit(0));
