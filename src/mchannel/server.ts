@@ -65,10 +65,17 @@ export class ChannelServer {
     return ch;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops listening. By default sessions are only dropped (no bye): their clients keep
+   * reconnecting and resume with the next server (a daemon restart). endSessions: true ends them
+   * (clients get CHANNEL_CLOSED).
+   */
+  async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.closed = true;
     await this.listener.close();
-    await Promise.all(this.channels().map((c) => c.close()));
+    const channels = this.channels();
+    if (opts.endSessions) await Promise.all(channels.map((c) => c.close()));
+    else for (const c of channels) c.detach();
   }
 
   private accept(conn: Connection): void {

@@ -130,6 +130,20 @@ test('a full replay buffer makes send wait until the peer reads (backpressure)',
   t.deepEqual(got.map((m) => (m.body as { i: number }).i), [...Array(40).keys()]);
 });
 
+test('a server that stops without ending sessions leaves its clients reconnecting', async (t) => {
+  const { client, server } = await joined(t);
+  await server.close();
+  await until('client notices', () => client.state !== 'connected');
+  t.not(client.state, 'closed');
+});
+
+test('a server that ends its sessions closes its clients with CHANNEL_CLOSED', async (t) => {
+  const { client, server } = await joined(t);
+  const closed = new Promise<{ error?: { code: string } }>((r) => client.events.once('closed', r));
+  await server.close({ endSessions: true });
+  t.is((await closed).error?.code, 'CHANNEL_CLOSED');
+});
+
 test('close ends the session on both sides and rejects later sends with CHANNEL_CLOSED', async (t) => {
   const { client, serverSide, server } = await joined(t);
   const s = await serverSide;
