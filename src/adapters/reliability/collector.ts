@@ -4,7 +4,7 @@
 // counted and named in `failed`, and the score is computed from the others.
 import type { Clock } from '../../domain/clock.js';
 import { isVmanageError } from '../../domain/errors.js';
-import { ReliabilityModel, defaultReliabilityParams, type ReliabilityParams, type ReliabilityScore } from '../../domain/reliability.js';
+import { ReliabilityModel, defaultReliabilityParams, type ReliabilityEvent, type ReliabilityParams, type ReliabilityScore } from '../../domain/reliability.js';
 import { EdacWatcher } from './edac.js';
 import { IpmiSelWatcher, readThresholdStates, type IpmiReliabilityOptions } from './ipmi-sel.js';
 import { RasdaemonReader } from './rasdaemon.js';
@@ -54,13 +54,15 @@ export class HostReliabilityCollector {
         failed[name] = isVmanageError(err) ? err.code : 'UNKNOWN';
       }
     };
-    const feed = (events: readonly Parameters<ReliabilityModel['observe']>[0][]): void => {
+    const feed = (events: readonly ReliabilityEvent[]): void => {
       for (const ev of events) if (!this.model.observe(ev, now)) this.counters.rejectedEvents++;
     };
-    if (this.edac) await attempt('edac', async () => { const r = await this.edac!.poll(now); feed(r.events); return r.available; });
-    if (this.ras) await attempt('rasdaemon', async () => { const r = this.ras!.poll(now); feed(r.events); return r.available; });
-    if (this.sel) await attempt('ipmi-sel', async () => { feed(await this.sel!.poll(now)); return true; });
-    if (this.sources.ipmi) await attempt('ipmi-thresholds', async () => { this.model.setThresholds(await readThresholdStates(this.sources.ipmi!)); return true; });
+    const { edac, ras, sel } = this;
+    const ipmi = this.sources.ipmi;
+    if (edac) await attempt('edac', async () => { const r = await edac.poll(now); feed(r.events); return r.available; });
+    if (ras) await attempt('rasdaemon', async () => { const r = ras.poll(now); feed(r.events); return r.available; });
+    if (sel) await attempt('ipmi-sel', async () => { feed(await sel.poll(now)); return true; });
+    if (ipmi) await attempt('ipmi-thresholds', async () => { this.model.setThresholds(await readThresholdStates(ipmi)); return true; });
     return { ...this.model.score(now), sources: present, failed };
   }
 }
