@@ -12,6 +12,7 @@ export class MemoryHypervisor implements Hypervisor {
   readonly uri = 'memory:///';
   readonly vms = new Map<string, { info: VmInfo; socket?: string }>();
   private readonly listeners = new Set<(e: VmEvent) => void>();
+  private readonly reconnectListeners = new Set<() => void>();
 
   add(uuid: string, socket: string | undefined, state: VmInfo['state'] = 'running'): void {
     this.vms.set(uuid, { info: { uuid, name: `vm-${uuid.slice(0, 4)}`, state, vcpus: 1, memoryKiB: 1024, maxMemoryKiB: 1024 }, socket });
@@ -23,6 +24,9 @@ export class MemoryHypervisor implements Hypervisor {
   async getVm(uuid: string): Promise<VmInfo> { return this.vms.get(uuid)!.info; }
   async channelSocketPath(uuid: string): Promise<string | undefined> { return this.vms.get(uuid)?.socket; }
   onEvent(l: (e: VmEvent) => void): () => void { this.listeners.add(l); return () => this.listeners.delete(l); }
+  onReconnect(l: () => void): () => void { this.reconnectListeners.add(l); return () => this.reconnectListeners.delete(l); }
+  /** The hypervisor connection came back (events in between were missed). */
+  reconnected(): void { for (const l of this.reconnectListeners) l(); }
   stats(): never { throw new UnsupportedError('memory hypervisor', 'stats'); }
   getScheduler(): never { throw new UnsupportedError('memory hypervisor', 'getScheduler'); }
   setScheduler(): never { throw new UnsupportedError('memory hypervisor', 'setScheduler'); }

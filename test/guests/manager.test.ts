@@ -206,3 +206,28 @@ test('a VM that stops for good has its session dropped', async (t) => {
   await waitFor('closed', () => h.sessions.some((s) => s.event === 'closed'));
   t.is(h.m.session(vm), undefined);
 });
+
+test('after a hypervisor reconnect the inventory is re-read: new VMs get sessions, gone ones are dropped', async (t) => {
+  const dir = await tempDir(t);
+  const [vm1, vm2] = [randomUUID(), randomUUID()];
+  const [g1, g2] = [guest(t), guest(t)];
+  const q1 = new QemuSocket(join(dir, '1.sock'), g1.port);
+  const q2 = new QemuSocket(join(dir, '2.sock'), g2.port);
+  await q1.listen();
+  await q2.listen();
+  t.teardown(() => q1.close());
+  t.teardown(() => q2.close());
+  const hv = new MemoryHypervisor();
+  hv.add(vm1, q1.path);
+  const h = host(t, hv);
+  await h.m.start();
+  await waitFor('vm1 connected', () => h.m.session(vm1)?.connected);
+  // Events missed while the connection to libvirt was down: vm1 went away, vm2 started.
+  hv.vms.delete(vm1);
+  hv.add(vm2, q2.path);
+  hv.reconnected();
+  await waitFor('vm2 connected', () => h.m.session(vm2)?.connected);
+  t.is(h.m.session(vm1), undefined);
+  await g2.report();
+  await waitFor('a report from vm2', () => h.seen.some((r) => r.vm === vm2));
+});
