@@ -125,3 +125,11 @@ for (const [what, watts, message] of limitRefusals) {
     t.regex(err.message, message);
   });
 }
+
+test('a package whose constraint_0 is not the long-term limit is refused as UNSUPPORTED', async (t) => {
+  const fake = await makeFakeSysfs(t, { rapl: [raplPackage(0)] });
+  await fake.set(`${PKG0}/constraint_0_name`, 'peak_power');
+  const err = await t.throwsAsync(new RaplPowerLimit({ root: fake.root }).setLimit(100));
+  t.true(isVmanageError(err, 'UNSUPPORTED'));
+  t.regex(err.message, /constraint_0_name is "peak_power"/);
+});

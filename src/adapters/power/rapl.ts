@@ -227,10 +227,15 @@ export class RaplPowerLimit implements PowerLimitActuator {
     this.packages ??= await discoverRaplPackages(this.root, this.counters);
     const c = this.counters;
     return await Promise.all(this.packages.map(async (pkg) => {
-      const [limitUw, enabled, maxText] = await Promise.all([
+      const [constraint, limitUw, enabled, maxText] = await Promise.all([
+        readAttr(`${pkg.dir}/constraint_0_name`, c),
         readUint(`${pkg.dir}/constraint_0_power_limit_uw`, c), readUint(`${pkg.dir}/enabled`, c),
         readOptionalAttr(`${pkg.dir}/constraint_0_max_power_uw`, c),
       ]);
+      // PL1 is constraint_0 ("long_term") on every RAPL package the kernel knows; refuse otherwise.
+      if (constraint !== 'long_term') {
+        throw new VmanageError(ErrorCodes.Unsupported, `${pkg.dir}/constraint_0_name is ${JSON.stringify(constraint.slice(0, 40))}, not long_term`, { adapter: 'rapl', capability: 'package long-term limit' });
+      }
       const maxUw = maxText === undefined || maxText === '0' ? undefined : Number(/^\d{1,16}$/.test(maxText) ? maxText : NaN);
       if (maxUw !== undefined && !Number.isSafeInteger(maxUw)) {
         c.malformed++;
