@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
+import { connectXenstoreSocket, MessageWriter } from '../../src/adapters/xen/connect.js';
 import type { VmanageError } from '../../src/domain/errors.js';
 import { encodeMessage, FrameDecoder, HEADER_BYTES, PAYLOAD_MAX, splitNul, XsType, type XsMessage } from '../../src/adapters/xen/wire.js';
 import { tempDir } from '../support/proc.js';
@@ -146,4 +146,49 @@ test('connecting to a socket where no xenstored listens fails with Unavailable',
   const dir = await tempDir(t);
   const err = await t.throwsAsync<VmanageError>(connectXenstoreSocket(join(dir, 'nothing')));
   t.is(err?.code as string | undefined, 'UNAVAILABLE');
+});
+
+test('a WATCH acknowledged with req_id 0, as older Linux xenbus devices do, completes the oldest watch request', async (t) => {
+  const path = await hostileServer(t, (req) => (req.type === XsType.Watch
+    ? encodeMessage({ type: XsType.Watch, reqId: 0, txId: 0, payload: Buffer.from('OK\0') })
+    : reply(req, req.type, 'OK\0')));
+  const xs = await connectXenstoreSocket(path);
+  t.teardown(() => xs.close());
+  await Promise.all([xs.watch('/a', 't1', () => undefined), xs.watch('/b', 't2', () => undefined)]);
+  t.is(xs.stats.unmatched, 0);
+});
+
+test('a request over the configured payload limit is refused before it is sent', async (t) => {
+  let requests = 0;
+  const path = await hostileServer(t, (req) => { requests++; return reply(req, req.type, 'OK\0'); });
+  const xs = await connectXenstoreSocket(path, { maxRequestPayload: PAYLOAD_MAX - HEADER_BYTES });
+  t.teardown(() => xs.close());
+  const err = await t.throwsAsync<VmanageError>(xs.write('/v', Buffer.alloc(PAYLOAD_MAX - HEADER_BYTES)));
+  t.is(err?.code as string | undefined, 'FRAME_TOO_LARGE');
+  await xs.write('/v', Buffer.alloc(100));
+  t.is(requests, 1);
+});
+
+test('the xenbus writer never merges two messages into one write call, and finishes partial writes', async (t) => {
+  const calls: Buffer[] = [];
+  // A device that takes at most 7 bytes per write(2).
+  const writer = new MessageWriter(99, (_fd, buf, offset, length, cb) => {
+    const n = Math.min(7, length);
+    calls.push(Buffer.from(buf.subarray(offset, offset + n)));
+    setImmediate(() => cb(null, n));
+  });
+  const a = encodeMessage({ type: XsType.Read, reqId: 1, txId: 0, payload: Buffer.from('/a\0') });
+  const b = encodeMessage({ type: XsType.Read, reqId: 2, txId: 0, payload: Buffer.from('/b\0') });
+  writer.cork();
+  writer.write(a);
+  writer.write(b);
+  writer.uncork();
+  await new Promise<void>((r) => writer.end(r));
+  t.true(Buffer.concat(calls).equals(Buffer.concat([a, b])));
+  // No single call carries bytes of both messages.
+  let offset = 0;
+  for (const c of calls) {
+    t.false(offset < a.length && offset + c.length > a.length);
+    offset += c.length;
+  }
 });

@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import { isErrno, isXsErrno, xenstoreError } from './errors.js';
-import { FrameDecoder, encodeMessage, payloadOf, splitNul, typeName, validPath, XsType, type XsMessage } from './wire.js';
+import { FrameDecoder, PAYLOAD_MAX, encodeMessage, payloadOf, splitNul, typeName, validPath, XsType, type XsMessage } from './wire.js';
 
 export interface XenstoreClientStats {
   requests: number;
@@ -30,6 +30,8 @@ export interface XenstoreClientOptions {
   maxPending?: number;
   /** Attempts for transaction() when the commit answers EAGAIN. Default 16. */
   transactionAttempts?: number;
+  /** Largest request payload to send, bytes (default 4096; the Linux xenbus device takes 4080). */
+  maxRequestPayload?: number;
   /** Called for every event handler failure (for logs); default: ignore (counted anyway). */
   onHandlerError?: (err: unknown) => void;
 }
@@ -202,8 +204,13 @@ export class XenstoreClient {
     if (this.pending.size >= this.maxPending) {
       throw new VmanageError(ErrorCodes.Unavailable, `xenstore ${this.where}: ${this.pending.size} requests already in flight`, { where: this.where });
     }
+    const payload = payloadOf(strings, tail);
+    const max = this.opts.maxRequestPayload ?? PAYLOAD_MAX;
+    if (payload.length > max) {
+      throw new VmanageError(ErrorCodes.FrameTooLarge, `xenstore ${typeName(type)} ${path}: payload of ${payload.length} bytes exceeds ${max}`, { op: typeName(type), path, bytes: payload.length, max });
+    }
     const reqId = this.allocReqId();
-    const frame = encodeMessage({ type, reqId, txId: tx, payload: payloadOf(strings, tail) });
+    const frame = encodeMessage({ type, reqId, txId: tx, payload });
     this.stats.requests++;
     return await new Promise<Buffer>((resolve, reject) => {
       this.pending.set(reqId, { type, path, resolve, reject });
@@ -237,12 +244,13 @@ export class XenstoreClient {
       this.onWatchEvent(msg.payload);
       return;
     }
-    const p = this.pending.get(msg.reqId);
+    const reqId = msg.reqId === 0 ? this.legacyWatchReply(msg.type) : msg.reqId;
+    const p = reqId === undefined ? undefined : this.pending.get(reqId);
     if (!p) {
       this.stats.unmatched++;
       return;
     }
-    this.pending.delete(msg.reqId);
+    this.pending.delete(reqId!);
     this.stats.replies++;
     if (msg.type === XsType.Error) {
       this.stats.errorReplies++;
@@ -254,6 +262,16 @@ export class XenstoreClient {
     } else {
       p.resolve(msg.payload);
     }
+  }
+
+  /**
+   * Linux xenbus devices before the 2017 rework answer WATCH/UNWATCH themselves with req_id 0 (we
+   * never use 0): such a reply belongs to the oldest outstanding request of that type.
+   */
+  private legacyWatchReply(type: number): number | undefined {
+    if (type !== XsType.Watch && type !== XsType.Unwatch) return undefined;
+    for (const [id, p] of this.pending) if (p.type === type) return id;
+    return undefined;
   }
 
   private onWatchEvent(payload: Buffer): void {

@@ -1,8 +1,8 @@
 // Opening a xenstore connection: dom0 talks to xenstored over its unix socket; a guest talks
 // through its kernel's xenbus character device, which carries the same xs_wire framing.
-import { open as openFd, close as closeFd, createReadStream, createWriteStream } from 'node:fs';
+import { open as openFd, close as closeFd, createReadStream, write as fsWrite } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, Writable } from 'node:stream';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import { XenstoreClient, type XenstoreClientOptions } from './client.js';
 import { HEADER_BYTES, PAYLOAD_MAX } from './wire.js';
@@ -27,10 +27,34 @@ export async function connectXenstoreSocket(path = defaultSocketPath(), opts: Xe
   return new XenstoreClient(sock, path, opts);
 }
 
+/** One write(2) on fd: (fd, buffer, offset, length, callback(err, bytesWritten)). */
+export type FdWrite = (fd: number, buf: Buffer, offset: number, length: number, cb: (err: NodeJS.ErrnoException | null, written: number) => void) => void;
+
+/**
+ * Writes each chunk (one xs_wire message) with its own write(2) calls, never merging two chunks
+ * into one call: Linux's xenbus device acts on the first complete message in a write and drops
+ * whatever follows it in the same write, so Node's usual writev batching would lose messages.
+ */
+export class MessageWriter extends Writable {
+  constructor(private readonly fd: number, private readonly writeFn: FdWrite = fsWrite) {
+    super({ decodeStrings: true });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const step = (offset: number): void => {
+      if (offset >= chunk.length) { cb(); return; }
+      this.writeFn(this.fd, chunk, offset, chunk.length - offset, (err, n) => (err ? cb(err) : step(offset + n)));
+    };
+    step(0);
+  }
+}
+
 /**
  * Guest side: opens the xenbus character device (or anything that behaves like one, such as a
- * pty in tests). Limitation: a read blocked in the kernel holds one libuv thread-pool thread
- * until data arrives or the device goes away; the device is closed when the client closes.
+ * pty in tests). Requests are limited to one page including the header, as the Linux driver
+ * buffers one page per message. Limitation: a read blocked in the kernel holds one libuv
+ * thread-pool thread until data arrives or the device goes away; the device is closed when the
+ * client closes.
  */
 export async function openXenbus(device = DEFAULT_XENBUS_DEVICE, opts: XenstoreClientOptions = {}): Promise<XenstoreClient> {
   const fd = await new Promise<number>((resolve, reject) => {
@@ -40,7 +64,7 @@ export async function openXenbus(device = DEFAULT_XENBUS_DEVICE, opts: XenstoreC
     });
   });
   const readable = createReadStream('', { fd, autoClose: false, highWaterMark: HEADER_BYTES + PAYLOAD_MAX });
-  const writable = createWriteStream('', { fd, autoClose: false });
+  const writable = new MessageWriter(fd);
   const duplex = Duplex.from({ readable, writable });
   let closed = false;
   const closeOnce = (): void => {
@@ -51,7 +75,7 @@ export async function openXenbus(device = DEFAULT_XENBUS_DEVICE, opts: XenstoreC
     closeFd(fd, () => undefined);
   };
   duplex.once('close', closeOnce);
-  const client = new XenstoreClient(duplex, device, opts);
+  const client = new XenstoreClient(duplex, device, { maxRequestPayload: PAYLOAD_MAX - HEADER_BYTES, ...opts });
   client.onClose(closeOnce);
   return client;
 }
