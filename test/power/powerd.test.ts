@@ -1,6 +1,6 @@
 // vmanage-powerd as a real child process on a private system bus, against a kernel-shaped fake
-// sysfs. powerd runs without CAP_DAC_OVERRIDE (as root, like a hardened service), so read-only
-// sysfs files refuse writes the way the kernel's do.
+// sysfs. powerd runs as root with an empty capability bounding set (as its service unit should),
+// so without CAP_DAC_OVERRIDE read-only sysfs files refuse writes the way the kernel's do.
 import test from 'ava';
 import fc from 'fast-check';
 import dbus from 'dbus-next';
@@ -31,7 +31,7 @@ async function startPowerd(t: Teardown, config = '', allow = '{ uids: [0], group
   const file = join(dir, 'powerd.yaml');
   const interval = config.includes('readingIntervalMs') ? '' : 'readingIntervalMs: 0\n';
   await writeFile(file, `sysfsRoot: ${fake.root}\n${interval}allow: ${allow}\n${config}`);
-  const proc = await startProcess(t, 'setpriv', ['--bounding-set=-dac_override,-dac_read_search', process.execPath, '--import', 'tsx', MAIN, '--config', file], {
+  const proc = await startProcess(t, 'setpriv', ['--bounding-set=-all', process.execPath, '--import', 'tsx', MAIN, '--config', file], {
     env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000,
   });
   const client = dbus.sessionBus({ busAddress: bus.address });
