@@ -41,6 +41,15 @@ test('a cap outside the configured platform range is refused by name before the 
   t.is(runner.counters.calls, 0);
 });
 
+test('a BMC that never answers is TIMEOUT through ipmitool too, even when ipmitool gives up first (not a refused login)', async (t) => {
+  const bmc = await startHostileBmc(t, 'silent');
+  const cap = new DcmiPowerLimit({ target: { kind: 'lan', host: '127.0.0.1', port: bmc.port, username: 'admin', password: 'secret', cipherSuite: 3, workarounds: [] }, tool: 'ipmitool', runner: execRunner(), clock: systemClock, timeoutMs: 8000 });
+  const started = Date.now();
+  const err = await t.throwsAsync(cap.state());
+  t.true(isVmanageError(err, 'TIMEOUT'), String(err));
+  t.true(Date.now() - started < 8000);
+});
+
 test('a BMC that never answers fails a cap change with TIMEOUT within the deadline', async (t) => {
   const bmc = await startHostileBmc(t, 'silent');
   const cap = new DcmiPowerLimit({ target: { kind: 'lan', host: '127.0.0.1', port: bmc.port, username: 'admin', password: 'secret', cipherSuite: 3, workarounds: ['opensesspriv'] }, tool: 'freeipmi', runner: execRunner(), clock: systemClock, timeoutMs: 1000 });

@@ -33,9 +33,14 @@ const AUTH_PATTERNS = [
   /privilege level (?:insufficient|cannot be obtained)/i,
   /unauthorized name/i,
   /rakp \d+ message indicates an error : (?:unauthorized name|invalid integrity check|invalid role)/i,
-  /unable to establish ipmi v2 \/ rmcp\+ session/i,
+  /rakp 2 hmac is invalid/i,
   /authentication type unavailable/i,
 ];
+
+// What they print when the BMC does not answer (FreeIPMI's own timeout; ipmitool -v giving up).
+// ipmitool prints the same "Unable to establish IPMI v2 / RMCP+ session" for a wrong password and
+// for silence; only its -v lines before it tell the two apart.
+const NO_ANSWER = /connection timeout|session timeout|timed out|get auth capabilities error|no response from remote controller/i;
 
 export function isAuthFailure(text: string): boolean {
   return AUTH_PATTERNS.some((re) => re.test(text));
@@ -70,7 +75,7 @@ export function execRunner(counters: BmcCounters = newBmcCounters()): ToolRunner
           } else if (e.killed || e.signal === 'SIGKILL') {
             counters.timeouts++;
             reject(new VmanageError(ErrorCodes.Timeout, `${cmd}: BMC did not answer within ${timeoutMs} ms`, { ...where, timeoutMs }, { cause: err }));
-          } else if (/connection timeout|session timeout|timed out/i.test(stderr)) {
+          } else if (NO_ANSWER.test(stderr) && !isAuthFailure(stderr)) {
             counters.timeouts++;
             reject(new VmanageError(ErrorCodes.Timeout, `${cmd}: BMC did not answer: ${trimmed(stderr)}`, { ...where, timeoutMs }, { cause: err }));
           } else if (isAuthFailure(`${stderr}\n${stdout}`)) {

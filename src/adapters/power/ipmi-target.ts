@@ -56,10 +56,14 @@ export function freeipmiArgs(t: IpmiTarget, timeoutMs: number): string[] {
   return args;
 }
 
-/** ipmitool connection options (lanplus for LAN 2.0; "open" for the in-band driver). */
+/**
+ * ipmitool connection options (lanplus for LAN 2.0; "open" for the in-band driver). -v is there so
+ * that a refused login and a silent BMC can be told apart (see ipmi-exec.ts); it does not change
+ * what the commands we use print on stdout.
+ */
 export function ipmitoolArgs(t: IpmiTarget): string[] {
   if (t.kind === 'inband') return ['-I', 'open', '-d', t.device.replace(/^\/dev\/ipmi/, '')];
-  return ['-I', 'lanplus', '-C', String(t.cipherSuite), '-H', t.host, '-p', String(t.port), '-U', t.username, '-E', '-N', '1', '-R', '1'];
+  return ['-v', '-I', 'lanplus', '-C', String(t.cipherSuite), '-H', t.host, '-p', String(t.port), '-U', t.username, '-E', '-N', '1', '-R', '1'];
 }
 
 /** ipmitool reads the password from IPMI_PASSWORD with -E (not visible in the process list). */
