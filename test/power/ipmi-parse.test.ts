@@ -67,6 +67,7 @@ test('sensor and SEL listings parse, with the event text keeping its commas', (t
   const rows = parseSensorsCsv("2,Inlet Temp,Temperature,Critical,85.00,degrees C,'At or Above (>=) Upper Critical Threshold'\n3,System Power,Current,Nominal,252.00,Watts,'OK'\n4,Fan 1,Fan,N/A,N/A,RPM,N/A\n");
   t.deepEqual(rows.map((r) => [r.id, r.name, r.state, r.reading, r.units]), [[2, 'Inlet Temp', 'Critical', 85, 'degrees C'], [3, 'System Power', 'Nominal', 252, 'Watts'], [4, 'Fan 1', 'N/A', null, 'RPM']]);
   t.deepEqual(parseSensorsCsv("3,System Power,Current,252.00,Watts,'OK'\n", false).map((r) => [r.name, r.state, r.reading, r.units, r.event]), [['System Power', 'N/A', 252, 'Watts', "'OK'"]]);
+  t.deepEqual(parseIpmitoolSensorsCsv('Inlet Temp,72.000,degrees C,Upper Non-Critical,na,na,na,70.000,80.000,90.000\nX,na,Watts,cr,na,na,na,1,2,3\nFan,0x01,discrete\n').map((r) => [r.name, r.state, r.reading]), [['Inlet Temp', 'Warning', 72], ['X', 'Critical', null]]);
   const sel = parseSelCsv('1,PostInit,PostInit,Inlet Temp,Memory,Warning,Correctable memory error\n4,Nov-25-2026,20:36:31,Inlet Temp,Temperature,Critical,Upper Critical - going high ; a, b\n');
   t.is(sel[0]?.timestamp, null);
   t.is(sel[1]?.timestamp, Date.UTC(2026, 10, 25, 20, 36, 31));

@@ -94,11 +94,15 @@ export function parseSelCsv(stdout: string): SelRow[] {
 }
 
 // ipmitool's threshold status column: ok, nc (non-critical), cr (critical), nr (non-recoverable),
-// ns / na (no reading). lnc/unc etc. appear on some versions.
+// ns / na (no reading); lnc/unc etc. on some versions; with -v it spells them out
+// ("Upper Non-Critical", "Lower Critical", "Upper Non-Recoverable", ...). Matched lower-cased.
 const IPMITOOL_STATES: Record<string, SensorState> = {
   ok: 'Nominal', nc: 'Warning', lnc: 'Warning', unc: 'Warning',
   cr: 'Critical', lcr: 'Critical', ucr: 'Critical', nr: 'Critical', lnr: 'Critical', unr: 'Critical',
   ns: 'N/A', na: 'N/A',
+  'upper non-critical': 'Warning', 'lower non-critical': 'Warning',
+  'upper critical': 'Critical', 'lower critical': 'Critical',
+  'upper non-recoverable': 'Critical', 'lower non-recoverable': 'Critical',
 };
 
 /**
@@ -112,8 +116,8 @@ export function parseIpmitoolSensorsCsv(stdout: string): SensorRow[] {
     const f = line.split(',').map((x) => x.trim());
     if (f.length !== 10) continue;
     const [name, reading, units, status] = f as [string, string, string, string];
-    const state = IPMITOOL_STATES[status];
-    if (state === undefined) throw protocolError('ipmitool', 'bad sensor status', `line ${i + 1}`, Object.keys(IPMITOOL_STATES).join(', '), status);
+    const state = Object.hasOwn(IPMITOOL_STATES, status.toLowerCase()) ? IPMITOOL_STATES[status.toLowerCase()] : undefined;
+    if (state === undefined) throw protocolError('ipmitool', 'bad sensor status', `line ${i + 1}`, 'ok, nc, cr, nr, ns, na or their long forms', status);
     let value: number | null = null;
     if (reading !== 'na') {
       if (!/^-?\d+(\.\d+)?$/.test(reading)) throw protocolError('ipmitool', 'bad reading', `line ${i + 1}`, 'a decimal number or na', reading);
