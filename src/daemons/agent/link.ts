@@ -9,9 +9,11 @@
 // handshake, messages wait in a bounded local queue instead of the session (adopting the host's
 // session would void a stream started before it).
 import { existsSync } from 'node:fs';
-import { UnsupportedError } from '../../domain/errors.js';
+import { DEFAULT_XENBUS_DEVICE, openXenbus } from '../../adapters/xen/connect.js';
 import { Channel } from '../../mchannel/channel.js';
+import type { ChannelOptions } from '../../mchannel/options.js';
 import { chardevConnector } from '../../mchannel/transports/chardev.js';
+import { XenstoreConnector } from '../../mchannel/transports/xenstore.js';
 import { createRegistry } from '../../protocol/registry.js';
 import { guestFamily } from '../../protocol/guest.js';
 import type { Connection, Connector } from '../../mchannel/types.js';
@@ -49,9 +51,13 @@ async function keepAttached(ch: Channel, connector: Connector, device: string, l
   }
 }
 
-/** The agent's channel and link, without a transport: attach() gives it the port's stream. */
-export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log: Logger): AgentLink & { attach(conn: Connection): void } {
-  const channel = Channel.attached({
+/**
+ * The agent's channel and link. Without a connector (virtio-serial) the host chooses the session
+ * and attach() gives the channel the port's stream. With one (xenstore: the guest opens each
+ * connection, dom0 accepts it) the agent is the client, chooses the session and reconnects.
+ */
+export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log: Logger, connector?: Connector): AgentLink & { attach(conn: Connection): void } {
+  const opts: ChannelOptions = {
     role: 'agent',
     identity: 'agent',
     // Bodies are checked against the guest protocol at the boundary (host.config from the host).
@@ -61,7 +67,8 @@ export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log:
     replay: { maxCount: cfg.maxQueuedReports * 2, maxBytes: 512 * 1024 },
     inboxMax: 64,
     maxConcurrentRequests: 4,
-  });
+  };
+  const channel = connector ? Channel.client(connector, { ...opts, acceptNewSession: false }) : Channel.attached(opts);
   channel.events.on('connected', ({ resumed }) => log.info('host connected', { resumed, sessionId: channel.sessionId }));
   channel.events.on('reset', (r) => log.warn('session reset', { reason: r.reason, lostOutgoing: r.lostOutgoing }));
   channel.events.on('gap', (g) => log.warn('messages lost', { direction: g.direction, fromSeq: g.fromSeq, toSeq: g.toSeq }));
@@ -101,7 +108,10 @@ export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log:
 }
 
 export async function openGuestLink(cfg: AgentConfig, log: Logger): Promise<AgentLink> {
-  if (cfg.transport === 'xenstore') throw new UnsupportedError('vmanage-agent', 'the xenstore transport (not wired into the agent yet)');
+  if (cfg.transport === 'xenstore') {
+    // Xen: the M-channel over xenstore rings under this guest's domain path (/dev/xen/xenbus).
+    return createAgentLink(cfg, log, new XenstoreConnector(() => openXenbus(DEFAULT_XENBUS_DEVICE)));
+  }
   const link = createAgentLink(cfg, log);
   void keepAttached(link.channel, chardevConnector(cfg.device), cfg.device, log);
   return link;
