@@ -215,6 +215,9 @@ test.serial('fuzzed method arguments get D-Bus errors or succeed, and powerd kee
   }), { numRuns: 150 });
   t.true(pidAlive(proc.pid));
   t.truthy(await powerd.getState());
+  const counters = await powerd.counters();
+  t.true(counters['power1.refused']! > 0 && counters['sysfs.reads']! > 0, JSON.stringify(counters));
+  t.is(counters['power1.failed'], 0);
   await powerd.clearMaxFrequency();
   await powerd.powerLimit('rapl').clearLimit();
 });

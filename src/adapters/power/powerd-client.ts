@@ -85,6 +85,16 @@ export class PowerdClient implements FrequencyActuator {
     }
   }
 
+  /** powerd's counters (power1.calls/denied/refused/failed, sysfs.reads/writes/malformed/ioErrors), for prom-client. */
+  async counters(): Promise<Record<string, number>> {
+    const raw = await this.call<unknown>('GetCounters');
+    const out: Record<string, number> = {};
+    if (raw && typeof raw === 'object') {
+      for (const [k, v] of Object.entries(raw).slice(0, 256)) if (typeof v === 'number' && Number.isFinite(v)) out[k.slice(0, 64)] = v;
+    }
+    return out;
+  }
+
   async state(): Promise<CpuFrequencyState[]> {
     const s = await this.getState();
     if (!s.frequency) throw new VmanageError(ErrorCodes.Unsupported, 'powerd has no frequency actuator on this host', { adapter: 'powerd', capability: 'frequency caps' });

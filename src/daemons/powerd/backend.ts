@@ -9,6 +9,7 @@ import { DcmiPowerLimit } from '../../adapters/power/ipmi-dcmi.js';
 import { execRunner } from '../../adapters/power/ipmi-exec.js';
 import { IpmiTargetSchema } from '../../adapters/power/ipmi-target.js';
 import { RaplPowerLimit, RaplSensor } from '../../adapters/power/rapl.js';
+import { newSysfsCounters } from '../../adapters/power/sysfs.js';
 import { RedfishClient } from '../../adapters/power/redfish-client.js';
 import { RedfishPowerLimit } from '../../adapters/power/redfish-power.js';
 import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
@@ -94,9 +95,10 @@ function simBackend(config: PowerdConfig): PowerBackend {
 /** Probes the host: a missing cpufreq or RAPL is logged and left out, not fatal. */
 async function sysfsBackend(config: PowerdConfig, log: Logger): Promise<PowerBackend> {
   const root = config.sysfsRoot;
+  const counters = newSysfsCounters(); // shared by every sysfs adapter of this daemon
   let frequency: FrequencyActuator | undefined;
   if (config.frequency.enabled) {
-    const cpufreq = new CpufreqActuator({ root });
+    const cpufreq = new CpufreqActuator({ root, counters });
     try {
       await cpufreq.state();
       frequency = cpufreq;
@@ -108,18 +110,19 @@ async function sysfsBackend(config: PowerdConfig, log: Logger): Promise<PowerBac
   const limits = new Map<string, PowerLimitActuator>();
   let sensor: PowerSensor | undefined;
   if (config.rapl.enabled) {
-    const rapl = new RaplPowerLimit({ root, minWattsPerPackage: config.rapl.minWattsPerPackage });
+    const rapl = new RaplPowerLimit({ root, minWattsPerPackage: config.rapl.minWattsPerPackage, counters });
     try {
       await rapl.state();
       limits.set('rapl', rapl);
-      sensor = new RaplSensor({ root, clock: systemClock, sampleMs: config.rapl.sampleMs });
+      sensor = new RaplSensor({ root, clock: systemClock, sampleMs: config.rapl.sampleMs, counters });
     } catch (err) {
       if (!isVmanageError(err)) throw err;
       log.warn({ code: err.code, reason: err.message }, 'no usable RAPL: RAPL limits and readings disabled');
     }
   }
   for (const [k, v] of pluginLimits(config)) limits.set(k, v);
-  return { frequency, limits, sensor };
+  const sysfs = counters as unknown as Record<string, number>;
+  return { frequency, limits, sensor, counters: sysfs };
 }
 
 export async function createBackend(config: PowerdConfig, log: Logger): Promise<PowerBackend> {

@@ -73,6 +73,16 @@ export class Power1Interface extends Interface {
     return this.guard('GetState', false, async () => JSON.stringify(await this.service.state()));
   }
 
+  /** Counters as name -> count: this interface's (power1.*) and the backend's (sysfs.*). */
+  GetCounters(): Promise<Record<string, number>> {
+    return this.guard('GetCounters', false, async () => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(this.counters)) out[`power1.${k}`] = v;
+      for (const [k, v] of Object.entries(this.service.backend.counters ?? {})) out[`sysfs.${k}`] = v;
+      return out;
+    });
+  }
+
   ReadPower(): Promise<[number, number, string, boolean]> {
     return this.guard('ReadPower', false, async () => {
       const r = await this.service.readPower();
@@ -194,6 +204,7 @@ Power1Interface.configureMembers({
   },
   methods: {
     GetState: { inSignature: '', outSignature: 's' },
+    GetCounters: { inSignature: '', outSignature: 'a{sd}' },
     ReadPower: { inSignature: '', outSignature: 'ddsb' },
     SetFrequencyCap: { inSignature: 'u', outSignature: '' },
     ClearFrequencyCap: { inSignature: '', outSignature: '' },

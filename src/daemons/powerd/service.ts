@@ -13,6 +13,8 @@ export interface PowerBackend {
   readonly frequency?: FrequencyActuator;
   readonly limits: ReadonlyMap<string, PowerLimitActuator>;
   readonly sensor?: PowerSensor;
+  /** Counters of the backend's adapters (e.g. sysfs reads, writes, malformed values, I/O errors). */
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
 export interface Change {
