@@ -16,3 +16,4 @@ export { memoryNetwork, memoryPair, type MemoryNetwork } from './transports/memo
 export { unixConnector, unixListener, type UnixListenerOptions } from './transports/unix.js';
 export { tlsConnector, tlsListener, type TlsConnectorOptions, type TlsListener, type TlsListenerOptions, type TlsMaterial } from './transports/tls.js';
 export { chardevConnector, type ChardevOptions } from './transports/chardev.js';
+export { registerChannelMetrics, type CountersSource } from './metrics.js';
