@@ -25,11 +25,12 @@ function reportsOf(stacks: readonly HostStack[], vm: string): Seen[] {
     for (const l of s.lines()) {
       if (l.event !== 'sla.report' || l.vm !== vm) continue;
       const measured = l.measured as { value: number };
-      seen.push({ n: measured.value, host: s.host.name, time: l.time, stale: l.stale === true });
+      seen.push({ n: measured.value, host: s.host.name, time: l.time, seq: Number(l.seq), stale: l.stale === true });
     }
   }
-  // Each daemon's lines are in its receive order; across daemons the host clock orders them.
-  return seen.sort((a, b) => a.time - b.time);
+  // Each daemon's lines are in its receive order; across daemons the host clock orders them (ms;
+  // the session's sequence number, continuous across handovers, breaks ties).
+  return seen.sort((a, b) => a.time - b.time || a.seq - b.seq);
 }
 
 async function migrate(vm: TestVm, from: HostStack, to: HostStack): Promise<number> {

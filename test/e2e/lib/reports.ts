@@ -3,7 +3,7 @@
 // the whole path (agent, virtio-serial, QEMU, M-channel session, handover between daemons),
 // not the session layer's own sequence numbers.
 
-export interface Seen { readonly n: number; readonly host: string; readonly time: number; readonly stale: boolean }
+export interface Seen { readonly n: number; readonly host: string; readonly time: number; readonly seq: number; readonly stale: boolean }
 
 export interface Verdict {
   readonly count: number;
