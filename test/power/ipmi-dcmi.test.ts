@@ -6,7 +6,7 @@ import { execRunner, type ToolRunner } from '../../src/adapters/power/ipmi-exec.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isVmanageError } from '../../src/domain/errors.js';
-import { startIpmiSim } from '../support/ipmisim.js';
+import { startHostileBmc, startIpmiSim } from '../support/ipmisim.js';
 import { tempDir } from '../support/proc.js';
 
 const tools: IpmiTool[] = ['freeipmi', 'ipmitool'];
@@ -92,3 +92,16 @@ test('the BMC password never appears on a tool command line (FreeIPMI config fil
   t.is(seen.length, 2);
   t.false(seen.flat().includes('secret'), JSON.stringify(seen));
 });
+
+for (const tool of tools) {
+  test(`a BMC that answers random bytes gives ${tool} readings POWER_SENSOR_UNAVAILABLE within the timeout`, async (t) => {
+    const bmc = await startHostileBmc(t, 'garbage');
+    const target = { kind: 'lan' as const, host: '127.0.0.1', port: bmc.port, username: 'admin', password: 'secret', cipherSuite: 3, workarounds: ['opensesspriv'] };
+    const sensor = dcmiPowerSensor({ target, tool, runner: execRunner(), clock: systemClock, timeoutMs: 1500 });
+    const started = Date.now();
+    const err = await t.throwsAsync(sensor.read());
+    t.true(isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE'), String(err));
+    t.true(Date.now() - started < 1500 + 1000);
+    t.true(bmc.packets() > 0);
+  });
+}

@@ -104,3 +104,12 @@ test('whatever JSON or text a hostile Redfish service serves, a reading is a pla
   }), { numRuns: 150 });
   t.true(client.counters.protocolErrors > 0);
 });
+
+test('a Redfish BMC that is not listening gives POWER_SENSOR_UNAVAILABLE (UNAVAILABLE)', async (t) => {
+  const srv = await startRedfish(t);
+  const client = new RedfishClient({ baseUrl: 'http://127.0.0.1:9', username: 'a', password: 'b', timeoutMs: 1000 });
+  const err = await t.throwsAsync(redfishPowerSensor({ client, clock: systemClock, chassisPath }).read());
+  t.true(isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE'), String(err));
+  t.is(isVmanageError(err) ? err.details.reason : undefined, 'UNAVAILABLE');
+  t.is(srv.requests(), 0);
+});
