@@ -21,6 +21,7 @@ function tinyVm(name: string, uuid: string): string {
 }
 
 test.serial('on real libvirtd: define/start events, inventory, CPU stats, scheduler, channel hot-plug, destroy', async (t) => {
+  t.timeout(180_000);
   const host = await startOneHost(t);
   const ld = await startLibvirtDbus(t, 'system', undefined, ['nsenter', ...host.nsenterArgs()]);
   const hv = new LibvirtHypervisor({ uri: 'qemu:///system', busAddress: ld.address, callTimeoutMs: 30_000 });

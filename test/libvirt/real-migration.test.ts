@@ -13,6 +13,7 @@ import { waitFor } from '../support/proc.js';
 import { buildGuest, newVmSpec, testVm } from '../support/vm.js';
 
 test.serial('migrate reports progress, aborts with MIGRATION_ABORTED leaving the VM on the source, then moves it live', async (t) => {
+  t.timeout(300_000); // a guest rebuild (the agent changed) plus two daemons on a loaded machine
   const image = await buildGuest();
   const { a, b } = await startTwoHosts(t);
   const ld = await startLibvirtDbus(t, 'system', undefined, ['nsenter', ...a.nsenterArgs()]);
