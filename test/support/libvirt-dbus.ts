@@ -22,8 +22,9 @@ export interface LibvirtDbus {
 }
 
 export async function nameHasOwner(address: string, name = 'org.libvirt'): Promise<boolean> {
-  const { stdout } = await run('busctl', [`--address=${address}`, 'call', 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameHasOwner', 's', name]);
-  return stdout.trim() === 'b true';
+  // dbus-send ships with dbus itself (busctl needs systemd, which CI may not have).
+  const { stdout } = await run('dbus-send', [`--bus=${address}`, '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`]);
+  return /boolean true/.test(stdout);
 }
 
 /**
