@@ -54,6 +54,16 @@ test('mutations run one at a time in the order they were asked for, and a failed
   t.deepEqual(changes.map((c) => c.old), ['', '1100000', '']);
 });
 
+test('requests beyond the queue bound are refused as UNAVAILABLE instead of piling up', async (t) => {
+  const sim = new SimPower({ model: specPowerModel('hp-proliant-ml110-g4'), clock: new ManualClock(0), utilisation: constantUtilisation(0.5), minKHz: 1_000_000, maxKHz: 2_000_000 });
+  const svc = new PowerService({ frequency: sim.frequency, limits: new Map() }, pino({ level: 'silent' }), 8);
+  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => svc.setFrequencyCap(root, 1_000_000 + i * 1000)));
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 8);
+  for (const r of results.filter((x) => x.status === 'rejected')) t.true(isVmanageError((r as PromiseRejectedResult).reason, 'UNAVAILABLE'));
+  await svc.setFrequencyCap(root, 1_500_000); // the queue drained
+  t.is(sim.capKHz, 1_500_000);
+});
+
 test('names from callers are checked before anything is touched', async (t) => {
   const { svc } = service();
   const badNames = [() => svc.setGovernor(root, 'x'.repeat(65)), () => svc.setEpp(root, 'power; reboot'), () => svc.setPowerLimit(root, '../../etc', 100), () => svc.clearPowerLimit(root, '')];

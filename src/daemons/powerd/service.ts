@@ -38,9 +38,11 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
   /** The frequency cap in force (kHz), null when scaling_max_freq is at cpuinfo_max_freq. */
   capKHz: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
   private readingError: string | null = null;
 
-  constructor(readonly backend: PowerBackend, private readonly log: Logger) {
+  /** maxPending bounds the queue of waiting requests: beyond it callers get UNAVAILABLE (busy). */
+  constructor(readonly backend: PowerBackend, private readonly log: Logger, private readonly maxPending = 64) {
     super();
   }
 
@@ -174,7 +176,11 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
 
   /** Runs mutations one after another; a failed one does not block the next. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    if (this.pending >= this.maxPending) {
+      return Promise.reject(new VmanageError(ErrorCodes.Unavailable, `busy: ${this.pending} requests already waiting`, { pending: this.pending }));
+    }
+    this.pending++;
+    const run = this.queue.then(fn, fn).finally(() => { this.pending--; });
     this.queue = run.catch(() => undefined);
     return run;
   }
