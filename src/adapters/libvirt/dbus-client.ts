@@ -138,21 +138,30 @@ export class DbusClient {
       ?? (this.opts.bus === 'system' ? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket' : process.env.DBUS_SESSION_BUS_ADDRESS);
     if (!address) throw new DbusCallError(LocalErrors.NotConnected, `no ${this.opts.bus} bus address (set DBUS_${this.opts.bus.toUpperCase()}_BUS_ADDRESS)`, 'connect');
     const bus = dbus.sessionBus({ busAddress: address });
+    // dbus-next can emit more than one 'error' for one failure: never leave it without a listener.
+    bus.on('error', () => this.lost(bus));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: unknown): void => {
         reject(new DbusCallError(LocalErrors.NotConnected, `cannot connect to ${address}: ${String((err as Error)?.message ?? err)}`, 'connect'));
       };
       bus.once('error', onError);
       bus.once('connect', () => { bus.off('error', onError); resolve(); });
+    }).catch((err: unknown) => {
+      try { bus.disconnect(); } catch { /* never connected */ }
+      throw err;
     });
-    bus.on('error', () => this.lost(bus));
     // dbus-next does not forward the stream's end; a closed bus is only seen here.
     (bus as unknown as { _connection: EventEmitter })._connection.on('end', () => this.lost(bus));
     bus.on('message', (msg) => this.dispatch(msg));
+    try {
+      await this.sendAddMatch(bus, { path: DBUS.path, iface: DBUS.iface, member: 'NameOwnerChanged' }, DBUS.name, `arg0='${this.opts.service}'`);
+      for (const m of this.matches) await this.sendAddMatch(bus, m);
+    } catch (err) {
+      try { bus.disconnect(); } catch { /* already closed */ }
+      throw err;
+    }
     this.bus = bus;
     this.backoffMs = this.opts.reconnectMinMs ?? 100;
-    await this.sendAddMatch(bus, { path: DBUS.path, iface: DBUS.iface, member: 'NameOwnerChanged' }, DBUS.name, `arg0='${this.opts.service}'`);
-    for (const m of this.matches) await this.sendAddMatch(bus, m);
     return bus;
   }
 
