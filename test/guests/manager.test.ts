@@ -231,3 +231,29 @@ test('after a hypervisor reconnect the inventory is re-read: new VMs get session
   await g2.report();
   await waitFor('a report from vm2', () => h.seen.some((r) => r.vm === vm2));
 });
+
+test('a restarted host daemon resumes the saved sessions: nothing lost, nothing repeated', async (t) => {
+  const dir = await tempDir(t);
+  const vm = randomUUID();
+  const g = guest(t);
+  const q = new QemuSocket(join(dir, 'a.sock'), g.port);
+  await q.listen();
+  t.teardown(() => q.close());
+  const hv = new MemoryHypervisor();
+  hv.add(vm, q.path);
+  const first = host(t, hv);
+  await first.m.start();
+  for (let i = 0; i < 3; i++) await g.report();
+  await waitFor('reports 1-3', () => first.seen.length === 3);
+  const states = await first.m.stop();
+  t.is(states.size, 1);
+  await g.report();
+  await g.report();
+  const second = host(t, hv);
+  second.m.restore(states);
+  await second.m.start();
+  await waitFor('reports 4 and 5', () => second.seen.length >= 2);
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(second.numbers(), [4, 5]);
+  t.is(second.m.counters.resumedFromHandover, 1);
+});

@@ -41,3 +41,19 @@ test('the daemon exits 2 on a bad configuration, naming the problem', async (t) 
   t.is((err as unknown as { code: number }).code, 2);
   t.regex((err as unknown as { stderr: string }).stderr, /handover\.waitMs:/);
 });
+
+test('saved guest sessions are read back once; a damaged entry is skipped, not fatal', async (t) => {
+  const { loadSessions, saveSessions } = await import('../../src/daemons/mvm/mvm.js');
+  const { pino } = await import('pino');
+  const dir = await tempDir(t);
+  const file = join(dir, 'sessions.json');
+  const good = { version: 1, sessionId: 's', role: 'host', incarnation: 'i', peerIncarnation: null, nextSeq: 1, received: 4, peerAck: 0, replay: [], nextRequestId: 0 } as const;
+  saveSessions(file, new Map([['vm-1', good]]));
+  const log = pino({ level: 'silent' });
+  t.deepEqual([...loadSessions(file, log)], [['vm-1', good]]);
+  t.is(loadSessions(file, log).size, 0, 'the file is consumed');
+  await writeFile(file, JSON.stringify({ 'vm-1': good, 'vm-2': { version: 9 } }));
+  t.deepEqual([...loadSessions(file, log).keys()], ['vm-1']);
+  await writeFile(file, '{not json');
+  t.is(loadSessions(file, log).size, 0);
+});

@@ -40,10 +40,19 @@ export class HandoverClient implements HandoverSender {
   async send(vm: string, state: SessionState, destination?: string): Promise<void> {
     const targets = destination ? this.peers.filter((p) => p.name === destination) : this.peers;
     if (targets.length === 0) throw new VmanageError(ErrorCodes.NotFound, `no handover peer ${destination ?? '(none configured)'}`, { destination });
-    await Promise.any(targets.map((p) => this.sendTo(p, vm, state))).catch((err: unknown) => {
+    // A deadline of our own (a referenced timer): the handover must end, in every process state.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AggregateError([new Error(`no answer within ${this.timeoutMs} ms`)])), this.timeoutMs + 500);
+    });
+    try {
+      await Promise.race([Promise.any(targets.map((p) => this.sendTo(p, vm, state))), deadline]);
+    } catch (err) {
       const errors = err instanceof AggregateError ? err.errors.map(String) : [String(err)];
       throw new VmanageError(ErrorCodes.Unavailable, `session handover for ${vm} failed: ${errors.join('; ')}`, { vm, errors });
-    });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async sendTo(peer: HandoverPeer, vm: string, state: SessionState): Promise<void> {

@@ -70,14 +70,25 @@ export class GuestChannelManager {
     await this.serial(() => this.syncInventory());
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops every session without ending it for the guests and returns their states, so that a
+   * restarted daemon can resume them (restore) and no report is lost or seen twice.
+   */
+  async stop(): Promise<Map<string, SessionState>> {
     this.stopped = true;
     this.offEvents?.();
     this.offReconnect?.();
     await this.queue;
     for (const vm of this.incoming) this.store.cancel(vm);
-    await Promise.all([...this.sessions.values()].map((s) => s.drop()));
+    const states = new Map<string, SessionState>();
+    await Promise.all([...this.sessions.values()].map(async (s) => { states.set(s.vm, await s.detach()); }));
     this.sessions.clear();
+    return states;
+  }
+
+  /** Sessions saved by a previous run of this daemon (see stop()); call before start(). */
+  restore(states: ReadonlyMap<string, SessionState>): void {
+    for (const [vm, state] of states) this.store.put(vm, state, 'restart');
   }
 
   /** The session of a VM (for requests such as host.config), if one is open. */

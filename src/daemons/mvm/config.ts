@@ -29,6 +29,9 @@ export const mvmConfigSchema = z.object({
     busAddress: z.string().min(1).max(4096).optional(),
   }).strict(),
   hooks: z.object({ socket: absPath }).strict().optional(),
+  /** Guest sessions are saved here on shutdown and resumed at the next start (daemon restart
+   *  without losing or repeating a guest message). */
+  stateFile: absPath.optional(),
   handover: z.object({
     listen: endpoint.optional(),
     peers: z.array(z.object({ name: z.string().min(1).max(128) }).and(endpoint)).max(256).default([]),

@@ -2,7 +2,7 @@
 // manager, the libvirt hook listener and the session-handover endpoint between host daemons.
 // Every guest report, heartbeat, session change and hook event is logged as one structured line
 // (the broker and its policies consume the same events later).
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
 import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
@@ -13,6 +13,7 @@ import type { Hypervisor } from '../../domain/ports/hypervisor.js';
 import { unixConnector, unixListener } from '../../mchannel/transports/unix.js';
 import { tlsConnector, tlsListener } from '../../mchannel/transports/tls.js';
 import type { Connector, Listener } from '../../mchannel/types.js';
+import { parseSessionState, type SessionState } from '../../mchannel/state.js';
 import { createRegistry } from '../../protocol/registry.js';
 import { guestFamily } from '../../protocol/guest.js';
 import type { Endpoint, MvmConfig } from './config.js';
@@ -40,6 +41,33 @@ export async function listenerFor(e: Endpoint): Promise<Listener> {
 }
 
 /** Starts the host daemon's parts; the hypervisor may be injected (tests, the simulator). */
+/** Sessions saved at the last shutdown; a bad entry is skipped and logged (the file is ours, but
+ *  a crash may have left it half-written). The file is removed once read. */
+export function loadSessions(path: string, log: Logger): Map<string, SessionState> {
+  const out = new Map<string, SessionState>();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ path, err: String(err) }, 'cannot read saved guest sessions');
+    return out;
+  }
+  rmSync(path, { force: true });
+  for (const [vm, state] of Object.entries(typeof raw === 'object' && raw !== null ? raw : {})) {
+    try {
+      out.set(vm, parseSessionState(state));
+    } catch (err) {
+      log.warn({ path, vm, err: String(err) }, 'skipping a saved guest session');
+    }
+  }
+  return out;
+}
+
+export function saveSessions(path: string, states: ReadonlyMap<string, SessionState>): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries(states)), { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
 export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervisor): Promise<Mvm> {
   const clock = systemClock;
   const hv = hypervisor ?? new LibvirtHypervisor({ uri: cfg.hypervisor.uri, ...(cfg.hypervisor.busAddress ? { busAddress: cfg.hypervisor.busAddress } : {}), log });
@@ -69,12 +97,17 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
     onEvent: (e) => log.info({ event: 'hook', vm: e.vm.uuid, name: e.vm.name, operation: e.operation, subOperation: e.subOperation, driver: e.driver }, 'libvirt hook'),
     log,
   }) : undefined;
+  if (cfg.stateFile) guests.restore(loadSessions(cfg.stateFile, log));
   await guests.start();
   log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen }, 'host daemon started');
   return {
     hypervisor: hv, guests, hooks, handover,
     async stop() {
-      await guests.stop();
+      const states = await guests.stop();
+      if (cfg.stateFile) {
+        saveSessions(cfg.stateFile, states);
+        log.info({ event: 'mvm.sessions-saved', count: states.size, file: cfg.stateFile }, 'guest sessions saved');
+      }
       await handover?.close();
       await hooks?.close();
       await hv.close();
