@@ -148,3 +148,21 @@ test.serial('property: any stdin and arguments end within the bound with exit 0 
   }), { numRuns: 25 });
   t.pass();
 });
+
+test('the daemon denying an incoming migration makes the hook fail and print no XML', async (t) => {
+  const d = await listener(t, (e) => ({ allow: e.operation !== 'migrate', reason: 'destination over budget' }));
+  const r = await runHookScript(t, ['vm1', 'migrate', 'begin', '-'], domainXml(), { env: { VMANAGE_HOOK_SOCKET: d.path } });
+  t.is(r.code, 1);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /refused migrate of VM vm1 .*destination over budget/);
+});
+
+test('without node the wrapper fails open: exit 0, and migrate passes the XML through', async (t) => {
+  const env = { VMANAGE_NODE: '/nonexistent/node' };
+  const prepare = await runHookScript(t, ['vm1', 'prepare', 'begin', '-'], domainXml(), { env });
+  t.is(prepare.code, 0);
+  t.regex(prepare.stderr, /node or vmanage-hook.cjs not found/);
+  const migrate = await runHookScript(t, ['vm1', 'migrate', 'begin', '-'], domainXml(), { env });
+  t.is(migrate.code, 0);
+  t.is(migrate.stdout, domainXml());
+});
