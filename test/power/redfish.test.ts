@@ -113,3 +113,26 @@ test('a Redfish BMC that is not listening gives POWER_SENSOR_UNAVAILABLE (UNAVAI
   t.is(isVmanageError(err) ? err.details.reason : undefined, 'UNAVAILABLE');
   t.is(srv.requests(), 0);
 });
+
+test('with Redfish sessions the client logs in once, logs in again after the BMC drops the session, and logs out on close', async (t) => {
+  const srv = await startRedfish(t, { watts: 300 });
+  const client = new RedfishClient({ baseUrl: srv.url, ...redfishCredentials, timeoutMs: 2000, auth: 'session' });
+  const sensor = redfishPowerSensor({ client, clock: systemClock, chassisPath });
+  t.is((await sensor.read()).watts, 300);
+  t.is((await sensor.read()).watts, 300);
+  t.is(srv.sessionsCreated(), 1);
+  srv.expireSessions();
+  t.is((await sensor.read()).watts, 300);
+  t.is(srv.sessionsCreated(), 2);
+  t.is(srv.openSessions(), 1);
+  await client.close();
+  t.is(srv.openSessions(), 0);
+});
+
+test('a Redfish session login with a wrong password is BMC_AUTH_FAILED', async (t) => {
+  const srv = await startRedfish(t);
+  const client = new RedfishClient({ baseUrl: srv.url, username: 'admin', password: 'wrong', timeoutMs: 2000, auth: 'session' });
+  const err = await t.throwsAsync(redfishPowerSensor({ client, clock: systemClock, chassisPath }).read());
+  t.true(isVmanageError(err, 'BMC_AUTH_FAILED'), String(err));
+  t.is(srv.sessionsCreated(), 0);
+});

@@ -1,7 +1,7 @@
 // A Redfish service for tests: node:http serving DMTF-shaped JSON for one chassis, with both the
 // older Power resource (PowerControl[0].PowerConsumedWatts, PowerLimit.LimitInWatts) and the newer
 // PowerSubsystem / EnvironmentMetrics (PowerWatts.Reading) / Controls (SetPoint) resources.
-// Basic authentication; hostile modes: 'hang' (accepts, never answers), 'garbage' (200 with
+// Basic authentication or Redfish sessions (POST SessionService/Sessions -> X-Auth-Token); hostile modes: 'hang' (accepts, never answers), 'garbage' (200 with
 // non-JSON), 'wrong-shape' (JSON of the wrong shape), 'unauthorized' (401 for everyone), 'custom'
 // (bodies from a function, for fuzzing).
 // Started per test, closed by t.teardown.
@@ -30,6 +30,10 @@ export interface RedfishServer {
   /** In 'custom' mode: the raw body (status 200) served for a GET of this path. */
   custom?: (path: string) => string;
   requests(): number;
+  /** Redfish sessions (X-Auth-Token): how many were created, how many are open; drop them all. */
+  sessionsCreated(): number;
+  openSessions(): number;
+  expireSessions(): void;
 }
 
 const USER = 'admin';
@@ -45,9 +49,37 @@ function redfishError(res: ServerResponse, status: number, id: string, message: 
   send(res, status, { error: { code: `Base.1.8.${id}`, message, '@Message.ExtendedInfo': [{ MessageId: `Base.1.8.${id}`, Message: message }] } });
 }
 
-function authorised(req: IncomingMessage): boolean {
+function authorised(req: IncomingMessage, sessions: Map<string, string>): boolean {
+  const token = req.headers['x-auth-token'];
+  if (typeof token === 'string') return sessions.has(token);
   const h = req.headers.authorization ?? '';
   return h === `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+}
+
+const SESSIONS = '/redfish/v1/SessionService/Sessions';
+
+/** POST Sessions (login) and DELETE Sessions/ID (logout); true if it handled the request. */
+async function sessionRequest(req: IncomingMessage, res: ServerResponse, path: string, sessions: Map<string, string>, created: () => number): Promise<boolean> {
+  if (req.method === 'POST' && path === SESSIONS) {
+    const b = (await body(req)) as { UserName?: unknown; Password?: unknown };
+    if (b?.UserName !== USER || b?.Password !== PASSWORD) {
+      redfishError(res, 401, 'NoValidSession', 'invalid credentials');
+      return true;
+    }
+    const id = String(created());
+    const token = `tok-${id}-${Math.random().toString(36).slice(2)}`;
+    sessions.set(token, id);
+    res.writeHead(201, { 'content-type': 'application/json', 'x-auth-token': token, location: `${SESSIONS}/${id}` });
+    res.end(JSON.stringify({ '@odata.id': `${SESSIONS}/${id}`, Id: id, UserName: USER }));
+    return true;
+  }
+  if (req.method === 'DELETE' && path.startsWith(`${SESSIONS}/`)) {
+    const id = path.slice(SESSIONS.length + 1);
+    for (const [tok, sid] of sessions) if (sid === id) sessions.delete(tok);
+    res.writeHead(204).end();
+    return true;
+  }
+  return false;
 }
 
 async function body(req: IncomingMessage): Promise<unknown> {
@@ -73,7 +105,10 @@ function resources(s: RedfishState): Record<string, unknown> {
     chassis.Controls = { '@odata.id': `${c}/Controls` };
   }
   return {
-    '/redfish/v1': { '@odata.id': '/redfish/v1', '@odata.type': '#ServiceRoot.v1_15_0.ServiceRoot', Id: 'RootService', RedfishVersion: '1.17.0', Chassis: { '@odata.id': '/redfish/v1/Chassis' } },
+    '/redfish/v1': {
+      '@odata.id': '/redfish/v1', '@odata.type': '#ServiceRoot.v1_15_0.ServiceRoot', Id: 'RootService', RedfishVersion: '1.17.0',
+      Chassis: { '@odata.id': '/redfish/v1/Chassis' }, SessionService: { '@odata.id': '/redfish/v1/SessionService' }, Links: { Sessions: { '@odata.id': SESSIONS } },
+    },
     '/redfish/v1/Chassis': { '@odata.id': '/redfish/v1/Chassis', '@odata.type': '#ChassisCollection.ChassisCollection', 'Members@odata.count': 1, Members: [{ '@odata.id': c }] },
     [c]: chassis,
     [`${c}/Power`]: {
@@ -122,17 +157,23 @@ async function patch(res: ServerResponse, path: string, s: RedfishState, input: 
 export async function startRedfish(t: Teardown, initial: Partial<RedfishState> = {}, mode: RedfishMode = 'ok'): Promise<RedfishServer> {
   const state: RedfishState = { watts: 250, limitWatts: null, allowableMin: 100, allowableMax: 800, modern: true, ignoreCaps: false, ...initial };
   let requests = 0;
-  const server: RedfishServer = { url: '', state, mode, requests: () => requests };
+  let created = 0;
+  const sessions = new Map<string, string>();
+  const server: RedfishServer = {
+    url: '', state, mode, requests: () => requests,
+    sessionsCreated: () => created, openSessions: () => sessions.size, expireSessions: () => sessions.clear(),
+  };
   const http = createServer((req, res) => {
     requests++;
     void (async () => {
       if (server.mode === 'hang') return; // never answers; the socket is destroyed at close
-      if (server.mode === 'unauthorized' || !authorised(req)) return redfishError(res, 401, 'NoValidSession', 'authentication required');
+      const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+      if (server.mode !== 'unauthorized' && await sessionRequest(req, res, path, sessions, () => ++created)) return;
+      if (server.mode === 'unauthorized' || !authorised(req, sessions)) return redfishError(res, 401, 'NoValidSession', 'authentication required');
       if (server.mode === 'garbage') {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end('\u0000\u00ff{"PowerControl": [garbage');
       }
-      const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
       if (server.mode === 'custom' && server.custom) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(server.custom(path));

@@ -38,6 +38,8 @@ export const BmcConfigSchema = z.discriminatedUnion('protocol', [
     username: z.string(),
     password: z.string(),
     chassisPath: z.string().startsWith('/redfish/v1/').default('/redfish/v1/Chassis/1'),
+    /** Redfish sessions (X-Auth-Token) by default; basic authentication per request if 'basic'. */
+    auth: z.enum(['session', 'basic']).default('session'),
     timeoutMs,
   }),
 ]);
@@ -76,7 +78,7 @@ export function resolveIpmiTool(wanted: IpmiTool | 'auto', path = process.env.PA
 export function createBmc(config: BmcConfig, deps: { clock: Clock; runner?: ToolRunner; path?: string }): Bmc {
   const c = BmcConfigSchema.parse(config);
   if (c.protocol === 'redfish') {
-    const client = new RedfishClient({ baseUrl: c.baseUrl, username: c.username, password: c.password, timeoutMs: c.timeoutMs });
+    const client = new RedfishClient({ baseUrl: c.baseUrl, username: c.username, password: c.password, timeoutMs: c.timeoutMs, auth: c.auth });
     const o = { client, clock: deps.clock, chassisPath: c.chassisPath };
     return { sensor: redfishPowerSensor(o), cap: new RedfishPowerLimit(o) };
   }

@@ -1,4 +1,6 @@
-// A small Redfish client: GET/PATCH JSON with HTTP basic authentication, a hard deadline per
+// A small Redfish client: GET/PATCH JSON with HTTP basic authentication or a Redfish session
+// (POST /redfish/v1/SessionService/Sessions -> X-Auth-Token; on a 401 the session is created
+// again once and the request retried; close() logs out), a hard deadline per
 // request (AbortSignal.timeout) and a cap on the body size. Every body is parsed with a zod
 // schema at this boundary. Failures become VmanageError:
 //   no answer within timeoutMs -> TIMEOUT; 401/403 -> BMC_AUTH_FAILED;
@@ -15,7 +17,11 @@ export interface RedfishEndpoint {
   readonly password: string;
   /** Hard deadline per request, ms. */
   readonly timeoutMs: number;
+  /** 'basic' (default) or 'session' (Redfish's recommended login, fewer password checks on the BMC). */
+  readonly auth?: 'basic' | 'session';
 }
+
+const SESSIONS_PATH = '/redfish/v1/SessionService/Sessions';
 
 export interface RedfishCounters { requests: number; timeouts: number; authFailures: number; protocolErrors: number }
 
@@ -23,10 +29,11 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 export class RedfishClient {
   readonly counters: RedfishCounters = { requests: 0, timeouts: 0, authFailures: 0, protocolErrors: 0 };
-  private readonly auth: string;
+  private readonly basic: string;
+  private session: { token: string; location: string | null } | undefined;
 
   constructor(readonly endpoint: RedfishEndpoint) {
-    this.auth = `Basic ${Buffer.from(`${endpoint.username}:${endpoint.password}`).toString('base64')}`;
+    this.basic = `Basic ${Buffer.from(`${endpoint.username}:${endpoint.password}`).toString('base64')}`;
   }
 
   get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
@@ -37,24 +44,57 @@ export class RedfishClient {
     return this.request('PATCH', path, schema, body);
   }
 
-  private async request<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+  /** Logs out of the Redfish session, if any (best effort: the BMC expires it anyway). */
+  async close(): Promise<void> {
+    const s = this.session;
+    this.session = undefined;
+    if (s?.location) await this.send('DELETE', s.location, { 'x-auth-token': s.token }).catch(() => undefined);
+  }
+
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (this.endpoint.auth !== 'session') return { authorization: this.basic };
+    this.session ??= await this.login();
+    return { 'x-auth-token': this.session.token };
+  }
+
+  private async login(): Promise<{ token: string; location: string | null }> {
+    const res = await this.send('POST', SESSIONS_PATH, {}, { UserName: this.endpoint.username, Password: this.endpoint.password });
+    const token = res.headers.get('x-auth-token');
+    if (res.status === 401 || res.status === 403) {
+      this.counters.authFailures++;
+      throw new VmanageError(ErrorCodes.BmcAuthFailed, `Redfish login: HTTP ${res.status}, the BMC refused the credentials`, { path: SESSIONS_PATH, status: res.status });
+    }
+    if (res.status < 200 || res.status >= 300 || !token || token.length > 4096) {
+      throw this.protocol(`Redfish login: HTTP ${res.status}${token ? '' : ' without an X-Auth-Token'}`, { path: SESSIONS_PATH, status: res.status });
+    }
+    const location = res.headers.get('location');
+    return { token, location: location && location.startsWith('/redfish/v1/') ? location : null };
+  }
+
+  /** One HTTP exchange with the deadline and the body cap; transport failures become VmanageError. */
+  private async send(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; text: string; headers: Headers }> {
     this.counters.requests++;
-    const url = `${this.endpoint.baseUrl}${path}`;
-    const where = { method, path };
-    let text: string;
-    let status: number;
     try {
-      const res = await fetch(url, {
+      const res = await fetch(`${this.endpoint.baseUrl}${path}`, {
         method,
-        headers: { authorization: this.auth, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { accept: 'application/json', ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.endpoint.timeoutMs),
         redirect: 'error',
       });
-      status = res.status;
-      text = await readCapped(res);
+      return { status: res.status, text: await readCapped(res), headers: res.headers };
     } catch (err) {
-      throw this.transportError(err, where);
+      throw this.transportError(err, { method, path });
+    }
+  }
+
+  private async request<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
+    const where = { method, path };
+    let { status, text } = await this.send(method, path, await this.authHeaders(), body);
+    if ((status === 401 || status === 403) && this.endpoint.auth === 'session') {
+      // The session expired (BMC restart, idle timeout): log in again once.
+      this.session = undefined;
+      ({ status, text } = await this.send(method, path, await this.authHeaders(), body));
     }
     if (status === 401 || status === 403) {
       this.counters.authFailures++;
