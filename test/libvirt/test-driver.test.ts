@@ -185,3 +185,14 @@ test('after the D-Bus daemon itself restarts, the adapter reconnects, fires onRe
   await waitFor('an event on the new bus', () => events.length >= 1, 5_000);
   t.is(events[0]?.kind, 'suspended');
 });
+
+test('xen:///system talks to libvirt-dbus\'s /org/libvirt/Xen on the system bus; no Xen daemon is HYPERVISOR_UNAVAILABLE', async (t) => {
+  const ld = await startLibvirtDbus(t, 'system');
+  const hv = new LibvirtHypervisor({ uri: 'xen:///system', busAddress: ld.address, callTimeoutMs: 10_000 });
+  t.teardown(() => hv.close());
+  const err = await t.throwsAsync(hv.listVms()) as VmanageError;
+  t.is(err.code, ErrorCodes.HypervisorUnavailable);
+  t.like(err.details, { op: 'ListDomains', dbusError: 'org.libvirt.Error' });
+  // No libvirtd here, or one without the Xen driver: either way libvirt cannot serve xen:///.
+  t.regex(String(err.details['libvirtMessage']), /Failed to connect socket|no connection driver available/);
+});
