@@ -21,14 +21,17 @@ for (const tool of ['freeipmi', 'ipmitool'] as IpmiTool[]) {
   });
 }
 
-test('a cap outside the BMC range is POWER_CAP_REJECTED and the previous cap stays', async (t) => {
-  const sim = await startIpmiSim(t, { limitMin: 100, limitMax: 800 });
-  const cap = new DcmiPowerLimit({ target: sim.target(), tool: 'freeipmi', runner: execRunner(), clock: systemClock, timeoutMs: 5000 });
-  await cap.setLimit(300);
-  const err = await t.throwsAsync(cap.setLimit(900));
-  t.true(isVmanageError(err, 'POWER_CAP_REJECTED'), String(err));
-  t.is((await cap.state()).limitWatts, 300);
-});
+for (const tool of ['freeipmi', 'ipmitool'] as IpmiTool[]) {
+  test(`a cap outside the BMC range is POWER_CAP_REJECTED through ${tool} and the previous cap stays`, async (t) => {
+    const sim = await startIpmiSim(t, { limitMin: 100, limitMax: 800 });
+    const cap = new DcmiPowerLimit({ target: sim.target(), tool, runner: execRunner(), clock: systemClock, timeoutMs: 5000 });
+    await cap.setLimit(300);
+    const err = await t.throwsAsync(cap.setLimit(900));
+    t.true(isVmanageError(err, 'POWER_CAP_REJECTED'), String(err));
+    t.is((await cap.state()).limitWatts, 300);
+    t.deepEqual(await sim.limitFile(), [300, true]);
+  });
+}
 
 test('a cap outside the configured platform range is refused by name before the BMC sees it', async (t) => {
   const runner = execRunner();

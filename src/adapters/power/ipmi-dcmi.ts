@@ -57,7 +57,8 @@ export interface DcmiCapOptions extends DcmiOptions {
   readonly samplingSeconds?: number;
 }
 
-const CC_LIMIT_OUT_OF_RANGE = /power limit out of range|0x84/i;
+// FreeIPMI: "Power Limit out of range"; ipmitool: "Power/Thermal limit out of range (84)".
+const CC_LIMIT_OUT_OF_RANGE = /limit out of range|\(84\)|0x84/i;
 
 /** Node power cap through DCMI: set, activate, read back and verify. */
 export class DcmiPowerLimit implements PowerLimitActuator {
@@ -79,7 +80,7 @@ export class DcmiPowerLimit implements PowerLimitActuator {
     try {
       await this.setAndActivate(watts);
     } catch (err) {
-      if (isVmanageError(err, ErrorCodes.BmcProtocolError) && CC_LIMIT_OUT_OF_RANGE.test(err.message)) {
+      if (isVmanageError(err, ErrorCodes.BmcProtocolError) && CC_LIMIT_OUT_OF_RANGE.test(`${err.message} ${String(err.details.stderr ?? '')}`)) {
         throw new VmanageError(ErrorCodes.PowerCapRejected, `BMC refused power cap ${watts} W: out of its range`, { watts, actuator: this.name }, { cause: err });
       }
       throw err;

@@ -48,9 +48,10 @@ export function isAuthFailure(text: string): boolean {
 
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 
+/** The last max characters, whitespace collapsed: tools print the actual error last. */
 function trimmed(s: string, max = 300): string {
   const t = s.trim().replace(/\s+/g, ' ');
-  return t.length > max ? `${t.slice(0, max)}...` : t;
+  return t.length > max ? `...${t.slice(-max)}` : t;
 }
 
 /** The real runner: execFile, no shell, SIGKILL at the deadline. */
