@@ -18,7 +18,9 @@ function exit(code: number, out?: string): void {
   clearTimeout(hard);
   process.exitCode = code;
   if (out === undefined) process.exit(code);
-  else process.stdout.write(out, () => process.exit(code));
+  // A reader that went away (EPIPE) must not turn into an uncaught exception and exit status 1.
+  process.stdout.once('error', () => process.exit(code));
+  process.stdout.write(out, () => process.exit(code));
 }
 
 runHook({ args, env: process.env, driver, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, elapsedMs })
