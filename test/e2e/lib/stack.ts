@@ -21,22 +21,31 @@ export interface HostStack {
   readonly busAddress: string;
   readonly hookSocket: string;
   readonly handoverSocket: string;
-  readonly mvm: Started;
-  /** Parsed JSON log lines of the host daemon so far. */
+  /** The current host daemon process. */
+  mvm(): Started;
+  /** Parsed JSON log lines of the host daemon so far (every run of it, in order). */
   lines(): LogLine[];
+  /** Stops the host daemon (SIGTERM: it saves its guest sessions) and starts it again. */
+  restartMvm(): Promise<void>;
 }
 
-function parseLines(out: string): LogLine[] {
-  const lines: LogLine[] = [];
-  for (const l of out.split('\n')) {
-    if (!l.startsWith('{')) continue;
-    try {
-      lines.push(JSON.parse(l) as LogLine);
-    } catch {
-      /* a partial line */
+/** Collects a process's JSON log lines as they come (startProcess keeps only the tail). */
+function collectLines(p: Started, into: LogLine[]): void {
+  let buf = '';
+  p.child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (!l.startsWith('{') || into.length > 200_000) continue;
+      try {
+        into.push(JSON.parse(l) as LogLine);
+      } catch {
+        /* not a log line */
+      }
     }
-  }
-  return lines;
+  });
 }
 
 /** Bundles the hook program (the hooks engineer's src/daemons/hook/main.ts) for libvirtd to run. */
@@ -72,9 +81,10 @@ async function startLibvirtDbus(t: Teardown, host: LibvirtHost): Promise<string>
   return bus.address;
 }
 
-async function startMvm(t: Teardown, host: LibvirtHost, busAddress: string, peer: { name: string; socket: string }, handoverWaitMs: number): Promise<Started> {
+async function writeMvmConfig(host: LibvirtHost, busAddress: string, peer: { name: string; socket: string }, handoverWaitMs: number): Promise<string> {
   const cfg = {
     host: host.name,
+    stateFile: join(host.dir, 'mvm-sessions.json'),
     hypervisor: { uri: 'qemu:///system', busAddress },
     hooks: { socket: join(host.dir, 'hook.sock') },
     handover: { listen: { unix: join(host.dir, 'handover.sock') }, peers: [{ name: peer.name, unix: peer.socket }], waitMs: handoverWaitMs },
@@ -82,9 +92,18 @@ async function startMvm(t: Teardown, host: LibvirtHost, busAddress: string, peer
   };
   const file = join(host.dir, 'mvm.json');
   await writeFile(file, JSON.stringify(cfg, null, 2));
-  return await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', file], {
-    cwd: root, ready: /"event":"mvm.started"/, readyTimeoutMs: 30_000,
-  });
+  return file;
+}
+
+async function startMvm(t: Teardown, config: string, lines: LogLine[]): Promise<Started> {
+  // Lines are collected from the start; readiness is the daemon's own "started" line.
+  const p = await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', config], { cwd: root });
+  collectLines(p, lines);
+  await waitFor('the host daemon to start', () => {
+    if (p.child.exitCode !== null) throw new Error(`vmanage-mvm exited: ${p.output().slice(-2000)}`);
+    return /"event":"mvm.started"/.test(p.output());
+  }, 30_000);
+  return p;
 }
 
 /** Two libvirt hosts (a, b), each with libvirt-dbus and a vmanage host daemon, hooks installed. */
@@ -96,14 +115,21 @@ export async function startStacks(t: Teardown, opts: { handoverWaitMs?: number }
   const [sa, sb] = stacks as [{ host: LibvirtHost; busAddress: string }, { host: LibvirtHost; busAddress: string }];
   const sock = (h: LibvirtHost): string => join(h.dir, 'handover.sock');
   const waitMs = opts.handoverWaitMs ?? 30_000;
-  const [ma, mb] = await Promise.all([
-    startMvm(t, sa.host, sa.busAddress, { name: sb.host.name, socket: sock(sb.host) }, waitMs),
-    startMvm(t, sb.host, sb.busAddress, { name: sa.host.name, socket: sock(sa.host) }, waitMs),
-  ]);
-  const stack = (s: { host: LibvirtHost; busAddress: string }, mvm: Started): HostStack => ({
-    host: s.host, busAddress: s.busAddress, mvm,
-    hookSocket: join(s.host.dir, 'hook.sock'), handoverSocket: sock(s.host),
-    lines: () => parseLines(mvm.output()),
-  });
-  return { a: stack(sa, ma), b: stack(sb, mb) };
+  const make = async (me: { host: LibvirtHost; busAddress: string }, peer: LibvirtHost): Promise<HostStack> => {
+    const config = await writeMvmConfig(me.host, me.busAddress, { name: peer.name, socket: sock(peer) }, waitMs);
+    const lines: LogLine[] = [];
+    let current = await startMvm(t, config, lines);
+    return {
+      host: me.host, busAddress: me.busAddress,
+      hookSocket: join(me.host.dir, 'hook.sock'), handoverSocket: sock(me.host),
+      mvm: () => current,
+      lines: () => lines,
+      async restartMvm() {
+        await current.stop('SIGTERM');
+        current = await startMvm(t, config, lines);
+      },
+    };
+  };
+  const [a, b] = await Promise.all([make(sa, sb.host), make(sb, sa.host)]);
+  return { a, b };
 }
