@@ -1,11 +1,19 @@
 // Redfish power readings and caps against a Redfish service the test starts (test/support/redfish.ts).
 import test from 'ava';
 import fc from 'fast-check';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { systemClock } from '../../src/adapters/clock.js';
 import { RedfishClient } from '../../src/adapters/power/redfish-client.js';
 import { RedfishPowerLimit, redfishPowerSensor } from '../../src/adapters/power/redfish-power.js';
 import { isVmanageError } from '../../src/domain/errors.js';
+import { tempDir } from '../support/proc.js';
 import { redfishCredentials, startRedfish, type RedfishMode, type RedfishServer } from '../support/redfish.js';
+
+const run = promisify(execFile);
 
 const chassisPath = '/redfish/v1/Chassis/1';
 
@@ -135,4 +143,35 @@ test('a Redfish session login with a wrong password is BMC_AUTH_FAILED', async (
   const err = await t.throwsAsync(redfishPowerSensor({ client, clock: systemClock, chassisPath }).read());
   t.true(isVmanageError(err, 'BMC_AUTH_FAILED'), String(err));
   t.is(srv.sessionsCreated(), 0);
+});
+
+async function selfSignedCert(t: Parameters<typeof startRedfish>[0]): Promise<{ key: string; cert: string; certPath: string }> {
+  const dir = await tempDir(t);
+  const [keyPath, certPath] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath, '-out', certPath,
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8'), certPath };
+}
+
+test('over HTTPS a BMC certificate nobody vouched for is refused as UNAVAILABLE, and accepted once its CA is given to Node', async (t) => {
+  const tls = await selfSignedCert(t);
+  const srv = await startRedfish(t, { watts: 275 }, 'ok', tls);
+  t.regex(srv.url, /^https:/);
+  const err = await t.throwsAsync(redfishPowerSensor({ client: clientFor(srv), clock: systemClock, chassisPath }).read());
+  t.true(isVmanageError(err, 'POWER_SENSOR_UNAVAILABLE'), String(err));
+  t.is(isVmanageError(err) ? err.details.reason : undefined, 'UNAVAILABLE');
+  t.is(srv.requests(), 0, 'nothing was sent over the untrusted connection');
+  // NODE_EXTRA_CA_CERTS is read at process start: check the trusted case in a child Node.
+  const script = join(await tempDir(t), 'read.mts');
+  const here = dirname(fileURLToPath(import.meta.url));
+  await writeFile(script, `
+    import { RedfishClient } from ${JSON.stringify(join(here, '../../src/adapters/power/redfish-client.ts'))};
+    import { redfishPowerSensor } from ${JSON.stringify(join(here, '../../src/adapters/power/redfish-power.ts'))};
+    const client = new RedfishClient({ baseUrl: ${JSON.stringify(srv.url)}, username: 'admin', password: 'secret', timeoutMs: 5000, auth: 'session' });
+    const r = await redfishPowerSensor({ client, clock: { now: () => Date.now(), setTimer: () => ({ cancel() {} }) }, chassisPath: '/redfish/v1/Chassis/1' }).read();
+    await client.close();
+    process.stdout.write(String(r.watts));
+  `);
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.certPath }, timeout: 30_000, cwd: join(here, '../..') });
+  t.is(stdout, '275');
 });

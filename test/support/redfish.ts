@@ -5,7 +5,8 @@
 // non-JSON), 'wrong-shape' (JSON of the wrong shape), 'unauthorized' (401 for everyone), 'custom'
 // (bodies from a function, for fuzzing).
 // Started per test, closed by t.teardown.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Teardown } from './proc.js';
 
@@ -154,7 +155,8 @@ async function patch(res: ServerResponse, path: string, s: RedfishState, input: 
   redfishError(res, 405, 'ActionNotSupported', `PATCH not supported on ${path}`);
 }
 
-export async function startRedfish(t: Teardown, initial: Partial<RedfishState> = {}, mode: RedfishMode = 'ok'): Promise<RedfishServer> {
+/** tls: serve HTTPS with this key and certificate (PEM), as real BMCs do. */
+export async function startRedfish(t: Teardown, initial: Partial<RedfishState> = {}, mode: RedfishMode = 'ok', tls?: { key: string; cert: string }): Promise<RedfishServer> {
   const state: RedfishState = { watts: 250, limitWatts: null, allowableMin: 100, allowableMax: 800, modern: true, ignoreCaps: false, ...initial };
   let requests = 0;
   let created = 0;
@@ -163,7 +165,7 @@ export async function startRedfish(t: Teardown, initial: Partial<RedfishState> =
     url: '', state, mode, requests: () => requests,
     sessionsCreated: () => created, openSessions: () => sessions.size, expireSessions: () => sessions.clear(),
   };
-  const http = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     requests++;
     void (async () => {
       if (server.mode === 'hang') return; // never answers; the socket is destroyed at close
@@ -186,13 +188,14 @@ export async function startRedfish(t: Teardown, initial: Partial<RedfishState> =
       if (req.method === 'PATCH') return await patch(res, path, state, await body(req));
       redfishError(res, 405, 'ActionNotSupported', `${req.method ?? ''} not supported`);
     })().catch(() => redfishError(res, 400, 'MalformedJSON', 'bad request body'));
-  });
+  };
+  const http = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, handler) : createServer(handler);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => {
     http.closeAllConnections();
     http.close(() => resolve());
   }));
-  (server as { url: string }).url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  (server as { url: string }).url = `${tls ? 'https' : 'http'}://127.0.0.1:${(http.address() as AddressInfo).port}`;
   return server;
 }
 
