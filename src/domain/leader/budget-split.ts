@@ -1,0 +1,133 @@
+// Splitting a power budget (W) among consumers: hosts of a cluster, or clusters of a data centre
+// (a cluster is the aggregate of its hosts: aggregateConsumers). Pure and O(n log n).
+//
+// Contract, for a total T and consumers with floor f_i <= cap c_i and predicted demand d_i:
+// 1. Everyone gets at least its floor (idle power, or a configured floor). If T < sum f_i the
+//    floors are scaled down in proportion and `shortfallWatts` says by how much (a host cannot
+//    run under its idle power: the caller must power hosts off).
+// 2. Then up to its target t_i = clamp(d_i x (1 + marginFraction) + marginWatts, f_i, c_i), by
+//    water-filling the extra above the floor: each gets min(t_i - f_i, L) with the level L
+//    chosen so the sum is T (max-min fair: a small demand is met in full before a big one grows).
+// 3. What is left goes up to the caps by the same water-filling, so no watt is held back.
+// Hysteresis: with `previous` budgets, a consumer keeps its previous budget while the new one is
+// within hysteresisWatts of it, provided the kept budgets still sum to at most T and none is under
+// its target (a host short of power always gets its raise at once).
+import { z } from 'zod';
+import { predictLoadWatts, type ClusterIndex } from './cluster-index.js';
+
+export interface BudgetConsumer {
+  readonly id: string;
+  /** Lowest budget, W (idle power or a configured floor). */
+  readonly floorWatts: number;
+  /** Highest budget, W. */
+  readonly capWatts: number;
+  /** Predicted demand for the next period, W (e.g. recent peak). */
+  readonly demandWatts: number;
+}
+
+export const budgetSplitParams = z.object({
+  marginFraction: z.number().min(0),
+  marginWatts: z.number().min(0),
+  hysteresisWatts: z.number().min(0),
+}).strict();
+
+export type BudgetSplitParams = z.infer<typeof budgetSplitParams>;
+
+export const budgetSplitDefaults: BudgetSplitParams = { marginFraction: 0.05, marginWatts: 5, hysteresisWatts: 5 };
+
+export interface BudgetSplit {
+  /** id -> budget, W. */
+  readonly budgets: Map<string, number>;
+  /** sum of floors - total when the total cannot cover every floor, else 0, W. */
+  readonly shortfallWatts: number;
+  /** Watts of the total not given to anyone (all at their caps), W. */
+  readonly unusedWatts: number;
+  /** Ids whose budget changed from `previous`. */
+  readonly changed: string[];
+}
+
+/** Level L with sum min(need_i, L) = amount (need sorted ascending); Infinity if all fit. */
+function waterLevel(needs: readonly number[], amount: number): number {
+  const sorted = [...needs].sort((a, b) => a - b);
+  let left = amount;
+  for (let i = 0; i < sorted.length; i++) {
+    const n = sorted[i] as number;
+    const rest = sorted.length - i;
+    if (n * rest >= left) return left / rest;
+    left -= n;
+  }
+  return Infinity;
+}
+
+function fill(base: number[], needs: number[], amount: number): number {
+  const level = waterLevel(needs, Math.max(0, amount));
+  let given = 0;
+  for (let i = 0; i < base.length; i++) {
+    const g = Math.min(needs[i] as number, level);
+    base[i] = (base[i] as number) + g;
+    given += g;
+  }
+  return given;
+}
+
+function sane(x: number): number {
+  return Number.isFinite(x) && x > 0 ? x : 0;
+}
+
+export function splitBudget(totalWatts: number, consumers: readonly BudgetConsumer[], p: BudgetSplitParams, previous?: ReadonlyMap<string, number>): BudgetSplit {
+  const total = sane(totalWatts);
+  const floors = consumers.map((c) => sane(c.floorWatts));
+  const caps = consumers.map((c, i) => Math.max(floors[i] as number, sane(c.capWatts)));
+  const sumFloors = floors.reduce((a, b) => a + b, 0);
+  const alloc = floors.map((f) => (sumFloors > total ? (f * total) / sumFloors : f));
+  const targets = consumers.map((c, i) => Math.min(caps[i] as number, Math.max(floors[i] as number, sane(c.demandWatts) * (1 + p.marginFraction) + p.marginWatts)));
+  let left = total - alloc.reduce((a, b) => a + b, 0);
+  if (left > 0) left -= fill(alloc, alloc.map((a, i) => Math.max(0, (targets[i] as number) - a)), left);
+  if (left > 0) left -= fill(alloc, alloc.map((a, i) => Math.max(0, (caps[i] as number) - a)), left);
+  let result = alloc;
+  if (previous) {
+    const kept = alloc.map((a, i) => {
+      const prev = previous.get((consumers[i] as BudgetConsumer).id);
+      const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && prev >= (targets[i] as number) - 1e-9 && prev <= (caps[i] as number) && prev >= (floors[i] as number);
+      return keep ? prev : a;
+    });
+    if (kept.reduce((a, b) => a + b, 0) <= total + 1e-6) result = kept;
+  }
+  const budgets = new Map<string, number>();
+  const changed: string[] = [];
+  consumers.forEach((c, i) => {
+    // Rounded down to 0.1 W so the budgets never sum above the total.
+    const w = Math.floor((result[i] as number) * 10 + 1e-9) / 10;
+    budgets.set(c.id, w);
+    if (previous?.get(c.id) !== w) changed.push(c.id);
+  });
+  return { budgets, shortfallWatts: Math.max(0, sumFloors - total), unusedWatts: Math.max(0, total - result.reduce((a, b) => a + b, 0)), changed };
+}
+
+/** A cluster as one consumer of a data-centre budget: the sums of its members. */
+export function aggregateConsumers(id: string, members: readonly BudgetConsumer[]): BudgetConsumer {
+  let floorWatts = 0;
+  let capWatts = 0;
+  let demandWatts = 0;
+  for (const m of members) {
+    floorWatts += sane(m.floorWatts);
+    capWatts += Math.max(sane(m.floorWatts), sane(m.capWatts));
+    demandWatts += sane(m.demandWatts);
+  }
+  return { id, floorWatts, capWatts, demandWatts };
+}
+
+/**
+ * The hosts of a cluster as budget consumers: floor = configured floor or idle power, cap = the
+ * host's cap, demand = the larger of the last reading and the model at the VMs' recent peak.
+ * Hosts not on (off, powering off) get floor = cap = 0.
+ */
+export function hostConsumers(index: ClusterIndex): BudgetConsumer[] {
+  return index.loads.map((l) => {
+    const h = l.host;
+    if (h.state === 'off' || h.state === 'powering-off') return { id: h.id, floorWatts: 0, capWatts: 0, demandWatts: 0 };
+    const floorWatts = Math.max(h.attrs.floorWatts ?? 0, h.attrs.powerModel.idleWatts);
+    const demandWatts = Math.max(h.measuredWatts ?? 0, predictLoadWatts(l, l.peakCores));
+    return { id: h.id, floorWatts, capWatts: h.attrs.capWatts, demandWatts };
+  });
+}
