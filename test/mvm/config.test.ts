@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
+import type { SessionState } from '../../src/mchannel/state.js';
 import { tempDir } from '../support/proc.js';
 
 const run = promisify(execFile);
@@ -47,7 +48,7 @@ test('saved guest sessions are read back once; a damaged entry is skipped, not f
   const { pino } = await import('pino');
   const dir = await tempDir(t);
   const file = join(dir, 'sessions.json');
-  const good = { version: 1, sessionId: 's', role: 'host', incarnation: 'i', peerIncarnation: null, nextSeq: 1, received: 4, peerAck: 0, replay: [], nextRequestId: 0 } as const;
+  const good: SessionState = { version: 1, sessionId: 's', role: 'host', incarnation: 'i', peerIncarnation: null, nextSeq: 1, received: 4, peerAck: 0, replay: [], nextRequestId: 0 };
   saveSessions(file, new Map([['vm-1', good]]));
   const log = pino({ level: 'silent' });
   t.deepEqual([...loadSessions(file, log)], [['vm-1', good]]);
