@@ -67,6 +67,9 @@ export function createAgentLink(cfg: Pick<AgentConfig, 'maxQueuedReports'>, log:
     replay: { maxCount: cfg.maxQueuedReports * 2, maxBytes: 512 * 1024 },
     inboxMax: 64,
     maxConcurrentRequests: 4,
+    // The host daemon reconnects a guest it has not heard from for 6 s: speak every 2 s.
+    heartbeatMs: 2000,
+    deadAfterMs: 15_000,
   };
   const channel = connector ? Channel.client(connector, { ...opts, acceptNewSession: false }) : Channel.attached(opts);
   channel.events.on('connected', ({ resumed }) => log.info('host connected', { resumed, sessionId: channel.sessionId }));
