@@ -2,7 +2,7 @@
 // incrementally (addVm / removeVm) as placements and migrations are decided, so one placement is
 // O(hosts) with small constants. Pure: no I/O, no clock.
 // Units: CPU demand in cores, memory MiB, power W.
-import type { ClusterHost, ClusterState, ClusterVm, VmRequest } from '../cluster.js';
+import { trustRank, type ClusterHost, type ClusterState, type ClusterVm, type VmRequest } from '../cluster.js';
 import { ErrorCodes, VmanageError } from '../errors.js';
 
 export interface HostLoad {
@@ -13,6 +13,8 @@ export interface HostLoad {
   /** Sum of the VMs' last demand, cores. */
   nowCores: number;
   memoryMiB: number;
+  /** trustRank of the host's trust level (cached: placement reads it for every host). */
+  readonly trust: number;
   /** Measured minus modelled power at build time, W (0 without a reading): corrects the model. */
   wattsOffset: number;
   /** Affinity / anti-affinity group -> VMs of that group here ("a:" and "x:" prefixed). */
@@ -57,7 +59,7 @@ export function buildIndex(state: ClusterState): ClusterIndex {
   for (const host of state.hosts) {
     if (byHost.has(host.id)) throw new VmanageError(ErrorCodes.InvalidInput, `cluster state: host "${host.id}" listed twice`, { host: host.id });
     if (!(host.attrs.cpus > 0)) throw new VmanageError(ErrorCodes.InvalidInput, `cluster state: host "${host.id}" cpus: expected > 0, got ${host.attrs.cpus}`, { host: host.id });
-    const load: HostLoad = { host, vms: [], peakCores: 0, nowCores: 0, memoryMiB: 0, wattsOffset: 0, groups: new Map() };
+    const load: HostLoad = { host, vms: [], peakCores: 0, nowCores: 0, memoryMiB: 0, trust: trustRank(host.attrs.trust), wattsOffset: 0, groups: new Map() };
     loads.push(load);
     byHost.set(host.id, load);
   }

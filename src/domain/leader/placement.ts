@@ -72,7 +72,7 @@ export function failedFilter(load: HostLoad, vm: VmRequest, vmCores: number, vmT
   const util = cores / h.attrs.cpus;
   if (util > p.cpuThreshold) return 'cpu';
   if (h.reliability < vm.minReliability) return 'reliability';
-  if (trustRank(h.attrs.trust) < vmTrust) return 'trust';
+  if (load.trust < vmTrust) return 'trust';
   if (vm.affinityGroup !== undefined) {
     const home = index.affinityHome.get(vm.affinityGroup);
     if (home !== undefined && home !== h.id) return 'affinity';
