@@ -72,10 +72,10 @@ export class ChannelServer {
    */
   async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.closed = true;
-    await this.listener.close();
     const channels = this.channels();
     if (opts.endSessions) await Promise.all(channels.map((c) => c.close()));
     else for (const c of channels) c.detach();
+    await this.listener.close();
   }
 
   private accept(conn: Connection): void {

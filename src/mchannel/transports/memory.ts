@@ -95,7 +95,8 @@ export function memoryNetwork(clientName = 'client', serverName = 'server'): Mem
       kind: 'memory',
       address: serverName,
       onConnection(h) { handler = h; },
-      async close() { closed = true; net.cutAll(); },
+      // Like a socket listener: stops accepting; open connections stay with their owners.
+      async close() { closed = true; },
     },
   };
   return net;

@@ -53,6 +53,8 @@ export class XenstoreRingStream extends Duplex {
   private rxCons = 0;
   private readonly pumps = { tx: { running: false, again: false }, rx: { running: false, again: false } };
   private wantRead = true;
+  /** The peer closed its side and we delivered end of stream: it may send nothing more. */
+  private rxEnded = false;
   private readonly watches: [string, string][] = [];
   private flushWaiters: (() => void)[] = [];
 
@@ -198,10 +200,18 @@ export class XenstoreRingStream extends Duplex {
 
   private async pumpRx(): Promise<void> {
     if (!this.wantRead) return;
+    if (this.rxEnded) {
+      const raw = (await this.xs.read(this.node(this.rxName, 'prod'))).toString('latin1');
+      if (raw !== String(this.rxCons)) throw this.violation(`${this.rxName}/prod moved after the peer closed its side`, raw);
+      return;
+    }
     const prod = await this.readCounter(this.node(this.rxName, 'prod'), this.rxCons, this.rxCons + this.slots);
     if (prod === this.rxCons) {
       const closed = await this.xs.tryRead(this.node(this.rxName, 'closed'));
-      if (closed?.toString() === '1') this.push(null);
+      if (closed?.toString() === '1') {
+        this.rxEnded = true;
+        this.push(null);
+      }
       return;
     }
     const idx = Array.from({ length: prod - this.rxCons }, (_, i) => (this.rxCons + i) % this.slots);
