@@ -18,7 +18,7 @@ for (const row of rows) {
     const v = checkFence(row.newest, row.token);
     t.is(v.ok, row.ok);
     t.is(v.newest, row.after);
-    if (!v.ok) t.is(v.reason as string, row.reason);
+    if (!v.ok) t.is(v.reason, row.reason as typeof v.reason);
   });
 }
 
