@@ -257,3 +257,22 @@ test('a restarted host daemon resumes the saved sessions: nothing lost, nothing 
   t.deepEqual(second.numbers(), [4, 5]);
   t.is(second.m.counters.resumedFromHandover, 1);
 });
+
+test('a handed-over state for a VM whose start event was missed is used once the VM is found', async (t) => {
+  const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t);
+  await qA.listen();
+  hvA.add(vm, qA.path);
+  await a.m.start();
+  await b.m.start();
+  await g.report();
+  await waitFor('report 1 at a', () => a.seen.length === 1);
+  await qB.listen();
+  hvB.add(vm, qB.path); // no "started" event reaches b
+  await qA.close();
+  await g.report();
+  hvA.vms.delete(vm);
+  hvA.fire(vm, 'stopped', 'migrated');
+  await waitFor('report 2 at b', () => b.seen.length === 1);
+  t.deepEqual(b.seen.map((r) => r.report.measured.value), [2]);
+  t.is(b.m.counters.resumedFromHandover, 1);
+});

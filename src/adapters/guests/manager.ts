@@ -105,6 +105,8 @@ export class GuestChannelManager {
   receiveHandover(vm: string, state: SessionState, from: string): void {
     this.o.log?.info({ vm, from, sessionId: state.sessionId, received: state.received }, 'session state handed over');
     this.store.put(vm, state, from);
+    // If the VM already runs here but its "started" event was missed, the inventory finds it.
+    if (!this.sessions.has(vm) && !this.incoming.has(vm) && !this.stopped) void this.serial(() => this.syncInventory());
   }
 
   /** Lifecycle events and inventory syncs run one at a time, in arrival order. */
