@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   dbus libvirt-dbus libvirt-daemon-system libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-  qemu-system-x86 qemu-utils busybox-static cpio socat iproute2 util-linux
+  qemu-system-x86 qemu-utils busybox-static cpio zstd socat iproute2 util-linux
   openipmi ipmitool freeipmi-tools libopenipmi-dev gcc make
   etcd-server sqlite3 chromium dpkg-dev xenstore-utils openssl
 )
