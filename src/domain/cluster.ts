@@ -107,3 +107,15 @@ export interface LeaderDecision {
   };
   readonly inputs: Readonly<Record<string, number | string | boolean>>;
 }
+
+/** What a host sends when it registers (serialisable; the leader stores it as is). */
+export interface HostRegistration {
+  readonly id: string;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  /** Measured or SPECpower average power at 0, 10, ..., 100 % load: 11 points, W. */
+  readonly powerTableWatts: readonly number[];
+  readonly capWatts: number;
+  readonly floorWatts?: number;
+  readonly trust: TrustLevel;
+}
