@@ -38,21 +38,27 @@ if [ -f "$out/initrd.img" ] && [ -f "$out/vmlinuz" ]; then
   exit 0
 fi
 
-# 3. Kernel: downloaded once per package version and unpacked (no install).
+# 3. Kernel: the .deb is downloaded once per package version (no install) and only the kernel
+#    image and the modules we need are unpacked from it.
 kdir=$cache/kernel/$kpkg-$kver
-if [ ! -d "$kdir/root/boot" ]; then
+deb=$(ls "$kdir"/*.deb 2>/dev/null | head -n1 || true)
+if [ -z "$deb" ]; then
   log "downloading $kpkg $kver"
   rm -rf "$kdir"; mkdir -p "$kdir"
   (cd "$kdir" && apt-get download -q "$kpkg=$kver" >&2)
-  dpkg-deb -x "$kdir"/*.deb "$kdir/root"
-  rm -f "$kdir"/*.deb
+  deb=$(ls "$kdir"/*.deb | head -n1)
 fi
-vmlinuz=$(ls "$kdir"/root/boot/vmlinuz-* | head -n1)
-moddir=$(ls -d "$kdir"/root/lib/modules/* | head -n1)
-
-# 4. The initramfs tree.
 tmp=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+kroot=$tmp/kernel
+mkdir -p "$kroot"
+patterns=('./boot/vmlinuz-*')
+for m in $modules; do patterns+=("*/$m.ko" "*/$m.ko.xz" "*/$m.ko.zst"); done
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kroot" --wildcards "${patterns[@]}" 2>/dev/null || true
+vmlinuz=$(ls "$kroot"/boot/vmlinuz-* | head -n1)
+moddir=$kroot/lib/modules
+
+# 4. The initramfs tree.
 ir=$tmp/root
 mkdir -p "$ir"/{bin,dev,proc,sys,tmp,run,etc/vmanage,lib/modules,usr/bin,usr/lib/vmanage}
 cp /bin/busybox "$ir/bin/busybox"
@@ -81,5 +87,7 @@ mkdir -p "$tmp/out"
 cp "$vmlinuz" "$tmp/out/vmlinuz"
 rm -rf "$out"; mv "$tmp/out" "$out"
 ln -sfn "$key" "$cache/current"
+# Keep the three newest builds.
+ls -dt "$cache"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] 2>/dev/null | tail -n +4 | xargs -r rm -rf
 log "built $out ($(du -h "$out/initrd.img" | cut -f1) initramfs)"
 echo "{\"kernel\":\"$out/vmlinuz\",\"initrd\":\"$out/initrd.img\",\"key\":\"$key\",\"cached\":false}"
