@@ -32,6 +32,9 @@ export const ErrorCodes = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   // config
   ConfigInvalid: 'CONFIG_INVALID',
+  // leader HA
+  NotLeader: 'NOT_LEADER',
+  StaleFencingToken: 'STALE_FENCING_TOKEN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
