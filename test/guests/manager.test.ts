@@ -276,3 +276,21 @@ test('a handed-over state for a VM whose start event was missed is used once the
   t.deepEqual(b.seen.map((r) => r.report.measured.value), [2]);
   t.is(b.m.counters.resumedFromHandover, 1);
 });
+
+test('a paused VM found by an inventory re-read is not given a new session while its own is elsewhere', async (t) => {
+  const dir = await tempDir(t);
+  const vm = randomUUID();
+  const g = guest(t);
+  const q = new QemuSocket(join(dir, 'b.sock'), g.port);
+  await q.listen();
+  t.teardown(() => q.close());
+  const hv = new MemoryHypervisor();
+  hv.add(vm, q.path, 'paused'); // an incoming migration whose "started" event was missed
+  const h = host(t, hv);
+  await h.m.start();
+  hv.reconnected();
+  await new Promise((r) => setTimeout(r, 100));
+  t.is(h.m.session(vm), undefined);
+  hv.fire(vm, 'resumed', 'migrated');
+  await waitFor('waiting for the handover', () => h.m.store.isWaiting(vm));
+});

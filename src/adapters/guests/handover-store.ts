@@ -79,6 +79,12 @@ export class HandoverStore {
     w.resolve(undefined);
   }
 
+  /** Whether a (not yet expired) state for vm is held. */
+  has(vm: string): boolean {
+    this.prune();
+    return this.states.has(vm);
+  }
+
   isWaiting(vm: string): boolean {
     return this.waiters.has(vm);
   }

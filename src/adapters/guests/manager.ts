@@ -126,14 +126,17 @@ export class GuestChannelManager {
       this.o.log?.warn({ err: String(err) }, 'cannot list VMs');
       return;
     }
+    // A paused VM may be an incoming migration whose session is still on the source: it is
+    // opened only with a handed-over state (else when it resumes).
+    const live = vms.filter((v) => v.state === 'running' || (v.state === 'paused' && this.store.has(v.uuid)));
     const running = new Set(vms.filter((v) => v.state === 'running' || v.state === 'paused').map((v) => v.uuid));
-    for (const vm of running) if (!this.sessions.has(vm) && !this.incoming.has(vm)) await this.open(vm, false);
+    for (const { uuid } of live) if (!this.sessions.has(uuid) && !this.incoming.has(uuid)) await this.open(uuid, false);
     for (const vm of [...this.sessions.keys()]) if (!running.has(vm)) await this.leave(vm, false);
   }
 
   private async onVmEvent(e: VmEvent): Promise<void> {
     if (this.stopped) return;
-    if (e.kind === 'started') await this.open(e.uuid, e.reason === 'migrated');
+    if (e.kind === 'started' || e.kind === 'resumed') await this.open(e.uuid, e.reason === 'migrated');
     else if (e.kind === 'stopped' || e.kind === 'crashed') await this.leave(e.uuid, e.reason === 'migrated');
   }
 
