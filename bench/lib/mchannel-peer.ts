@@ -29,7 +29,7 @@ function arrived(t: number, i: number): void {
     const sorted = lat.subarray(0, measured).slice().sort();
     const cpu = process.cpuUsage(cpu0);
     const cpuUs = cpu.user + cpu.system;
-    process.stdout.write(`${JSON.stringify({ firstNs, lastNs: now, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), cpuUs })}\n`);
+    process.stdout.write(`${JSON.stringify({ firstNs, lastNs: now, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), p999Ms: percentile(sorted, 99.9), maxMs: sorted[sorted.length - 1], cpuUs })}\n`);
     setTimeout(() => process.exit(0), 50);
   }
 }

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface PeerResult { firstNs: number; lastNs: number; p50Ms: number; p99Ms: number; cpuUs: number }
+export interface PeerResult { firstNs: number; lastNs: number; p50Ms: number; p90Ms: number; p99Ms: number; p999Ms: number; maxMs: number; cpuUs: number }
 
 const peerScript = join(dirname(fileURLToPath(import.meta.url)), 'mchannel-peer.ts');
 

@@ -52,6 +52,8 @@ export class FrameDecoder {
   private pendingLen = 0;
   /** True while discarding the rest of an over-long line up to its newline. */
   private skipping = false;
+  /** Lines of the current chunk ending at or before this offset are known valid UTF-8. */
+  private verifiedEnd = -1;
 
   constructor(opts: DecoderOptions) {
     this.opts = opts;
@@ -68,6 +70,10 @@ export class FrameDecoder {
   push(chunk: Buffer): void {
     let start = 0;
     const len = chunk.length;
+    // One native UTF-8 check for all whole lines of the chunk instead of one per line; if it
+    // fails (e.g. a character split across chunks), lines are checked one by one.
+    const lastNl = chunk.lastIndexOf(NL);
+    this.verifiedEnd = lastNl > 0 && isUtf8(chunk.subarray(0, lastNl)) ? lastNl : -1;
     while (start < len) {
       const nl = chunk.indexOf(NL, start);
       if (nl === -1) {
@@ -77,7 +83,7 @@ export class FrameDecoder {
       if (this.skipping) {
         this.skipping = false;
       } else if (this.pendingLen === 0) {
-        this.line(chunk, start, nl);
+        this.line(chunk, start, nl, nl <= this.verifiedEnd);
       } else if (this.pendingLen + (nl - start) > this.max) {
         this.dropPending();
         this.bad('tooLong', `line longer than ${this.max} bytes`);
@@ -85,7 +91,7 @@ export class FrameDecoder {
         this.pending.push(chunk.subarray(start, nl));
         const whole = Buffer.concat(this.pending, this.pendingLen + (nl - start));
         this.dropPending();
-        this.line(whole, 0, whole.length);
+        this.line(whole, 0, whole.length, false);
       }
       start = nl + 1;
     }
@@ -117,7 +123,7 @@ export class FrameDecoder {
     this.pendingLen = 0;
   }
 
-  private line(buf: Buffer, start: number, end: number): void {
+  private line(buf: Buffer, start: number, end: number, utf8Known: boolean): void {
     if (end > start && buf[end - 1] === CR) end--;
     const n = end - start;
     if (n === 0) return; // blank lines are keep-alives for hand-written peers: ignored
@@ -126,7 +132,7 @@ export class FrameDecoder {
       return;
     }
     const bytes = buf.subarray(start, end);
-    if (!isUtf8(bytes)) {
+    if (!utf8Known && !isUtf8(bytes)) {
       this.bad('invalidUtf8', 'line is not valid UTF-8');
       return;
     }

@@ -1,5 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { isUtf8 } from 'node:buffer';
 import { FrameDecoder, encodeFrame, type BadFrameKind } from '../../src/mchannel/index.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 
@@ -132,4 +133,16 @@ test('random bytes never throw and never make the decoder hold more than the lim
     return true;
   }), { numRuns: 300 });
   t.pass();
+});
+
+test('lines with invalid UTF-8 are found wherever the chunk boundaries fall', (t) => {
+  const utf8Line = fc.uint8Array({ minLength: 1, maxLength: 30 }).map((u) => Buffer.from(u.filter((b) => b !== 0x0a && b !== 0x0d)))
+    .filter((b) => b.length > 0);
+  fc.assert(fc.property(fc.array(fc.oneof(utf8Line, fc.constant(Buffer.from('"é€😀"'))), { maxLength: 15 }), fc.array(fc.nat(), { maxLength: 10 }), (lines, cuts) => {
+    const { dec, bad } = collect(64 * 1024);
+    const wire = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
+    for (const c of chunks(wire, cuts)) dec.push(c);
+    const invalid = lines.filter((l) => !isUtf8(l)).length;
+    t.is(bad.filter((k) => k === 'invalidUtf8').length, invalid);
+  }), { numRuns: 300 });
 });

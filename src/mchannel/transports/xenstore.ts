@@ -1,11 +1,12 @@
 // The xenstore transport for M-channels (docs/xen.md). Per VM, under its domain path
 // /local/domain/<domid>/vmanage:
-//   connect      generation number the guest writes to open connection <gen>
+//   connect      generation (random) the guest writes to open connection <gen>
 //   accept       the generation dom0 accepted (written by dom0)
 //   c<gen>/g2h   ring guest -> host;  c<gen>/h2g  ring host -> guest   (see xenstore-ring.ts)
 // The guest side (Connector) uses relative paths, so it never needs to know its domid. The dom0
 // side (Listener) serves a set of domids; the peer's identity is the VM of the PATH it talks on
 // (the toolstack-written /local/domain/<domid>/vm, else "domid:<N>"), never what it writes.
+import { randomInt } from 'node:crypto';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { XenstoreClient } from '../../adapters/xen/client.js';
 import { DEFAULT_XENBUS_DEVICE, openXenbus } from '../../adapters/xen/connect.js';
@@ -35,6 +36,18 @@ function coalesced(fn: () => Promise<void>, onError: (err: unknown) => void): ()
     if (running) again = true;
     else run();
   };
+}
+
+/**
+ * A fresh generation, unlike prev: random rather than prev + 1, so that a generation is never
+ * reused (a reused one could meet a dying ring's last writes, or equal the one the host already
+ * has when the connect node was corrupted or lost).
+ */
+function newGeneration(prev: number): number {
+  for (;;) {
+    const gen = randomInt(1, MAX_GEN);
+    if (gen !== prev) return gen;
+  }
 }
 
 function parseGen(raw: Buffer | undefined): number | undefined {
@@ -72,7 +85,7 @@ export class XenstoreConnector implements Connector {
     let gen = 0;
     await xs.transaction(async (tx) => {
       const prev = parseGen(await xs.tryRead(`${base}/connect`, tx)) ?? 0;
-      gen = prev + 1 >= MAX_GEN ? 1 : prev + 1;
+      gen = newGeneration(prev);
       if (prev > 0) await xs.rm(`${base}/c${prev}`, tx);
       for (const dir of ['g2h', 'h2g']) {
         await xs.write(`${base}/c${gen}/${dir}/prod`, '0', tx);
