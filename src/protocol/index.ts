@@ -16,3 +16,4 @@ export const allFamilies: readonly MessageFamily[] = [guestFamily, hookFamily];
 export function vmanageRegistry(): ProtocolRegistry {
   return createRegistry(...allFamilies);
 }
+export { handleTyped, requestTyped, sendTyped, type Bodies, type Replies } from './typed.js';

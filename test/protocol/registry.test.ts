@@ -62,3 +62,20 @@ test('a new family is added with one explicit call', (t) => {
   t.true(r.has('leader.ping'));
   t.deepEqual(r.kinds(), ['agent.heartbeat', 'agent.hello', 'hook.event', 'host.config', 'leader.ping', 'sla.report']);
 });
+
+test('typed helpers carry kinds, bodies and replies through a real channel pair', async (t) => {
+  const { Channel, memoryPair } = await import('../../src/mchannel/index.js');
+  const { handleTyped, requestTyped, sendTyped } = await import('../../src/protocol/index.js');
+  const [a, b] = memoryPair();
+  const host = Channel.attached({ role: 'host', validator: registry });
+  const hook = Channel.attached({ role: 'hook', validator: registry, acceptNewSession: false });
+  t.teardown(async () => { await hook.close(); await host.close(); });
+  handleTyped(host, 'hook.event', (body) => ({ allow: body.vm.name !== 'forbidden' }));
+  host.attach(a, { initiate: false });
+  hook.attach(b, { initiate: true });
+  const reply = await requestTyped(hook, 'hook.event', { object: 'qemu', operation: 'start', subOperation: 'begin', extra: '-', vm: { uuid, name: 'forbidden' } });
+  t.false(reply.allow);
+  await sendTyped(hook, 'agent.heartbeat', { ts: 1 });
+  const first = await host[Symbol.asyncIterator]().next();
+  t.is(first.value?.kind, 'agent.heartbeat');
+});
