@@ -189,7 +189,9 @@ export class Link {
       this.close(new VmanageError(ErrorCodes.PeerDead, `nothing received for ${now - this.lastReceived} ms`, { silentMs: now - this.lastReceived }));
       return;
     }
-    if (this.helloSent && now - this.lastWritten >= this.opts.heartbeatMs) {
+    // Heartbeats only once the peer answered: before that there is nobody to keep alive, and on a
+    // virtio-serial port they would pile up in QEMU's buffer for the next host to read.
+    if (this.handshaken && now - this.lastWritten >= this.opts.heartbeatMs) {
       this.write(controlLine({ t: 'hb', a: this.owner.currentAck() }));
     }
     this.schedule();
