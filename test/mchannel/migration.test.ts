@@ -121,3 +121,29 @@ test('replay entries survive export and import: unacknowledged messages are rese
   await until('guest got both', () => atGuest.length === 2);
   t.deepEqual(atGuest.map((m) => (m.body as { n: number }).n), [1, 2]);
 });
+
+test('host as client of the VM socket, guest attached to its port: migration delivers held lines once, stale first', async (t) => {
+  const port = virtioPort();
+  const guest = Channel.attached({ ...base, role: 'agent' });
+  t.teardown(() => guest.close());
+  guest.attach(await port.guest.connect(), { initiate: false });
+  const hostConnector: Connector = { kind: 'memory', target: 'vm-1.sock', connect: async () => port.connectHost() };
+  const hostA = Channel.client(hostConnector, { ...base, role: 'host' });
+  t.teardown(() => hostA.close());
+  await hostA.whenConnected();
+  await guest.whenConnected();
+  const atA = collect(hostA);
+  for (let i = 0; i < 3; i++) await guest.send('sla.report', { i });
+  await until('A got 3', () => atA.length === 3);
+  const state = JSON.parse(JSON.stringify(hostA.detach()));
+  for (let i = 3; i < 6; i++) await guest.send('sla.report', { i });
+  const hostB = Channel.client(hostConnector, { ...base, role: 'host', state });
+  t.teardown(() => hostB.close());
+  const atB = collect(hostB);
+  await until('B got the held lines', () => atB.length === 3);
+  await guest.send('sla.report', { i: 6 });
+  await until('B got the next one', () => atB.length === 4);
+  t.deepEqual(atB.map((m) => [(m.body as { i: number }).i, m.stale]), [[3, true], [4, true], [5, true], [6, false]]);
+  t.is(guest.sessionId, hostB.sessionId);
+  t.is(guest.counters.gaps + hostB.counters.gaps, 0);
+});
