@@ -123,11 +123,12 @@ test('a new connection from the guest replaces the old one: the old stream close
   const closed = once(first.h.stream, 'close');
   const [g2, h2] = await Promise.all([first.connector.connect(), r.nextConnection()]);
   await closed;
-  t.is(h2.peer.details?.['generation'], 2);
+  t.is(h2.peer.details?.['generation'], g2.peer.details?.['generation']);
+  t.not(h2.peer.details?.['generation'], first.h.peer.details?.['generation']);
   g2.stream.write('again\n');
   t.is((await readBytes(h2.stream, 6)).toString(), 'again\n');
   await first.xs.read('vmanage/connect');
-  t.deepEqual((await r.dom0.directory('/local/domain/5/vmanage')).sort(), ['accept', 'c2', 'connect'], 'the old ring is gone and not re-created');
+  t.deepEqual((await r.dom0.directory('/local/domain/5/vmanage')).sort(), ['accept', `c${String(g2.peer.details?.['generation'])}`, 'connect'].sort(), 'the old ring is gone and not re-created');
 });
 
 test('ending one direction delivers end of stream to the other side', async (t) => {
@@ -164,11 +165,11 @@ test('connecting when dom0 does not serve the VM fails with Unavailable', async 
   t.is(err?.code, 'UNAVAILABLE');
 });
 
-const hostile: [string, (xs: XenstoreClient) => Promise<void>][] = [
-  ['a producer counter that is not a number', (xs) => xs.write('vmanage/c1/g2h/prod', 'lots')],
-  ['a producer counter beyond one ring ahead', (xs) => xs.write('vmanage/c1/g2h/prod', '999')],
-  ['a slot larger than the slot size', async (xs) => { await xs.write('vmanage/c1/g2h/0', Buffer.alloc(DEFAULT_CHUNK_BYTES + 1, 1)); await xs.write('vmanage/c1/g2h/prod', '1'); }],
-  ['an empty slot', async (xs) => { await xs.write('vmanage/c1/g2h/0', ''); await xs.write('vmanage/c1/g2h/prod', '1'); }],
+const hostile: [string, (xs: XenstoreClient, ring: string) => Promise<void>][] = [
+  ['a producer counter that is not a number', (xs, ring) => xs.write(`${ring}/prod`, 'lots')],
+  ['a producer counter beyond one ring ahead', (xs, ring) => xs.write(`${ring}/prod`, '999')],
+  ['a slot larger than the slot size', async (xs, ring) => { await xs.write(`${ring}/0`, Buffer.alloc(DEFAULT_CHUNK_BYTES + 1, 1)); await xs.write(`${ring}/prod`, '1'); }],
+  ['an empty slot', async (xs, ring) => { await xs.write(`${ring}/0`, ''); await xs.write(`${ring}/prod`, '1'); }],
 ];
 
 for (const [what, attack] of hostile) {
@@ -176,7 +177,7 @@ for (const [what, attack] of hostile) {
     const r = await rig(t);
     const { h, xs, connector } = await connectPair(r);
     const failed = once(h.stream, 'error');
-    await attack(xs);
+    await attack(xs, `vmanage/c${String(h.peer.details?.['generation'])}/g2h`);
     const [err] = (await failed) as [VmanageError];
     t.is(err.code, 'PROTOCOL_VIOLATION');
     t.is(r.listener.stats.violations, 1);
@@ -256,7 +257,7 @@ test('a host daemon that restarts while a guest is connected makes the guest rec
   await guestSaw;
   const [g2, h2] = await Promise.all([connector.connect(), accepted]);
   t.teardown(() => h2.stream.destroy());
-  t.is(h2.peer.details?.['generation'], 2);
+  t.is(h2.peer.details?.['generation'], g2.peer.details?.['generation']);
   g2.stream.write('fresh\n');
   t.is((await readBytes(h2.stream, 6)).toString(), 'fresh\n');
 });
