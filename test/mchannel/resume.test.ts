@@ -125,3 +125,34 @@ test('a peer that resumes from an older state than the buffer holds gets REPLAY_
   await until('new message delivered', () => after.length === 1);
   t.deepEqual(after, [12]);
 });
+
+test('requests across random disconnects are handled exactly once and every caller gets its reply', async (t) => {
+  await fc.assert(fc.asyncProperty(fc.array(fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant('cut' as const), fc.constant('tick' as const)), { maxLength: 15 }), async (steps) => {
+    const net = memoryNetwork();
+    const server = new ChannelServer(net.listener, { role: 'host', validator: acceptAnything });
+    const client = Channel.client(net.connector, { role: 'agent', validator: acceptAnything, backoffMinMs: 1, backoffMaxMs: 4 });
+    const handled = new Map<number, number>();
+    server.events.on('channel', (ch) => ch.handle('x.double', (b) => {
+      const n = (b as { n: number }).n;
+      handled.set(n, (handled.get(n) ?? 0) + 1);
+      return { twice: 2 * n };
+    }));
+    try {
+      await client.whenConnected();
+      const calls: Promise<unknown>[] = [];
+      let n = 0;
+      for (const s of steps) {
+        if (s === 'cut') net.cutAll();
+        else if (s === 'tick') await new Promise((r) => setTimeout(r, 1));
+        else for (let k = 0; k < s; k++) calls.push(client.request('x.double', { n: n++ }, { timeoutMs: 10_000 }));
+      }
+      const replies = await Promise.all(calls);
+      return replies.every((r, i) => (r as { twice: number }).twice === 2 * i)
+        && handled.size === n && [...handled.values()].every((c) => c === 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }), { numRuns: 25 });
+  t.pass();
+});
