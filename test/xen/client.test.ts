@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { connectXenstoreSocket } from '../../src/adapters/xen/connect.js';
 import { isVmanageError, type VmanageError } from '../../src/domain/errors.js';
 import { startXenstored } from '../support/xenstored.js';
-import { waitFor } from '../support/proc.js';
+import { startProcess, tempDir, waitFor } from '../support/proc.js';
+import { join } from 'node:path';
 import type { XenstoredFixture } from '../fixtures/xenstored/server.js';
 import type { XenstoreClient } from '../../src/adapters/xen/client.js';
 
@@ -193,3 +194,13 @@ test.serial('xenstore-ls, xenstore-chmod and xenstore-watch (libxenstore) agree 
   t.deepEqual(stdout.trim().split('\n'), ['/tree/b', '/tree/b/c']);
 });
 
+
+test.serial('the test xenstored also runs as its own process, for benchmarks and manual use', async (t) => {
+  const dir = await tempDir(t, 'vmanage-xsd-proc-');
+  const socket = join(dir, 'socket');
+  await startProcess(t, process.execPath, ['--import', 'tsx', 'test/fixtures/xenstored/main.ts', '--socket', socket, '--guest', `3=${join(dir, 'g3')}`], { ready: /ready/ });
+  const env = { ...process.env, XENSTORED_PATH: socket };
+  await run('xenstore-write', ['/p', 'from a process'], { env });
+  t.is((await run('xenstore-read', ['/p'], { env })).stdout.trim(), 'from a process');
+  t.is((await run('xenstore-list', ['/local/domain'], { env })).stdout.trim(), '3');
+});
