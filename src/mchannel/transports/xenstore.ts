@@ -272,11 +272,13 @@ export class XenstoreListener implements Listener {
     }
   }
 
+  /** Stops serving every guest; a listener that opened its own client (reconnecting) closes it too. */
   async close(): Promise<void> {
     this.closing = true;
     clearTimeout(this.reconnectTimer);
     for (const [path, token] of this.domainWatches.splice(0)) await this.xs.unwatch(path, token).catch(() => undefined);
     await Promise.all([...this.served.keys()].map((d) => this.unserve(d)));
+    if (this.open) this.xs.close();
   }
 
   private async syncDomains(): Promise<void> {
