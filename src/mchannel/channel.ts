@@ -334,7 +334,7 @@ export class Channel implements AsyncIterable<Incoming> {
         this.onAck(f.a);
         break;
       case 'hello':
-        this.onHello(link, f);
+        if (link.acceptHello()) this.onHello(link, f);
         break;
       case 'bye':
         if (f.code === ErrorCodes.ChannelClosed) this.shutdown(new VmanageError(ErrorCodes.ChannelClosed, `peer ended the session: ${f.message}`), false);

@@ -32,6 +32,9 @@ export interface LinkOwner {
   currentAck(): number;
 }
 
+const HELLO_BURST = 8;
+const HELLO_WINDOW_MS = 10_000;
+
 /** Writes are gathered and handed to the stream once per event-loop turn or at this size. */
 const FLUSH_AT_CHARS = 16 * 1024;
 
@@ -43,6 +46,9 @@ export class Link {
   helloSent = false;
   /** True once we answered a hello for another session with ours (done at most once). */
   foreignHelloAnswered = false;
+  /** When the last HELLO_BURST hellos arrived (ms): each hello makes us resend our replay
+   *  buffer, so a peer that repeats hellos faster than that is cut off, not amplified. */
+  private helloTimes: number[] = [];
   closed = false;
   private owner: LinkOwner;
   private counters: ChannelCounters;
@@ -80,6 +86,22 @@ export class Link {
     s.on('error', this.onError);
     s.on('close', this.onStreamClose);
     this.schedule();
+  }
+
+  /**
+   * Records a hello from the peer; false (and the connection closed with PROTOCOL_VIOLATION) when
+   * more than HELLO_BURST arrived within HELLO_WINDOW_MS.
+   */
+  acceptHello(): boolean {
+    const now = this.opts.clock.now();
+    this.helloTimes.push(now);
+    if (this.helloTimes.length <= HELLO_BURST) return true;
+    const oldest = this.helloTimes.shift() as number;
+    if (now - oldest >= HELLO_WINDOW_MS) return true;
+    this.counters.badEnvelope++;
+    const msg = `more than ${HELLO_BURST} hellos within ${HELLO_WINDOW_MS} ms`;
+    this.close(new VmanageError(ErrorCodes.ProtocolViolation, msg), { code: ErrorCodes.ProtocolViolation, message: msg });
+    return false;
   }
 
   /** Hands the link to another owner (the server passes it to the matching session). */

@@ -147,3 +147,12 @@ test('every JSON line that is not a valid frame is counted once as a bad envelop
   }), { numRuns: 100 });
   t.pass();
 });
+
+test('a peer repeating hellos (each would make us resend our buffer) is cut off', async (t) => {
+  const { ch, peer } = hostile({ closeFlushMs: 10 });
+  t.teardown(() => ch.close());
+  const down = new Promise<{ code?: string } | undefined>((r) => ch.events.once('disconnected', (e) => r(e.error)));
+  for (let i = 0; i < 20; i++) peer.write(HELLO);
+  t.is((await down)?.code, 'PROTOCOL_VIOLATION');
+  t.is(ch.counters.handshakes, 8);
+});
