@@ -1,0 +1,143 @@
+// CloudSim-compatible accounting (Beloglazov & Buyya 2012, CloudSim 5's PowerDatacenter and
+// its example Helper), learnt from their descriptions, written here from scratch:
+// - the state recorded at a time point holds until the next point (a step or the end of a
+//   migration);
+// - energy of a host over a segment = trapezoid between its power at the start and at the end,
+//   and 0 when its utilisation at the start is 0 (an idle host counts as switched off);
+// - SLATAH = time an active host got less CPU than its VMs asked for / active host time (pooled);
+// - PDM = CPU a VM did not get while migrating / CPU requested (pooled over VMs).
+// Units: joules, seconds, MIPS*s.
+import type { Datacenter } from './datacenter.js';
+
+export interface Totals {
+  energyJ: number;
+  hostActiveS: number;
+  hostViolationS: number;
+  vmRequestedMipsS: number;
+  vmMigrationShortMipsS: number;
+  vmViolationS: number;
+  vmLiveS: number;
+  budgetViolationS: number;
+  hostS: number;
+}
+
+export class Accounting {
+  readonly totals: Totals = {
+    energyJ: 0, hostActiveS: 0, hostViolationS: 0, vmRequestedMipsS: 0, vmMigrationShortMipsS: 0,
+    vmViolationS: 0, vmLiveS: 0, budgetViolationS: 0, hostS: 0,
+  };
+  private readonly hostUtil: Float64Array;
+  private readonly hostReq: Float64Array;
+  private readonly hostFreq: Float64Array;
+  private readonly vmAlloc: Float64Array;
+  private readonly vmReq: Float64Array;
+  private readonly vmMig: Uint8Array;
+  /** Power per host at the start of the segment, W (for budget accounting and reports). */
+  readonly hostWatts: Float64Array;
+  private started = false;
+
+  constructor(private readonly dc: Datacenter, private readonly nonPowerAware = false) {
+    this.hostUtil = new Float64Array(dc.hostCount);
+    this.hostReq = new Float64Array(dc.hostCount);
+    this.hostFreq = new Float64Array(dc.hostCount).fill(1);
+    this.vmAlloc = new Float64Array(dc.vmCount);
+    this.vmReq = new Float64Array(dc.vmCount);
+    this.vmMig = new Uint8Array(dc.vmCount);
+    this.hostWatts = new Float64Array(dc.hostCount);
+  }
+
+  /** Power of host h at utilisation u (0..1) and its current frequency ratio, W. */
+  private watts(h: number, u: number, r: number): number {
+    const spec = this.dc.setup.hosts[h];
+    if (!spec) return 0;
+    return spec.power.watts(u > 1 ? 1 : u, r);
+  }
+
+  /** Records the state after every change at this time point (dc.measure must be current). */
+  record(migrationsJustStarted: boolean): void {
+    const dc = this.dc;
+    this.started = true;
+    for (let h = 0; h < dc.hostCount; h++) {
+      this.hostUtil[h] = dc.measure.utilMips[h] as number;
+      this.hostReq[h] = dc.measure.requested[h] as number;
+      this.hostFreq[h] = dc.freqRatio[h] as number;
+      const u = this.hostUtil[h] / (dc.totalMips[h] as number);
+      this.hostWatts[h] = u > 0 ? this.watts(h, u, this.hostFreq[h]) : 0;
+    }
+    for (let v = 0; v < dc.vmCount; v++) {
+      const src = dc.vmHost[v] as number;
+      if (src < 0) { this.vmReq[v] = 0; this.vmAlloc[v] = 0; continue; }
+      const tgt = dc.vmTarget[v] as number;
+      this.vmReq[v] = dc.demand[v] as number;
+      // Both hosts write the VM's state; CloudSim keeps the last host updated (highest index),
+      // except when the migration starts, where the source writes last.
+      const fromTarget = tgt >= 0 && !migrationsJustStarted && tgt > src;
+      this.vmAlloc[v] = fromTarget ? (dc.allocTarget[v] as number) : (dc.allocSource[v] as number);
+      this.vmMig[v] = tgt >= 0 && !fromTarget ? 1 : 0;
+    }
+  }
+
+  /**
+   * Closes the segment of length dt (s) that started at the last record(); dc.measure holds the
+   * state at its end, before any change made at that time. caps: per-host cap in W, if any.
+   */
+  segment(dt: number, caps?: Float64Array): void {
+    if (!this.started || dt <= 0) return;
+    const dc = this.dc;
+    const t = this.totals;
+    for (let h = 0; h < dc.hostCount; h++) {
+      const from = this.hostUtil[h] as number;
+      const total = dc.totalMips[h] as number;
+      if (this.nonPowerAware) t.energyJ += (dc.setup.hosts[h]?.power.peakWatts ?? 0) * dt;
+      else if (from > 0) {
+        const to = (dc.measure.utilMips[h] as number) / total;
+        t.energyJ += ((this.hostWatts[h] as number) + this.watts(h, to, this.hostFreq[h] as number)) / 2 * dt;
+      }
+      t.hostS += dt;
+      if (caps && (this.hostWatts[h] as number) > (caps[h] as number) + 1e-6) t.budgetViolationS += dt;
+      if (from > 0) {
+        t.hostActiveS += dt;
+        if (from < (this.hostReq[h] as number)) t.hostViolationS += dt;
+      }
+    }
+    for (let v = 0; v < dc.vmCount; v++) {
+      const req = this.vmReq[v] as number;
+      if ((dc.vmHost[v] as number) < 0) continue;
+      t.vmLiveS += dt;
+      t.vmRequestedMipsS += req * dt;
+      const a = this.vmAlloc[v] as number;
+      if (a < req) {
+        t.vmViolationS += dt;
+        if (this.vmMig[v]) t.vmMigrationShortMipsS += (req - a) * dt;
+      }
+    }
+  }
+}
+
+export interface Metrics {
+  energyKWh: number;
+  /** Fractions (CloudSim prints them as percent). slav = slatah * pdm; esv = energyKWh * slav. */
+  slatah: number;
+  pdm: number;
+  slav: number;
+  esv: number;
+  migrations: number;
+  /** Share of VM time with CPU demand not met, percent. */
+  slaViolationPct: number;
+  /** Share of host time over the host's power cap, percent (0 without a budget). */
+  budgetViolationPct: number;
+  frequencyChanges: number;
+}
+
+export function metricsOf(t: Totals, migrations: number, frequencyChanges: number): Metrics {
+  const energyKWh = t.energyJ / 3.6e6;
+  const slatah = t.hostActiveS > 0 ? t.hostViolationS / t.hostActiveS : 0;
+  const pdm = t.vmRequestedMipsS > 0 ? t.vmMigrationShortMipsS / t.vmRequestedMipsS : 0;
+  const slav = slatah * pdm;
+  return {
+    energyKWh, slatah, pdm, slav, esv: energyKWh * slav, migrations,
+    slaViolationPct: t.vmLiveS > 0 ? (100 * t.vmViolationS) / t.vmLiveS : 0,
+    budgetViolationPct: t.hostS > 0 ? (100 * t.budgetViolationS) / t.hostS : 0,
+    frequencyChanges,
+  };
+}

@@ -1,0 +1,86 @@
+// The simulation loop. Time points: every trace interval (step) and every migration end.
+// At each point: set demand, measure (the state at the end of the previous segment), close the
+// segment in the accounting, let the policy decide (at steps), apply, re-measure, record.
+import { Accounting, metricsOf, type Metrics } from './accounting.js';
+import { Datacenter } from './datacenter.js';
+import { migrationSeconds, referenceSetup, type SimSetup } from './setup.js';
+import type { Migration, SimPolicy, StepContext } from './policies/types.js';
+import type { Workload } from './workload.js';
+
+export interface SimOptions {
+  readonly workload: Workload;
+  readonly policy: SimPolicy;
+  readonly setup?: SimSetup;
+  /** Cluster power budget, W; undefined = none (scenario cloudsim). */
+  readonly budgetW?: number;
+  /** Called after every step with the cluster power, W (reports, progress). */
+  readonly onStep?: (step: number, clusterWatts: number, migrations: number) => void;
+}
+
+export interface SimResult extends Metrics {
+  readonly policy: string;
+  readonly vms: number;
+  readonly hosts: number;
+  readonly unplacedVms: number;
+  /** Highest cluster power at any step, W. */
+  readonly peakWatts: number;
+}
+
+interface Pending { vm: number; endS: number }
+
+function startAll(dc: Datacenter, setup: SimSetup, migs: readonly Migration[], t: number, pending: Pending[]): void {
+  for (const m of migs) {
+    const spec = setup.vms[m.vm];
+    const host = setup.hosts[m.target];
+    if (!spec || !host || (dc.vmHost[m.vm] as number) === m.target) continue;
+    dc.startMigration(m.vm, m.target);
+    pending.push({ vm: m.vm, endS: t + migrationSeconds(spec, host) });
+  }
+}
+
+export function simulate(opts: SimOptions): SimResult {
+  const { workload, policy } = opts;
+  const setup = opts.setup ?? referenceSetup(workload.vmNames.length);
+  const dc = new Datacenter(setup, workload);
+  const unplaced = policy.initialPlacement(dc);
+  const acc = new Accounting(dc, policy.nonPowerAware === true);
+  const I = setup.intervalS;
+  let migrations = 0;
+  let freqChanges = 0;
+  let lastT = 0;
+  let peak = 0;
+  for (let k = 0; k < workload.intervals; k++) {
+    const t = k * I;
+    dc.setDemand(k, 0);
+    dc.measureAll();
+    const ctx: StepContext = { step: k, timeS: t, budgetW: opts.budgetW };
+    if (k > 0) acc.segment(t - lastT);
+    const migs = k > 0 ? policy.migrations(dc, ctx) : [];
+    migrations += migs.length;
+    const pending: Pending[] = [];
+    startAll(dc, setup, migs, t, pending);
+    if (policy.control) freqChanges += policy.control(dc, ctx);
+    dc.measureAll();
+    acc.record(pending.length > 0);
+    lastT = t;
+    let watts = 0;
+    for (let h = 0; h < dc.hostCount; h++) watts += acc.hostWatts[h] as number;
+    if (watts > peak) peak = watts;
+    pending.sort((a, b) => a.endS - b.endS);
+    for (let i = 0; i < pending.length;) {
+      const e = (pending[i] as Pending).endS;
+      dc.setDemand(k, (e - t) / I);
+      dc.measureAll();
+      acc.segment(e - lastT);
+      while (i < pending.length && (pending[i] as Pending).endS === e) dc.finishMigration((pending[i++] as Pending).vm);
+      dc.measureAll();
+      acc.record(false);
+      lastT = e;
+    }
+    opts.onStep?.(k, watts, migrations);
+  }
+  return {
+    policy: policy.name, vms: dc.vmCount, hosts: dc.hostCount, unplacedVms: unplaced, peakWatts: peak,
+    ...metricsOf(acc.totals, migrations, freqChanges),
+  };
+}
