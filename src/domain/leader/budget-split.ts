@@ -10,8 +10,9 @@
 //    chosen so the sum is T (max-min fair: a small demand is met in full before a big one grows).
 // 3. What is left goes up to the caps by the same water-filling, so no watt is held back.
 // Hysteresis: with `previous` budgets, a consumer keeps its previous budget while the new one is
-// within hysteresisWatts of it, provided the kept budgets still sum to at most T and none is under
-// its target (a host short of power always gets its raise at once).
+// within hysteresisWatts of it, provided the kept budgets still sum to at most T, except a
+// consumer whose previous budget is under its demand and whose new one is higher: a host short of
+// power gets its raise at once.
 import { z } from 'zod';
 import { predictLoadWatts, type ClusterIndex } from './cluster-index.js';
 
@@ -88,7 +89,8 @@ export function splitBudget(totalWatts: number, consumers: readonly BudgetConsum
   if (previous) {
     const kept = alloc.map((a, i) => {
       const prev = previous.get((consumers[i] as BudgetConsumer).id);
-      const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && prev >= (targets[i] as number) - 1e-9 && prev <= (caps[i] as number) && prev >= (floors[i] as number);
+      const shortOfPower = prev !== undefined && prev < sane((consumers[i] as BudgetConsumer).demandWatts) && a > prev;
+      const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && !shortOfPower && prev <= (caps[i] as number) && prev >= (floors[i] as number);
       return keep ? prev : a;
     });
     if (kept.reduce((a, b) => a + b, 0) <= total + 1e-6) result = kept;
@@ -130,4 +132,17 @@ export function hostConsumers(index: ClusterIndex): BudgetConsumer[] {
     const demandWatts = Math.max(h.measuredWatts ?? 0, predictLoadWatts(l, l.peakCores));
     return { id: h.id, floorWatts, capWatts: h.attrs.capWatts, demandWatts };
   });
+}
+
+/**
+ * True when some consumer's demand moved by more than `shiftWatts` since the last split (or a
+ * consumer came or went): the leader then splits again at once instead of waiting for its period.
+ */
+export function demandShifted(lastDemand: ReadonlyMap<string, number>, consumers: readonly BudgetConsumer[], shiftWatts: number): boolean {
+  if (lastDemand.size !== consumers.length) return true;
+  for (const c of consumers) {
+    const prev = lastDemand.get(c.id);
+    if (prev === undefined || Math.abs(prev - sane(c.demandWatts)) > shiftWatts) return true;
+  }
+  return false;
 }
