@@ -70,6 +70,8 @@ export class Channel implements AsyncIterable<Incoming> {
   private pending = new Map<number, Pending>();
   private handlers = new Map<string, RequestHandler>();
   private inflight = 0;
+  /** Replies waiting for room in the replay buffer. */
+  private replyBacklog = 0;
   private unackedIn = 0;
   private ackTimer: TimerHandle | undefined;
   private backoffMs: number;
@@ -385,6 +387,11 @@ export class Channel implements AsyncIterable<Incoming> {
 
   private async onRequest(f: MsgFrame, stale: boolean): Promise<void> {
     const id = f.q as number;
+    if (this.replyBacklog >= this.o.maxConcurrentRequests) {
+      const msg = `${this.replyBacklog} replies wait for acknowledgement: the peer asks without acknowledging`;
+      this.link?.close(new VmanageError(ErrorCodes.ProtocolViolation, msg), { code: ErrorCodes.ProtocolViolation, message: msg });
+      return;
+    }
     const c = this.o.validator.checkBody(f.k, f.b);
     if (!c.ok) {
       this.invalid(f, c.code, c.message);
@@ -419,7 +426,13 @@ export class Channel implements AsyncIterable<Incoming> {
       const message = err instanceof Error ? err.message : String(err);
       payload = `"k":${encodeKind(kind)},"p":${id},"e":${JSON.stringify({ code: ErrorCodes.InvalidInput, message: message.slice(0, 1024) })}`;
     }
-    this.enqueue(payload).catch(() => {});
+    const queued = this.enqueue(payload);
+    if (queued !== RESOLVED) {
+      // The replay buffer is full: the reply waits for the peer's acks. A peer that keeps asking
+      // without acknowledging would grow this backlog: it is bounded in onRequest.
+      this.replyBacklog++;
+      queued.then(() => this.replyBacklog--, () => this.replyBacklog--);
+    }
   }
 
   private onReply(f: MsgFrame): void {

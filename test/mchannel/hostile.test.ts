@@ -156,3 +156,14 @@ test('a peer repeating hellos (each would make us resend our buffer) is cut off'
   t.is((await down)?.code, 'PROTOCOL_VIOLATION');
   t.is(ch.counters.handshakes, 8);
 });
+
+test('a peer that sends requests but never acknowledges the replies is cut off', async (t) => {
+  const { ch, peer } = hostile({ closeFlushMs: 10, replay: { maxCount: 4 }, maxConcurrentRequests: 8 });
+  t.teardown(() => ch.close());
+  ch.handle('x.ask', () => ({ ok: true }));
+  const down = new Promise<{ code?: string } | undefined>((r) => ch.events.once('disconnected', (e) => r(e.error)));
+  peer.write(HELLO);
+  for (let s = 1; s <= 100; s++) peer.write(`{"t":"msg","s":${s},"a":0,"k":"x.ask","q":${s},"b":{}}\n`);
+  t.is((await down)?.code, 'PROTOCOL_VIOLATION');
+  t.true(ch.exportState().replay.length <= 4);
+});
