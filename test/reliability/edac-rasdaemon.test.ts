@@ -91,6 +91,16 @@ test('rasdaemon memory and PCIe events become reliability events with their own 
   t.deepEqual(r.poll(NOW).events.map((e) => [e.kind, e.count]), [['memory-ce', 2]]);
 });
 
+test('on a big rasdaemon history the first poll reads only the newest rows, then keeps up batch by batch', async (t) => {
+  const db = await rasDb(t);
+  for (let i = 0; i < 7; i++) db.mc(`2026-11-25 0${i}:00:00 +0000`, i + 1, 'Corrected');
+  const r = new RasdaemonReader(db.path, 3);
+  t.deepEqual(r.poll(NOW).events.map((e) => e.count), [5, 6, 7]);
+  for (let i = 0; i < 5; i++) db.mc('2026-11-25 11:00:00 +0000', 10 + i, 'Corrected');
+  t.deepEqual(r.poll(NOW).events.map((e) => e.count), [10, 11, 12]);
+  t.deepEqual(r.poll(NOW).events.map((e) => e.count), [13, 14]);
+});
+
 test('malformed rasdaemon rows are skipped and counted', async (t) => {
   const db = await rasDb(t);
   db.mc('yesterday', 1, 'Corrected');

@@ -43,6 +43,12 @@ function pcieKind(errType: unknown): ReliabilityEventKind | undefined {
 
 interface Row { id: number; timestamp: unknown; err_type: unknown; err_count?: unknown }
 
+/** On the first poll only the newest `batch` rows are history worth reading (older ones have decayed). */
+function startCursor(db: Database.Database, table: 'mc_event' | 'aer_event', batch: number): number {
+  const max = (db.prepare(`SELECT MAX(id) AS max FROM ${table}`).get() as { max: number | null }).max;
+  return max === null ? -1 : Math.max(-1, max - batch);
+}
+
 export class RasdaemonReader {
   /** Rows skipped because a field was malformed. */
   malformedRows = 0;
@@ -50,7 +56,10 @@ export class RasdaemonReader {
 
   constructor(private readonly path = DEFAULT_RASDAEMON_DB, private readonly batch = 10_000) {}
 
-  /** New events since the last poll. The first poll reads history too (rows carry their own time). */
+  /**
+   * New events since the last poll. The first poll reads the newest `batch` rows of history too
+   * (rows carry their own time, so the model decays them correctly).
+   */
   poll(nowMs: number): { available: boolean; events: ReliabilityEvent[] } {
     if (!existsSync(this.path)) return { available: false, events: [] };
     try {
@@ -67,6 +76,8 @@ export class RasdaemonReader {
       db.pragma('busy_timeout = 200');
       const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
       const events: ReliabilityEvent[] = [];
+      if (this.cursors.mc < 0 && tables.has('mc_event')) this.cursors.mc = startCursor(db, 'mc_event', this.batch);
+      if (this.cursors.aer < 0 && tables.has('aer_event')) this.cursors.aer = startCursor(db, 'aer_event', this.batch);
       if (tables.has('mc_event')) {
         const rows = db.prepare('SELECT id, timestamp, err_type, err_count FROM mc_event WHERE id > ? ORDER BY id LIMIT ?').all(this.cursors.mc, this.batch) as Row[];
         for (const r of rows) this.push(events, r, memoryKind(r.err_type), r.err_count, nowMs, 'rasdaemon:mc_event');
