@@ -93,34 +93,59 @@ export function scoreOf(budgetWatts: number, wattsAfter: number, utilAfter: numb
   return p.weights.consolidation * utilAfter + p.weights.headroom * headroom - p.weights.risk * risk;
 }
 
-/** Best host for `vm`, skipping hosts in `exclude` (by id). Does not change the index. */
+/**
+ * Best host for `vm`, skipping hosts in `exclude` (by id). Does not change the index.
+ * The loop is failedFilter and scoreOf written out with the parameters hoisted: it runs for every
+ * host on every placement (the property test checks it against the filters).
+ */
 export function placeVm(index: ClusterIndex, vm: VmRequest, p: PlacementParams, exclude?: { has(id: string): boolean }): PlacementResult {
   const rejections = emptyRejections();
   const vmCores = peakCoresOf(vm);
   const vmTrust = trustRank(vm.minTrust);
-  const out = { watts: 0, util: 0 };
-  let best: Candidate | undefined;
+  const vmMem = vm.memoryMiB;
+  const minRel = vm.minReliability;
+  const aff = vm.affinityGroup;
+  const home = aff !== undefined ? index.affinityHome.get(aff) : undefined;
+  const antiKey = vm.antiAffinityGroup !== undefined ? `x:${vm.antiAffinityGroup}` : undefined;
+  const { cpuThreshold, budgetMarginWatts: margin, riskUtil } = p;
+  const { consolidation: wc, headroom: wh, risk: wr } = p.weights;
+  let best: HostLoad | undefined;
+  let bestScore = -Infinity;
+  let bestWatts = 0;
+  let bestUtil = 0;
+  let excluded = 0, state = 0, memory = 0, cpu = 0, reliability = 0, trust = 0, affinity = 0, anti = 0, budget = 0;
   const loads = index.loads;
   for (let i = 0; i < loads.length; i++) {
     const load = loads[i] as HostLoad;
-    if (exclude?.has(load.host.id)) {
-      rejections.excluded++;
-      continue;
-    }
-    const failed = failedFilter(load, vm, vmCores, vmTrust, index, p, out);
-    if (failed !== undefined) {
-      rejections[failed]++;
-      continue;
-    }
-    const score = scoreOf(load.host.budgetWatts, out.watts, out.util, p);
-    if (!best || score > best.score || (score === best.score && load.host.id < best.load.host.id)) {
-      best = { load, score, wattsAfter: out.watts, utilAfter: out.util };
+    const h = load.host;
+    if (exclude !== undefined && exclude.has(h.id)) { excluded++; continue; }
+    if (h.state !== 'on') { state++; continue; }
+    const attrs = h.attrs;
+    if (load.memoryMiB + vmMem > attrs.memoryMiB) { memory++; continue; }
+    const cores = load.peakCores + vmCores;
+    const util = cores / attrs.cpus;
+    if (util > cpuThreshold) { cpu++; continue; }
+    if (h.reliability < minRel) { reliability++; continue; }
+    if (load.trust < vmTrust) { trust++; continue; }
+    if (home !== undefined && home !== h.id) { affinity++; continue; }
+    if (antiKey !== undefined && load.groups.has(antiKey)) { anti++; continue; }
+    const watts = predictLoadWatts(load, cores);
+    const b = h.budgetWatts;
+    if (watts > b - margin) { budget++; continue; }
+    const score = wc * util + wh * (b > 0 ? (b - watts) / b : 0) - wr * (util > riskUtil ? (util - riskUtil) / (1 - riskUtil) : 0);
+    if (best === undefined || score > bestScore || (score === bestScore && h.id < best.host.id)) {
+      best = load;
+      bestScore = score;
+      bestWatts = watts;
+      bestUtil = util;
     }
   }
+  Object.assign(rejections, { excluded, state, memory, cpu, reliability, trust, affinity, 'anti-affinity': anti, budget });
   const considered = loads.length;
   if (!best) return { ok: false, reason: `no host passes the filters (${describeRejections(rejections)})`, rejections, considered };
-  const reason = `host ${best.load.host.id}: ${(best.utilAfter * 100).toFixed(0)} % CPU at peak and ${best.wattsAfter.toFixed(0)} W of ${best.load.host.budgetWatts.toFixed(0)} W budget after placement; rejected: ${describeRejections(rejections)}`;
-  return { ok: true, chosen: best, reason, rejections, considered };
+  const chosen: Candidate = { load: best, score: bestScore, wattsAfter: bestWatts, utilAfter: bestUtil };
+  const reason = `host ${best.host.id}: ${(bestUtil * 100).toFixed(0)} % CPU at peak and ${bestWatts.toFixed(0)} W of ${best.host.budgetWatts.toFixed(0)} W budget after placement; rejected: ${describeRejections(rejections)}`;
+  return { ok: true, chosen, reason, rejections, considered };
 }
 
 export function describeRejections(r: Rejections): string {
