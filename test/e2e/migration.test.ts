@@ -50,11 +50,31 @@ async function migrate(vm: TestVm, from: HostStack, to: HostStack): Promise<numb
   return Date.now() - t0;
 }
 
+/** On failure: what the guest console and both daemons said last (the cause is usually there). */
+function diagnostics(vm: TestVm, stacks: readonly HostStack[]): string {
+  const tail = (s: string, n: number): string => s.split('\n').slice(-n).join('\n');
+  const consoles = stacks.map((s) => {
+    try {
+      return `--- console on ${s.host.name}:\n${tail(readFileSync(vm.paths(s.host).console, 'utf8'), 25)}`;
+    } catch {
+      return `--- no console on ${s.host.name}`;
+    }
+  });
+  const logs = stacks.map((s) => `--- host daemon ${s.host.name}:\n${s.lines().filter((l) => l.event !== 'sla.report').slice(-25).map((l) => JSON.stringify(l).slice(0, 400)).join('\n')}`);
+  return [...consoles, ...logs].join('\n');
+}
+
 test('SLA reports reach the host daemons exactly once and in order across live migrations', async (t) => {
   const image = await buildGuest();
   const { a, b } = await startStacks(t);
   const vm = testVm(newVmSpec(image, agentConfig));
   t.teardown(async () => { await vm.destroy(a.host); await vm.destroy(b.host); });
+  let ok = false;
+  t.teardown(async () => {
+    if (ok) return;
+    const states = await Promise.all([a, b].map((s) => s.host.virsh('domstate', '--reason', vm.spec.name).then((x) => `${s.host.name}: ${x.trim()}`, () => `${s.host.name}: (not there)`)));
+    t.log(`VM state: ${states.join('; ')}\n${diagnostics(vm, [a, b])}`);
+  });
   const uuid = vm.spec.uuid;
 
   const t0 = Date.now();
@@ -115,4 +135,5 @@ test('SLA reports reach the host daemons exactly once and in order across live m
   t.is(v.lost, 0);
   t.is(v.duplicated, 0);
   t.is(v.outOfOrder, 0);
+  ok = true;
 });
