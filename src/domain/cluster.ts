@@ -30,7 +30,10 @@ export interface HostAttributes {
   readonly capWatts: number;
   /** Lowest budget worth giving (at least idle power), W; defaults to the model's idle power. */
   readonly floorWatts?: number;
+  /** Trust level configured for the host (see leader/registration.ts: effectiveTrust). */
   readonly trust: TrustLevel;
+  /** Measured platform signals, when the host can read them. */
+  readonly signals?: { readonly secureBoot?: boolean; readonly tpm?: boolean };
 }
 
 export interface ClusterHost {
@@ -117,5 +120,8 @@ export interface HostRegistration {
   readonly powerTableWatts: readonly number[];
   readonly capWatts: number;
   readonly floorWatts?: number;
+  /** Trust level configured for the host (see leader/registration.ts: effectiveTrust). */
   readonly trust: TrustLevel;
+  /** Measured platform signals, when the host can read them. */
+  readonly signals?: { readonly secureBoot?: boolean; readonly tpm?: boolean };
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { HostRegistration } from '../../src/domain/cluster.js';
-import { hostAttributesOf, registrationProblems } from '../../src/domain/leader/registration.js';
+import { effectiveTrust, hostAttributesOf, registrationProblems } from '../../src/domain/leader/registration.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 
 const good: HostRegistration = { id: 'host-1', cpus: 16, memoryMiB: 65_536, powerTableWatts: [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117], capWatts: 117, trust: 'standard' };
@@ -32,4 +32,23 @@ test('a good registration gives the attributes with its power table as the model
 
 test('every problem is reported at once', (t) => {
   t.is(registrationProblems({ ...good, cpus: -1, capWatts: 0, trust: 'x' as never }).length, 3);
+});
+
+const trustRows: { name: string; configured: HostRegistration['trust']; signals?: HostRegistration['signals']; want: HostRegistration['trust'] }[] = [
+  { name: 'attested stays attested with Secure Boot on and a TPM', configured: 'attested', signals: { secureBoot: true, tpm: true }, want: 'attested' },
+  { name: 'attested without a TPM is lowered to trusted', configured: 'attested', signals: { secureBoot: true, tpm: false }, want: 'trusted' },
+  { name: 'attested without any signal is lowered to trusted', configured: 'attested', want: 'trusted' },
+  { name: 'trusted with Secure Boot reported off is lowered to standard', configured: 'trusted', signals: { secureBoot: false }, want: 'standard' },
+  { name: 'trusted without signals stays trusted', configured: 'trusted', want: 'trusted' },
+  { name: 'signals never raise a configured level', configured: 'standard', signals: { secureBoot: true, tpm: true }, want: 'standard' },
+];
+
+for (const row of trustRows) {
+  test(`trust: ${row.name}`, (t) => {
+    t.is(effectiveTrust(row.configured, row.signals), row.want);
+  });
+}
+
+test('the attributes carry the effective trust level', (t) => {
+  t.is(hostAttributesOf({ ...good, trust: 'attested', signals: { secureBoot: false } }).trust, 'standard');
 });

@@ -1,6 +1,6 @@
 // A host's registration (untrusted input from the network) turned into the attributes the
 // leader's policies use. Every problem is reported as `path: what is wrong` at once.
-import { TRUST_LEVELS, type ClusterHost, type HostAttributes, type HostPowerState, type HostRegistration } from '../cluster.js';
+import { TRUST_LEVELS, trustRank, type ClusterHost, type HostAttributes, type HostPowerState, type HostRegistration, type TrustLevel } from '../cluster.js';
 import { ErrorCodes, VmanageError } from '../errors.js';
 import { tableModel } from '../power-model.js';
 
@@ -26,12 +26,25 @@ export function registrationProblems(reg: HostRegistration): string[] {
   return problems;
 }
 
+/**
+ * The trust level the leader uses: the configured one, lowered by measured signals, never raised
+ * (a host's own report is a claim, not an attestation): `attested` needs Secure Boot on and a TPM
+ * present, `trusted` needs Secure Boot not reported off. Unknown signals leave the level as is
+ * up to `trusted`.
+ */
+export function effectiveTrust(configured: TrustLevel, signals?: HostRegistration['signals']): TrustLevel {
+  let level = trustRank(configured);
+  if (level >= trustRank('attested') && !(signals?.secureBoot === true && signals.tpm === true)) level = trustRank('trusted');
+  if (level >= trustRank('trusted') && signals?.secureBoot === false) level = trustRank('standard');
+  return TRUST_LEVELS[level] as TrustLevel;
+}
+
 /** Throws INVALID_INPUT listing every problem. */
 export function hostAttributesOf(reg: HostRegistration): HostAttributes {
   const problems = registrationProblems(reg);
   if (problems.length > 0) throw new VmanageError(ErrorCodes.InvalidInput, `host registration: ${problems.join('; ')}`, { problems });
   return {
-    cpus: reg.cpus, memoryMiB: reg.memoryMiB, capWatts: reg.capWatts, trust: reg.trust,
+    cpus: reg.cpus, memoryMiB: reg.memoryMiB, capWatts: reg.capWatts, trust: effectiveTrust(reg.trust, reg.signals),
     powerModel: tableModel({ name: reg.id, watts: reg.powerTableWatts }),
     ...(reg.floorWatts !== undefined ? { floorWatts: reg.floorWatts } : {}),
   };
