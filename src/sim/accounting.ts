@@ -54,26 +54,26 @@ export class Accounting {
   }
 
   /** Records the state after every change at this time point (dc.measure must be current). */
-  record(migrationsJustStarted: boolean): void {
+  record(): void {
     const dc = this.dc;
     this.started = true;
     for (let h = 0; h < dc.hostCount; h++) {
-      this.hostUtil[h] = dc.measure.utilMips[h] as number;
+      const util = dc.measure.utilMips[h] as number;
+      const r = dc.freqRatio[h] as number;
+      this.hostUtil[h] = util;
       this.hostReq[h] = dc.measure.requested[h] as number;
-      this.hostFreq[h] = dc.freqRatio[h] as number;
-      const u = this.hostUtil[h] / (dc.totalMips[h] as number);
-      this.hostWatts[h] = u > 0 ? this.watts(h, u, this.hostFreq[h]) : 0;
+      this.hostFreq[h] = r;
+      const u = util / (dc.totalMips[h] as number);
+      this.hostWatts[h] = u > 0 ? this.watts(h, u, r) : 0;
     }
     for (let v = 0; v < dc.vmCount; v++) {
       const src = dc.vmHost[v] as number;
       if (src < 0) { this.vmReq[v] = 0; this.vmAlloc[v] = 0; continue; }
       const tgt = dc.vmTarget[v] as number;
       this.vmReq[v] = dc.demand[v] as number;
-      // Both hosts write the VM's state; CloudSim keeps the last host updated (highest index),
-      // except when the migration starts, where the source writes last.
-      const fromTarget = tgt >= 0 && !migrationsJustStarted && tgt > src;
-      this.vmAlloc[v] = fromTarget ? (dc.allocTarget[v] as number) : (dc.allocSource[v] as number);
-      this.vmMig[v] = tgt >= 0 && !fromTarget ? 1 : 0;
+      // Only the host a VM runs on (the source while migrating) records the VM's state.
+      this.vmAlloc[v] = dc.allocSource[v] as number;
+      this.vmMig[v] = tgt >= 0 ? 1 : 0;
     }
   }
 

@@ -72,8 +72,8 @@ export class Datacenter {
     if (!spec) return;
     this.vmHost[vm] = host;
     this.hostVms[host]?.push(vm);
-    this.ramUsed[host] += spec.ramMb;
-    this.bwUsed[host] += spec.bwKbps;
+    this.ramUsed[host] = (this.ramUsed[host] ?? 0) + (spec.ramMb);
+    this.bwUsed[host] = (this.bwUsed[host] ?? 0) + (spec.bwKbps);
   }
 
   private detach(vm: number, host: number): void {
@@ -82,8 +82,8 @@ export class Datacenter {
     if (!spec || !list) return;
     const i = list.indexOf(vm);
     if (i >= 0) list.splice(i, 1);
-    this.ramUsed[host] -= spec.ramMb;
-    this.bwUsed[host] -= spec.bwKbps;
+    this.ramUsed[host] = (this.ramUsed[host] ?? 0) - (spec.ramMb);
+    this.bwUsed[host] = (this.bwUsed[host] ?? 0) - (spec.bwKbps);
   }
 
   /** Starts a live migration: the destination reserves RAM, bandwidth and 10 % of the demand. */
@@ -134,7 +134,7 @@ export class Datacenter {
       const a = scale < 1 ? Math.floor(capped * factor * scale) : capped * factor;
       if (incoming) this.allocTarget[v] = a;
       else this.allocSource[v] = a;
-      util += incoming || outgoing ? a / (1 - loss) : a;
+      util += outgoing ? a / (1 - loss) : a; // CloudSim counts a VM leaving at full size
     }
     this.measure.utilMips[h] = util;
     this.measure.requested[h] = requested;

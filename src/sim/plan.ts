@@ -78,7 +78,7 @@ export class Plan {
     this.hist.fill(0, base, base + HISTORY_LENGTH);
     for (const v of list) {
       const w = (dc.setup.vms[v]?.mips ?? 0) / total;
-      for (let j = 0; j < len; j++) this.hist[base + j] += this.vmHistory(v, j) * w;
+      for (let j = 0; j < len; j++) this.hist[base + j] = (this.hist[base + j] ?? 0) + (this.vmHistory(v, j) * w);
     }
   }
 
@@ -102,8 +102,8 @@ export class Plan {
   add(v: number, h: number): void {
     const spec = this.dc.setup.vms[v];
     (this.vms[h] as number[]).push(v);
-    this.ramFree[h] -= spec?.ramMb ?? 0;
-    this.bwFree[h] -= spec?.bwKbps ?? 0;
+    this.ramFree[h] = (this.ramFree[h] ?? 0) - (spec?.ramMb ?? 0);
+    this.bwFree[h] = (this.bwFree[h] ?? 0) - (spec?.bwKbps ?? 0);
     this.recompute(h);
   }
 
@@ -113,8 +113,8 @@ export class Plan {
     const i = list.indexOf(v);
     if (i < 0) return;
     list.splice(i, 1);
-    this.ramFree[h] += spec?.ramMb ?? 0;
-    this.bwFree[h] += spec?.bwKbps ?? 0;
+    this.ramFree[h] = (this.ramFree[h] ?? 0) + (spec?.ramMb ?? 0);
+    this.bwFree[h] = (this.bwFree[h] ?? 0) + (spec?.bwKbps ?? 0);
     this.recompute(h);
   }
 

@@ -61,7 +61,7 @@ export function simulate(opts: SimOptions): SimResult {
     startAll(dc, setup, migs, t, pending);
     if (policy.control) freqChanges += policy.control(dc, ctx);
     dc.measureAll();
-    acc.record(pending.length > 0);
+    acc.record();
     lastT = t;
     let watts = 0;
     for (let h = 0; h < dc.hostCount; h++) watts += acc.hostWatts[h] as number;
@@ -74,7 +74,7 @@ export function simulate(opts: SimOptions): SimResult {
       acc.segment(e - lastT);
       while (i < pending.length && (pending[i] as Pending).endS === e) dc.finishMigration((pending[i++] as Pending).vm);
       dc.measureAll();
-      acc.record(false);
+      acc.record();
       lastT = e;
     }
     opts.onStep?.(k, watts, migrations);

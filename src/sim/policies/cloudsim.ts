@@ -19,7 +19,7 @@ export function initialFirstFit(dc: Datacenter): number {
     const s = dc.setup.vms[v];
     let placed = false;
     for (let h = 0; s && h < dc.hostCount; h++) {
-      if (fitsFull(dc, reserved, v, h)) { reserved[h] += s.mips; dc.place(v, h); placed = true; break; }
+      if (fitsFull(dc, reserved, v, h)) { reserved[h] = (reserved[h] ?? 0) + (s.mips); dc.place(v, h); placed = true; break; }
     }
     if (!placed) unplaced++;
   }
@@ -53,7 +53,7 @@ export function initialPabfd(dc: Datacenter, threshold: number): number {
       if (diff < bestDiff) { bestDiff = diff; best = h; }
     }
     if (best < 0) { unplaced++; continue; }
-    reserved[best] += mips;
+    reserved[best] = (reserved[best] ?? 0) + (mips);
     dc.place(v, best);
   }
   return unplaced;

@@ -25,13 +25,13 @@ export function thr(threshold: number): OverloadDetector {
 const FALLBACK = thr(0.7);
 const scratch = new Float64Array(HISTORY_LENGTH);
 
-function spreadDetector(name: string, s: number, spread: (x: Float64Array) => number): OverloadDetector {
+function spreadDetector(name: string, s: number, spread: (x: Float64Array, n: number) => number): OverloadDetector {
   return {
     name,
     overloaded(plan, h, extra) {
       const n = plan.hostHistory(h, extra, scratch);
       if (n < 12) return FALLBACK.overloaded(plan, h, extra);
-      const upper = 1 - s * spread(scratch.slice(0, n));
+      const upper = 1 - s * spread(scratch, n);
       return utilisationWith(plan, h, extra) > upper;
     },
   };
