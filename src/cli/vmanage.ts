@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// `vmanage` command line. Subcommand `sim`: the trace-driven simulator (docs/simulator.md).
+import { Command, InvalidArgumentError } from 'commander';
+import { isVmanageError } from '../domain/errors.js';
+import { policyNames } from '../sim/policies/index.js';
+import { formatTable, toReport, type SimReport } from '../sim/report.js';
+import { budgetFor, parseScenario, runScenario } from '../sim/scenario.js';
+import { loadWorkload } from '../sim/workload.js';
+
+interface SimFlags { workload: string; policy: string; scenario: string; json?: boolean; compare?: string }
+
+function runSim(flags: SimFlags): void {
+  const scenario = parseScenario(flags.scenario);
+  const workload = loadWorkload(flags.workload);
+  const names = flags.compare ? flags.compare.split(',').map((s) => s.trim()).filter(Boolean) : [flags.policy];
+  const budget = budgetFor(scenario, workload);
+  const rows: { policy: string; report: SimReport }[] = [];
+  for (const name of names) {
+    const t0 = performance.now();
+    const result = runScenario(workload, name, scenario, budget);
+    rows.push({ policy: name, report: toReport(result, (performance.now() - t0) / 1000) });
+  }
+  if (flags.json) {
+    const out = rows.length === 1 ? rows[0]?.report : Object.fromEntries(rows.map((r) => [r.policy, r.report]));
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } else {
+    process.stdout.write(`${formatTable(rows)}\n`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('vmanage').description('coordinated power and virtualization management');
+  program
+    .command('sim')
+    .description('trace-driven simulation of a cluster (CloudSim PlanetLab set-up)')
+    .requiredOption('--workload <path>', 'trace CSV file or directory of CloudSim per-VM files')
+    .option('--policy <name>', `policy: ${policyNames().join(', ')}`, 'thr-mmt-0.8')
+    .option('--scenario <name>', 'cloudsim (no budget) or capped (70 % of peak)', 'cloudsim')
+    .option('--compare <list>', 'comma-separated policies to run side by side', (v: string) => {
+      if (!/^[\w.,-]+$/.test(v)) throw new InvalidArgumentError('expected names separated by commas');
+      return v;
+    })
+    .option('--json', 'print one JSON object')
+    .action((flags: SimFlags) => runSim(flags));
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`vmanage: ${isVmanageError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+  process.exitCode = 2;
+}
