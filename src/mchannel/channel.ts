@@ -3,54 +3,27 @@
 // channel (Channel.client) reconnects by itself with backoff; an attached channel (Channel.attached,
 // or one handed out by ChannelServer) waits for connections to be attached to it.
 import type { TimerHandle } from '../domain/clock.js';
-import { ErrorCodes, VmanageError, type ErrorCode } from '../domain/errors.js';
+import { ErrorCodes, VmanageError } from '../domain/errors.js';
 import { newChannelCounters, type ChannelCounters } from './counters.js';
 import { TypedEvents } from './events.js';
+import type { ChannelEvents, ChannelState, RequestHandler } from './channel-events.js';
+import { encodeErrorReply, encodePayload } from './encode.js';
 import { checkFrameSize } from './framing.js';
 import { Inbox, type Incoming } from './inbox.js';
 import { Link, type LinkOwner } from './link.js';
 import { resolveOptions, type ChannelOptions, type ResolvedOptions } from './options.js';
-import { SessionCore, type GapInfo } from './session.js';
+import { Reconnector } from './reconnect.js';
+import { RequestTable, toCode } from './requests.js';
+import { SessionCore } from './session.js';
 import { parseSessionState, type SessionState } from './state.js';
 import type { Connection, Connector, PeerIdentity } from './types.js';
 import { controlLine, type Frame, type HelloFrame, type MsgFrame } from './wire.js';
 
-export type ChannelState = 'connecting' | 'connected' | 'disconnected' | 'closed';
-
-export interface ChannelEvents {
-  /** A handshake completed; resumed is true when it continued an existing session. */
-  connected: { peer: PeerIdentity; role: string; claimedId: string; resumed: boolean };
-  /** Also emitted (after connected) when a handshake continued an existing session. */
-  resumed: { peer: PeerIdentity; role: string; claimedId: string; resumed: true };
-  disconnected: { error: VmanageError | undefined };
-  /** Messages lost for good (REPLAY_BUFFER_EXCEEDED), with their count: never a silent gap. */
-  gap: GapInfo;
-  /** The peer started over (new session or lost send state). */
-  reset: { reason: string; lostOutgoing: number };
-  /** An incoming body failed validation or had an unknown kind (counted; channel stays up). */
-  invalid: { kind: string; seq: number; error: VmanageError };
-  /** A frame was skipped (counted); too many in a row close the connection. */
-  badFrame: { detail: string };
-  closed: { error: VmanageError | undefined };
-}
-
-export interface RequestContext { readonly peer: PeerIdentity | undefined; readonly seq: number; readonly stale: boolean }
-export type RequestHandler = (body: unknown, ctx: RequestContext) => unknown;
+export type { ChannelEvents, ChannelState, RequestContext, RequestHandler } from './channel-events.js';
 
 interface Waiter { payload: string; bytes: number; resolve: () => void; reject: (e: Error) => void }
-interface Pending { kind: string; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: TimerHandle }
 
 const RESOLVED = Promise.resolve();
-const kindCache = new Map<string, string>();
-function encodeKind(kind: string): string {
-  let k = kindCache.get(kind);
-  if (k === undefined) {
-    k = JSON.stringify(kind);
-    if (kindCache.size < 4096) kindCache.set(kind, k);
-  }
-  return k;
-}
-
 export class Channel implements AsyncIterable<Incoming> {
   readonly counters: ChannelCounters = newChannelCounters();
   readonly events: TypedEvents<ChannelEvents>;
@@ -62,21 +35,18 @@ export class Channel implements AsyncIterable<Incoming> {
   private readonly o: ResolvedOptions;
   private readonly core: SessionCore;
   private readonly inbox: Inbox;
-  private readonly connector: Connector | undefined;
+  private readonly reconnector: Reconnector | undefined;
   private readonly acceptNewSession: boolean;
   private link: Link | undefined;
   private everConnected = false;
   private waiters: Waiter[] = [];
-  private pending = new Map<number, Pending>();
+  private readonly requests: RequestTable;
   private handlers = new Map<string, RequestHandler>();
   private inflight = 0;
   /** Replies waiting for room in the replay buffer. */
   private replyBacklog = 0;
   private unackedIn = 0;
   private ackTimer: TimerHandle | undefined;
-  private backoffMs: number;
-  private reconnectTimer: TimerHandle | undefined;
-  private connectAbort: AbortController | undefined;
   private readonly linkOwner: LinkOwner;
   private readonly drainListeners = new Set<() => void>();
 
@@ -84,9 +54,11 @@ export class Channel implements AsyncIterable<Incoming> {
     this.o = resolveOptions(opts);
     const state = opts.state === undefined ? undefined : parseSessionState(opts.state);
     this.core = new SessionCore(this.o.replay, this.counters, this.o.newId, opts.sessionId ?? this.o.newId(), state);
-    this.connector = connector;
     this.acceptNewSession = opts.acceptNewSession ?? connector === undefined;
-    this.backoffMs = this.o.backoffMinMs;
+    this.requests = new RequestTable(this.o.clock, this.counters);
+    this.reconnector = connector
+      ? new Reconnector(connector, { ...this.o, counters: this.counters }, (conn) => this.attach(conn, { initiate: true }))
+      : undefined;
     this.state = connector ? 'connecting' : 'disconnected';
     this.events = new TypedEvents((event, err) => this.o.logger?.warn({ event, err }, 'M-channel event listener failed'));
     this.inbox = new Inbox(() => this.maybeResume());
@@ -101,7 +73,7 @@ export class Channel implements AsyncIterable<Incoming> {
   /** A channel that connects through connector and reconnects with backoff until closed. */
   static client(connector: Connector, opts: ChannelOptions): Channel {
     const ch = new Channel(opts, connector);
-    ch.connectNow();
+    ch.reconnector?.connectNow();
     return ch;
   }
 
@@ -162,24 +134,16 @@ export class Channel implements AsyncIterable<Incoming> {
    *  peer's error (its code), or CHANNEL_CLOSED. Requests and replies survive reconnects. */
   request(kind: string, body: unknown, opts: { timeoutMs?: number } = {}): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
-    let payload: string;
     const id = this.core.nextRequestId++;
+    let payload: string;
     try {
       payload = this.payload(kind, body, `,"q":${id}`, false);
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise((resolve, reject) => {
-      const timer = this.o.clock.setTimer(timeoutMs, () => {
-        if (!this.pending.delete(id)) return;
-        this.counters.requestTimeouts++;
-        reject(new VmanageError(ErrorCodes.RequestTimeout, `no reply to ${kind} within ${timeoutMs} ms`, { kind, timeoutMs, requestId: id }));
-      });
-      this.pending.set(id, { kind, resolve, reject, timer });
-      this.enqueue(payload).catch((err: Error) => {
-        if (this.pending.delete(id)) { timer.cancel(); reject(err); }
-      });
-    });
+    const { reply, fail } = this.requests.open(id, kind, timeoutMs);
+    this.enqueue(payload).catch(fail);
+    return reply;
   }
 
   /** Registers the handler for requests of kind (one per kind; a later one replaces it). */
@@ -233,8 +197,7 @@ export class Channel implements AsyncIterable<Incoming> {
   private shutdown(error: VmanageError | undefined, bye: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.reconnectTimer?.cancel();
-    this.connectAbort?.abort();
+    this.reconnector?.stop();
     this.ackTimer?.cancel();
     const link = this.link;
     this.link = undefined;
@@ -242,8 +205,7 @@ export class Channel implements AsyncIterable<Incoming> {
     link?.close(why, bye ? { code: ErrorCodes.ChannelClosed, message: 'session closed' } : undefined);
     for (const w of this.waiters) w.reject(why);
     this.waiters = [];
-    for (const p of this.pending.values()) { p.timer.cancel(); p.reject(why); }
-    this.pending.clear();
+    this.requests.failAll(why);
     this.inbox.end();
     this.events.emit('closed', { error });
   }
@@ -254,13 +216,10 @@ export class Channel implements AsyncIterable<Incoming> {
 
   // ---- sending ----
 
-  /** Validates and encodes the fields after the ack: "k":..,(q|p),"b":.. */
+  /** Validates and encodes the fields after the ack (encode.ts). */
   private payload(kind: string, body: unknown, extra: string, reply: boolean): string {
     if (this.state === 'closed') throw this.closedError();
-    const c = reply ? this.o.validator.checkReply(kind, body) : this.o.validator.checkBody(kind, body);
-    if (!c.ok) throw new VmanageError(c.code === 'UNSUPPORTED' ? ErrorCodes.Unsupported : ErrorCodes.InvalidInput, `outgoing ${kind}: ${c.message}`, { kind });
-    const b = c.value === undefined ? '' : `,"b":${JSON.stringify(c.value)}`;
-    return `"k":${encodeKind(kind)}${extra}${b}`;
+    return encodePayload(this.o.validator, kind, body, extra, reply);
   }
 
   private enqueue(payload: string): Promise<void> {
@@ -420,11 +379,9 @@ export class Channel implements AsyncIterable<Incoming> {
     if (this.state === 'closed') return;
     let payload: string;
     try {
-      payload = error ? `"k":${encodeKind(kind)},"p":${id},"e":${JSON.stringify({ code: error.code, message: error.message.slice(0, 1024) })}`
-        : this.payload(kind, body, `,"p":${id}`, true);
+      payload = error ? encodeErrorReply(kind, id, error.code, error.message) : this.payload(kind, body, `,"p":${id}`, true);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      payload = `"k":${encodeKind(kind)},"p":${id},"e":${JSON.stringify({ code: ErrorCodes.InvalidInput, message: message.slice(0, 1024) })}`;
+      payload = encodeErrorReply(kind, id, ErrorCodes.InvalidInput, err instanceof Error ? err.message : String(err));
     }
     const queued = this.enqueue(payload);
     if (queued !== RESOLVED) {
@@ -436,24 +393,7 @@ export class Channel implements AsyncIterable<Incoming> {
   }
 
   private onReply(f: MsgFrame): void {
-    const p = this.pending.get(f.p as number);
-    if (!p) {
-      this.counters.unknownReply++;
-      return;
-    }
-    this.pending.delete(f.p as number);
-    p.timer.cancel();
-    if (f.e) {
-      p.reject(new VmanageError(toCode(f.e.code), `peer answered ${p.kind} with ${f.e.code}: ${f.e.message}`, { peerCode: f.e.code, kind: p.kind }));
-      return;
-    }
-    const c = this.o.validator.checkReply(p.kind, f.b);
-    if (!c.ok) {
-      this.invalid(f, c.code, c.message);
-      p.reject(new VmanageError(ErrorCodes.InvalidInput, `invalid reply to ${p.kind}: ${c.message}`, { kind: p.kind }));
-      return;
-    }
-    p.resolve(c.value);
+    this.requests.settle(f, (kind, body) => this.o.validator.checkReply(kind, body), (code, message) => this.invalid(f, code, message));
   }
 
   private invalid(f: MsgFrame, code: 'UNSUPPORTED' | 'INVALID_INPUT', message: string): void {
@@ -485,7 +425,7 @@ export class Channel implements AsyncIterable<Incoming> {
         return;
       }
       const lostOutgoing = this.core.adoptNewSession(h.sid);
-      this.failPending(new VmanageError(ErrorCodes.ChannelClosed, 'the peer started a new session'));
+      this.requests.failAll(new VmanageError(ErrorCodes.ChannelClosed, 'the peer started a new session'));
       if (this.everConnected || lostOutgoing > 0) this.events.emit('reset', { reason: 'peer started a new session', lostOutgoing });
     }
     const out = this.core.onHello(h);
@@ -507,15 +447,10 @@ export class Channel implements AsyncIterable<Incoming> {
     }
     this.everConnected = true;
     this.state = 'connected';
-    this.backoffMs = this.o.backoffMinMs;
+    this.reconnector?.succeeded();
     this.drainWaiters();
     this.events.emit('connected', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed });
     if (resumed) this.events.emit('resumed', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed: true });
-  }
-
-  private failPending(err: VmanageError): void {
-    for (const p of this.pending.values()) { p.timer.cancel(); p.reject(err); }
-    this.pending.clear();
   }
 
   private onLinkClosed(link: Link, error: VmanageError | undefined): void {
@@ -525,34 +460,7 @@ export class Channel implements AsyncIterable<Incoming> {
     this.state = 'disconnected';
     this.o.logger?.info({ sessionId: this.core.sid, code: error?.code, reason: error?.message }, 'M-channel disconnected');
     this.events.emit('disconnected', { error });
-    if (this.connector) this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const delay = Math.floor(this.o.random.next() * this.backoffMs);
-    this.backoffMs = Math.min(this.o.backoffMaxMs, this.backoffMs * 2);
-    this.reconnectTimer = this.o.clock.setTimer(delay, () => this.connectNow());
-  }
-
-  private connectNow(): void {
-    if (this.state === 'closed' || !this.connector) return;
-    this.state = this.everConnected ? 'disconnected' : 'connecting';
-    const abort = new AbortController();
-    this.connectAbort = abort;
-    const timer = this.o.clock.setTimer(this.o.connectTimeoutMs, () => abort.abort());
-    this.connector.connect(abort.signal).then((conn) => {
-      timer.cancel();
-      if (this.state === 'closed') {
-        conn.stream.destroy();
-        return;
-      }
-      this.attach(conn, { initiate: true });
-    }, (err: unknown) => {
-      timer.cancel();
-      this.counters.connectFailures++;
-      this.o.logger?.debug({ target: this.connector?.target, err: String(err) }, 'M-channel connect failed');
-      if (this.state !== 'closed') this.scheduleReconnect();
-    });
+    this.reconnector?.later();
   }
 
   private linkOptions(): ConstructorParameters<typeof Link>[1] {
@@ -562,9 +470,4 @@ export class Channel implements AsyncIterable<Incoming> {
       maxWriteBufferBytes: this.o.maxWriteBufferBytes,
     };
   }
-}
-
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
-function toCode(code: string): ErrorCode {
-  return KNOWN_CODES.has(code) ? (code as ErrorCode) : ErrorCodes.ProtocolViolation;
 }
