@@ -55,6 +55,8 @@ export interface MigrationRequest {
 export interface PlanStats {
   overloadedHosts: number;
   unresolvedHosts: number;
+  /** Hosts over budget that would stay over budget - margin even empty (raise their budget). */
+  budgetUnreachableHosts: number;
   blockedVms: number;
   requestsIgnored: number;
 }
@@ -66,19 +68,38 @@ export interface Plan {
   readonly index: ClusterIndex;
 }
 
-/** Watts over (budget - margin) and cores over overloadUtil, judged on current use. */
+/** Power the host would draw with no VM left, W (idle + the unexplained part of the reading). */
+function emptyWatts(load: HostLoad): number {
+  return load.host.attrs.powerModel.watts(0) + load.wattsOffset;
+}
+
+/**
+ * Watts over (budget - margin) and cores over overloadUtil, judged on current use. Watts count
+ * only when moving VMs can remove them: if even the empty host stays over budget - margin, the
+ * excess is the budget split's problem (or the power cap's), not a reason to move every VM.
+ */
 function excessOf(load: HostLoad, p: MigrationParams): { watts: number; cores: number } {
   const h = load.host;
+  const target = h.budgetWatts - p.placement.budgetMarginWatts;
   return {
-    watts: hostWattsNow(load) - (h.budgetWatts - p.placement.budgetMarginWatts),
+    watts: emptyWatts(load) > target ? 0 : hostWattsNow(load) - target,
     cores: load.nowCores - p.overloadUtil * h.attrs.cpus,
   };
 }
 
+function active(load: HostLoad): boolean {
+  return load.host.state === 'on' || load.host.state === 'draining';
+}
+
+/** Over budget although an empty host would be under budget - margin: migration cannot help. */
+function budgetUnreachable(load: HostLoad, p: MigrationParams): boolean {
+  return active(load) && hostWattsNow(load) > load.host.budgetWatts && emptyWatts(load) > load.host.budgetWatts - p.placement.budgetMarginWatts;
+}
+
 function isOverloaded(load: HostLoad, p: MigrationParams): boolean {
-  if (load.host.state !== 'on' && load.host.state !== 'draining') return false;
-  const h = load.host;
-  return hostWattsNow(load) > h.budgetWatts || load.nowCores > p.overloadUtil * h.attrs.cpus;
+  if (!active(load)) return false;
+  const e = excessOf(load, p);
+  return e.cores > 0 || (e.watts > 0 && hostWattsNow(load) > load.host.budgetWatts);
 }
 
 /** Picks the VMs to move off an overloaded host and their destinations; updates the index. */
@@ -140,7 +161,7 @@ export function planMigrations(state: ClusterState, requests: readonly Migration
   const now = state.at;
   const index = buildIndex(state);
   const limits = new PassLimits(ledger, p);
-  const stats: PlanStats = { overloadedHosts: 0, unresolvedHosts: 0, blockedVms: 0, requestsIgnored: 0 };
+  const stats: PlanStats = { overloadedHosts: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, blockedVms: 0, requestsIgnored: 0 };
   const decisions: LeaderDecision[] = [];
   const touched = new Set<string>();
   for (const r of requests) {
@@ -155,6 +176,7 @@ export function planMigrations(state: ClusterState, requests: readonly Migration
   const overloaded = index.loads.filter((l) => !touched.has(l.host.id) && isOverloaded(l, p));
   overloaded.sort((a, b) => excessOf(b, p).watts - excessOf(a, p).watts || (a.host.id < b.host.id ? -1 : 1));
   stats.overloadedHosts = overloaded.length;
+  for (const l of index.loads) if (budgetUnreachable(l, p)) stats.budgetUnreachableHosts++;
   for (const load of overloaded) {
     if (limits.clusterFull()) break;
     const moved = relieveHost(index, load, undefined, ledger, limits, now, p, stats);
