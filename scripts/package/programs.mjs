@@ -1,0 +1,93 @@
+// The one table of what ships: program -> source entry -> bundle -> Debian package.
+// Adding a program (the leader, say) is one line here. A program whose entry does not exist yet
+// is skipped, and a package none of whose programs exist is not built (build.mjs says so).
+//   format: 'cjs' starts faster; 'esm' for code with top-level await.
+//   file:   the installed name under /usr/lib/vmanage (the unit files and wrappers name it).
+//   bin:    also linked as /usr/bin/<name>.
+//   external: modules left out of the bundle (native addons; `usocket` and `x11` are dbus-next's optional
+//             modules: without usocket it uses node:net, which is all vmanage needs; x11 only
+//             serves session-bus discovery through an X display).
+export const programs = [
+  { name: 'vmanage-mvm', entry: 'src/daemons/mvm/main.ts', pkg: 'vmanage', format: 'cjs', file: 'vmanage-mvm.cjs', bin: true, external: ['usocket', 'x11'] },
+  { name: 'vmanage-powerd', entry: 'src/daemons/powerd/main.ts', pkg: 'vmanage', format: 'esm', file: 'vmanage-powerd.mjs', bin: true, external: ['usocket', 'x11'] },
+  { name: 'vmanage-hook', entry: 'src/daemons/hook/main.ts', pkg: 'vmanage', format: 'cjs', file: 'vmanage-hook.cjs', bin: false, minify: true },
+  { name: 'vmanagectl', entry: 'src/cli/vmanagectl.ts', pkg: 'vmanage', format: 'cjs', file: 'vmanagectl.cjs', bin: true },
+  { name: 'vmanage-leader', entry: 'src/daemons/leader/main.ts', pkg: 'vmanage-leader', format: 'esm', file: 'vmanage-leader.mjs', bin: true, external: ['usocket', 'x11', 'better-sqlite3'], native: ['better-sqlite3'] },
+  // Runs in guests on Node >= 18 (bookworm): CommonJS so no module-type detection is needed.
+  { name: 'vmanage-agent', entry: 'src/daemons/agent/main.ts', pkg: 'vmanage-guest-agent', format: 'cjs', file: 'vmanage-agent.js', bin: true, target: 'node18' },
+];
+
+/** Per package: what it depends on and says about itself, and what it installs besides the
+ *  programs. Versions come from package.json. Paths are relative to the repository.
+ *   files:     [source, installed path, mode] (a source that does not exist fails the build).
+ *   conffiles: installed under /etc and listed in DEBIAN/conffiles.
+ *   units:     systemd/<name> started at install; activated: units started on demand (D-Bus, udev).
+ *   user:      creates the vmanage user (sysusers.d, tmpfiles.d) in postinst. */
+export const packages = {
+  vmanage: {
+    arch: 'all',
+    depends: ['nodejs (>= 20)', 'dbus', 'libvirt-dbus', 'freeipmi-tools', 'passwd', 'init-system-helpers (>= 1.58)'],
+    recommends: ['libvirt-daemon-system | xen-utils'],
+    user: true, groups: ['libvirt', 'libvirt-qemu'], stateDirs: ['/var/lib/vmanage'], purgeDirs: ['/var/lib/vmanage', '/run/vmanage'],
+    units: ['vmanage-mvm.service'], activated: ['vmanage-powerd.service'],
+    files: [
+      ['packaging/dbus/org.vmanage.Power1.conf', '/usr/share/dbus-1/system.d/org.vmanage.Power1.conf', 0o644],
+      ['packaging/dbus/org.vmanage.Power1.service', '/usr/share/dbus-1/system-services/org.vmanage.Power1.service', 0o644],
+      ['packaging/common/tmpfiles.conf', '/usr/lib/tmpfiles.d/vmanage.conf', 0o644],
+      ['packaging/common/sysusers.conf', '/usr/lib/sysusers.d/vmanage.conf', 0o644],
+      ['packaging/man/vmanagectl.1', '/usr/share/man/man1/vmanagectl.1', 0o644],
+      ['packaging/man/vmanage-mvm.8', '/usr/share/man/man8/vmanage-mvm.8', 0o644],
+      ['packaging/man/vmanage-powerd.8', '/usr/share/man/man8/vmanage-powerd.8', 0o644],
+    ],
+    conffiles: [
+      ['packaging/vmanage/etc/vmanage/mvm.json', '/etc/vmanage/mvm.json', 0o644],
+      ['packaging/vmanage/etc/vmanage/powerd.yaml', '/etc/vmanage/powerd.yaml', 0o644],
+      ['packaging/vmanage/etc/vmanage/hook.conf', '/etc/vmanage/hook.conf', 0o644],
+      // Drop-in directories only: an existing /etc/libvirt/hooks/qemu is never touched.
+      ['hooks/qemu.d/vmanage', '/etc/libvirt/hooks/qemu.d/vmanage', 0o755],
+      ['hooks/libxl.d/vmanage', '/etc/libvirt/hooks/libxl.d/vmanage', 0o755],
+    ],
+    docs: ['docs/install.md', 'docs/hooks.md', 'docs/powerd.md'],
+    description: 'coordinated power and virtualization management (host)',
+    long: [
+      'vmanage runs on every virtualization host: the host daemon (vmanage-mvm)',
+      'keeps an M-channel to each guest, the libvirt hooks report VM events to it,',
+      'and vmanage-powerd performs the privileged power writes (CPU frequency,',
+      'power caps) on the system bus. vmanagectl is the operator command line.',
+    ],
+  },
+  'vmanage-leader': {
+    arch: 'any', // a native module (better-sqlite3) ships with it
+    depends: ['nodejs (>= 20)', 'passwd', 'init-system-helpers (>= 1.58)'],
+    recommends: ['etcd-server'],
+    user: true, groups: [], stateDirs: ['/var/lib/vmanage-leader'], purgeDirs: ['/var/lib/vmanage-leader'],
+    units: ['vmanage-leader.service'], activated: [],
+    files: [
+      ['packaging/common/sysusers.conf', '/usr/lib/sysusers.d/vmanage-leader.conf', 0o644],
+      ['packaging/man/vmanage-leader.8', '/usr/share/man/man8/vmanage-leader.8', 0o644],
+    ],
+    conffiles: [], docs: [],
+    description: 'coordinated power and virtualization management (cluster leader)',
+    long: ['The vmanage leader splits the cluster power budget among hosts and plans', 'migrations.'],
+  },
+  'vmanage-guest-agent': {
+    arch: 'all',
+    depends: ['nodejs (>= 18)'],
+    recommends: ['udev'],
+    user: false, groups: [], stateDirs: [], purgeDirs: ['/run/vmanage-agent'],
+    units: [], activated: ['vmanage-agent.service'], rules: true,
+    unitSources: { 'vmanage-agent.service': 'packaging/guest/vmanage-agent.service' },
+    files: [
+      ['packaging/guest/60-vmanage-agent.rules', '/usr/lib/udev/rules.d/60-vmanage-agent.rules', 0o644],
+      ['packaging/man/vmanage-agent.8', '/usr/share/man/man8/vmanage-agent.8', 0o644],
+    ],
+    conffiles: [['packaging/vmanage-guest-agent/etc/vmanage/agent.json', '/etc/vmanage/agent.json', 0o644]],
+    docs: ['docs/guest-agent.md'],
+    description: 'vmanage guest agent (SLA reports and heartbeats to the host)',
+    long: [
+      'vmanage-agent runs inside a virtual machine and reports its service-level',
+      'measurements and heartbeats to the host over the vmanage virtio-serial port.',
+      'udev starts it when the port appears.',
+    ],
+  },
+};
