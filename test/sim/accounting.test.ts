@@ -73,7 +73,7 @@ real('on a real PlanetLab day NPA matches CloudSim exactly and THR-MMT-0.8 has C
   const w = loadWorkload(DAY);
   const npa = simulate({ workload: w, policy: createPolicy('npa') });
   // CloudSim's first interval starts at 0 and its steps fall 0.1 s later: 800 hosts x 0.1 s more.
-  t.true(Math.abs(npa.energyKWh - reference('20110303', 'npa').energy) < 0.005);
+  t.true(Math.abs(npa.energyKWh - (reference('20110303', 'npa').energy as number)) < 0.005);
   const thr = simulate({ workload: w, policy: createPolicy('thr-mmt-0.8') });
   const ref = reference('20110303', 'thr-mmt-0.8');
   t.true(Math.abs(thr.pdm / (ref.pdm as number) - 1) < 0.1, `pdm ${thr.pdm} vs ${ref.pdm}`);
