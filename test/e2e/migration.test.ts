@@ -50,6 +50,16 @@ async function migrate(vm: TestVm, from: HostStack, to: HostStack): Promise<numb
   return Date.now() - t0;
 }
 
+/** The host where the guest's console shows a kernel oops or panic, if any. */
+function guestOops(vm: TestVm, s: HostStack): string | undefined {
+  try {
+    const c = readFileSync(vm.paths(s.host).console, 'utf8');
+    return /Kernel panic|---\[ end trace|BUG: /.test(c) ? `host ${s.host.name}: ${/(BUG: [^\n]*|Kernel panic[^\n]*|RIP: [^\n]*)/.exec(c)?.[1] ?? 'oops'}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** On failure: what the guest console and both daemons said last (the cause is usually there). */
 function diagnostics(vm: TestVm, stacks: readonly HostStack[]): string {
   const tail = (s: string, n: number): string => s.split('\n').slice(-n).join('\n');
@@ -97,7 +107,12 @@ test('SLA reports reach the host daemons exactly once and in order across live m
   const resumes = (s: HostStack): number => s.lines().filter((l) => l.event === 'guest.session' && l.vm === uuid && l.change === 'resumed-from-handover').length;
   const flowing = async (what: string): Promise<void> => {
     const before = reportsOf(stacks, uuid).length;
-    await waitFor(`reports flowing ${what}`, () => reportsOf(stacks, uuid).length >= before + 4, 60_000, 100);
+    await waitFor(`reports flowing ${what}`, () => {
+      // Say so plainly when the guest kernel itself died (seen rarely after TCG live migrations).
+      const oops = stacks.map((s) => guestOops(vm, s)).find(Boolean);
+      if (oops) throw new Error(`the guest kernel crashed on ${oops}`);
+      return reportsOf(stacks, uuid).length >= before + 4;
+    }, 60_000, 100);
   };
   for (let i = 0; i < MIGRATIONS; i++) {
     await flowing(`before migration ${i + 1}`);
