@@ -3,10 +3,11 @@
 # errors allowed; warnings are listed) and installs them into a clean Debian trixie root made
 # with debootstrap (cached in .cache/debroot/), with apt resolving Depends. There it runs
 # vmanagectl --version, vmanage-agent --help and the qemu hook, checks every path the units
-# name, purges and checks nothing is left but the vmanage user and group. A second round with
-# the systemd package installed (not running) checks sysusers.d/tmpfiles.d and runs
-# systemd-analyze verify on the installed units. Needs root (chroot, mounts).
-# Env: KEEP_ROOT=1 keeps the unpacked root; DEB_SUITE, DEB_MIRROR (scripts/package/debroot.sh).
+# name, checks sysusers.d/tmpfiles.d and runs systemd-analyze verify with systemd installed but
+# not running, purges and checks nothing is left but the vmanage user and group. A second round
+# hides systemd-sysusers to exercise the useradd fallback. Needs root (chroot, mounts).
+# Env: KEEP_ROOT=1 keeps the unpacked root; VMANAGE_DEBROOT_CACHE (default .cache/debroot: the
+# root tarball, apt archives and lists); DEB_SUITE, DEB_MIRROR (scripts/package/debroot.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -29,7 +30,7 @@ if printf '%s\n' "$lint" | grep -q '^E:'; then fail "lintian reports errors"; fi
 
 step "clean Debian root"
 tarball=$(bash scripts/package/debroot.sh)
-cache="$repo/.cache/debroot"
+cache="${VMANAGE_DEBROOT_CACHE:-$repo/.cache/debroot}"
 mkdir -p "$cache/archives/partial" "$cache/lists/partial"
 work=$(mktemp -d /tmp/vmanage-debroot.XXXXXX)
 root="$work/root"
@@ -51,7 +52,7 @@ names=(); for d in "${debs[@]}"; do names+=("$(dpkg-deb -f "$d" Package)"); done
 # Dependencies first, so that the before/after comparison sees only what our packages do.
 step "install the dependencies"
 deps=$(for d in "${debs[@]}"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' | sed 's/(.*//; s/|.*//; s/ //g' | sort -u | grep -v '^$')
-apt_get install $deps >/dev/null || fail "installing the dependencies: $deps"
+apt_get install $deps >/dev/null 2>"$work/deps.err" || fail "installing the dependencies: $deps"
 snapshot() { (cd "$root" && find . -xdev \( -path ./proc -o -path ./tmp -o -path ./var/cache -o -path ./var/lib/apt -o -path ./var/lib/dpkg -o -path ./var/log -o -path ./run \) -prune -o -print | sort); }
 snapshot >"$work/before"
 
@@ -78,6 +79,17 @@ in_root node -e 'JSON.parse(require("fs").readFileSync("/etc/vmanage/mvm.json","
 step "every path the units, D-Bus and hook files name exists"
 bash scripts/package/check-paths.sh "$root" || fail "missing paths"
 
+step "systemd (installed, not running): sysusers.d, tmpfiles.d, systemd-analyze verify"
+# The Depends pull systemd in (libvirt-dbus); install it explicitly should that ever change.
+in_root sh -c 'command -v systemd-analyze' >/dev/null || apt_get install systemd >/dev/null || fail "installing systemd in the root"
+in_root getent passwd vmanage | grep -q ':/nonexistent:/usr/sbin/nologin$' || fail "no vmanage system user: $(in_root getent passwd vmanage)"
+[[ -d "$root/run/vmanage" ]] || fail "tmpfiles.d did not create /run/vmanage"
+[[ "$(in_root stat -c %U /run/vmanage)" == vmanage ]] || fail "/run/vmanage is not owned by vmanage"
+units=$(cd "$root" && ls usr/lib/systemd/system/vmanage-*.service | sed 's|^|/|')
+in_root systemd-analyze verify --man=no $units || fail "systemd-analyze verify"
+echo "systemd-analyze verify: clean ($(echo $units | wc -w) units)"
+for u in $units; do in_root systemd-analyze security --offline=yes "$u" 2>/dev/null | tail -n1 | sed "s|^|$(basename "$u"): |" || true; done
+
 step "purge"
 apt_get purge "${names[@]}" >/dev/null || fail "purge"
 snapshot >"$work/after"
@@ -88,19 +100,17 @@ missing=$(comm -23 "$work/before" "$work/after" || true)
 $leftover"
 [[ -z "$missing" ]] || fail "removed by purge but not ours:
 $missing"
+[[ ! -e "$root/run/vmanage" ]] || fail "/run/vmanage left after purge"
 echo "nothing left but the vmanage user and group"
 
-step "second round: systemd installed (not running): sysusers.d, tmpfiles.d, systemd-analyze verify"
-apt_get install systemd >/dev/null || fail "installing systemd in the root"
+step "second round: no systemd-sysusers (useradd fallback), then purge"
 in_root userdel vmanage 2>/dev/null || true; in_root groupdel vmanage 2>/dev/null || true
-apt_get install "${debs[@]/#*\//\/tmp\/debs\/}" >/dev/null || fail "reinstall"
-in_root getent passwd vmanage | grep -q '/usr/sbin/nologin' || fail "sysusers.d did not create the vmanage user"
-[[ -d "$root/run/vmanage" ]] || fail "tmpfiles.d did not create /run/vmanage"
-units=$(cd "$root" && ls usr/lib/systemd/system/vmanage-*.service | sed 's|^|/|')
-in_root systemd-analyze verify --man=no $units || fail "systemd-analyze verify"
-echo "systemd-analyze verify: clean ($(echo $units | wc -w) units)"
-for u in $units; do in_root systemd-analyze security --offline=yes "$u" 2>/dev/null | tail -n1 | sed "s|^|$(basename "$u"): |" || true; done
+in_root dpkg-divert --quiet --local --rename --add /usr/bin/systemd-sysusers
+apt_get install "${debs[@]/#*\//\/tmp\/debs\/}" >/dev/null || fail "install without systemd-sysusers"
+in_root getent passwd vmanage | grep -q ':vmanage daemons:/nonexistent:/usr/sbin/nologin$' || fail "useradd fallback: $(in_root getent passwd vmanage)"
+echo "vmanage user created by useradd: $(in_root getent passwd vmanage)"
 apt_get purge "${names[@]}" >/dev/null || fail "second purge"
-[[ ! -e "$root/var/lib/vmanage" && ! -e "$root/run/vmanage" ]] || fail "state left after the second purge"
+in_root dpkg-divert --quiet --local --rename --remove /usr/bin/systemd-sysusers
+[[ ! -e "$root/var/lib/vmanage" && ! -e "$root/etc/vmanage" ]] || fail "state left after the second purge"
 
 step "packaging test passed"

@@ -4,7 +4,7 @@
 # The mirror comes from /etc/apt/sources.list.d/debian.sources (first URIs line), or $DEB_MIRROR.
 set -euo pipefail
 root_dir="$(cd "$(dirname "$0")/../.." && pwd)"
-cache="$root_dir/.cache/debroot"
+cache="${VMANAGE_DEBROOT_CACHE:-$root_dir/.cache/debroot}"
 suite="${DEB_SUITE:-trixie}"
 tarball="$cache/$suite-minbase.tar.gz"
 if [[ -s "$tarball" ]]; then echo "$tarball"; exit 0; fi
