@@ -264,10 +264,17 @@ export class Channel implements AsyncIterable<Incoming> {
     if (replay.count === 0) for (const f of [...this.drainListeners]) f();
   }
 
-  private sendHello(link: Link, re: boolean, ack?: number): void {
+  /** re=false: a hello expecting an answer, with a fresh nonce. re=true: the answer to the
+   *  peer's hello, echoing its nonce (echo). */
+  private sendHello(link: Link, re: boolean, ack?: number, echo?: string): void {
     link.helloSent = true;
     this.unackedIn = 0;
-    link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re, ack)));
+    let nonce = echo;
+    if (!re) {
+      nonce = this.o.newId().slice(0, 32);
+      link.helloNonce = nonce;
+    }
+    link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re, ack, nonce)));
   }
 
   private ackSoon(): void {
@@ -415,6 +422,11 @@ export class Channel implements AsyncIterable<Incoming> {
       link.close(new VmanageError(ErrorCodes.HandshakeFailed, msg), { code: ErrorCodes.HandshakeFailed, message: msg });
     };
     if (h.v !== 1) return fail(`protocol version ${h.v} not supported (this side speaks 1)`);
+    if (h.re && h.echo !== undefined && h.echo !== link.helloNonce) {
+      // An answer to another connection's hello (held by QEMU since the previous host): stale.
+      this.counters.stale++;
+      return;
+    }
     if (h.sid !== this.core.sid) {
       if (!this.acceptNewSession) {
         if (h.re || link.foreignHelloAnswered) return fail(`peer speaks for session ${h.sid}, expected ${this.core.sid}`);
@@ -440,7 +452,7 @@ export class Channel implements AsyncIterable<Incoming> {
     this.peer = link.conn.peer;
     this.peerRole = h.role;
     this.peerClaimedId = h.id;
-    if (!h.re) this.sendHello(link, true, out.answerAck);
+    if (!h.re) this.sendHello(link, true, out.answerAck, h.n);
     for (const e of out.resend) {
       this.counters.resent++;
       this.writeMsg(link, e.seq, e.payload);

@@ -44,6 +44,8 @@ export class Link {
   handshaken = false;
   /** True once we sent our hello on this connection. */
   helloSent = false;
+  /** Nonce of our last hello (re=false) on this connection: the peer's answer echoes it. */
+  helloNonce: string | undefined;
   /** True once we answered a hello for another session with ours (done at most once). */
   foreignHelloAnswered = false;
   /** When the last HELLO_BURST hellos arrived (ms): each hello makes us resend our replay
@@ -114,6 +116,15 @@ export class Link {
   /** Queues one encoded line (ending in \n); written in a batch. */
   write(line: string): void {
     if (this.closed) return;
+    if (!this.flushScheduled && this.out.length === 0 && this.conn.stream.writableLength === 0) {
+      // Idle: the first line goes out at once (latency); lines written after it in the same
+      // event-loop turn are gathered into one write (throughput).
+      this.out = line;
+      this.flush();
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+      return;
+    }
     this.out += line;
     if (this.out.length >= FLUSH_AT_CHARS) this.flush();
     else if (!this.flushScheduled) {

@@ -60,8 +60,13 @@ export class SessionCore {
 
   /** ack: the resume point to announce (default: received). An answer to a hello that revealed
    *  an incoming gap announces the point before the gap, so the peer computes the same loss. */
-  hello(role: string, identity: string, re: boolean, ack = this.received): HelloFrame {
-    return { t: 'hello', v: PROTOCOL_VERSION, role, id: identity, sid: this.sid, inc: this.incarnation, ack, base: this.base(), re };
+  hello(role: string, identity: string, re: boolean, ack = this.received, nonce?: string): HelloFrame {
+    const h: HelloFrame = { t: 'hello', v: PROTOCOL_VERSION, role, id: identity, sid: this.sid, inc: this.incarnation, ack, base: this.base(), re };
+    if (nonce !== undefined) {
+      if (re) h.echo = nonce;
+      else h.n = nonce;
+    }
+    return h;
   }
 
   /** Assigns the next seq and holds the message for replay. */

@@ -25,6 +25,12 @@ export interface HelloFrame {
   base: number;
   /** True when this hello answers the peer's hello (no answer is sent to an answer). */
   re: boolean;
+  /** Nonce of a hello that expects an answer (re=false). */
+  n?: string;
+  /** In an answer (re=true): the n of the hello it answers. An answer whose echo is not the n
+   *  of our hello on this connection answered someone else (e.g. a line QEMU held from the
+   *  previous host's handshake) and is ignored. Peers may omit n/echo. */
+  echo?: string;
 }
 
 export interface ErrorBody {
@@ -107,6 +113,8 @@ function checkHello(f: Record<string, unknown>): HelloFrame | string {
   if (!isSeq(f.ack)) return 'hello.ack must be a non-negative integer';
   if (!isSeq(f.base) || f.base === 0) return 'hello.base must be a positive integer';
   if (typeof f.re !== 'boolean') return 'hello.re must be a boolean';
+  if (f.n !== undefined && !isStr(f.n, MAX_KIND)) return `hello.n must be a string of 1-${MAX_KIND} characters`;
+  if (f.echo !== undefined && !isStr(f.echo, MAX_KIND)) return `hello.echo must be a string of 1-${MAX_KIND} characters`;
   return f as unknown as HelloFrame;
 }
 
@@ -122,7 +130,8 @@ export const envelopeSchema = z.union([
   z.object({
     t: z.literal('hello'), v: seq, role: z.string().min(1).max(MAX_KIND), id: z.string().max(MAX_ID),
     sid: z.string().min(1).max(MAX_KIND), inc: z.string().min(1).max(MAX_KIND), ack: seq, base: seq.min(1), re: z.boolean(),
-  }).describe('Handshake: sent on every new connection; answered once with re=true'),
+    n: z.string().min(1).max(MAX_KIND).optional(), echo: z.string().min(1).max(MAX_KIND).optional(),
+  }).describe('Handshake: sent on every new connection; answered once with re=true (echo = the n of the hello answered)'),
   z.object({
     t: z.literal('msg'), s: seq.min(1), a: seq, k: z.string().min(1).max(MAX_KIND), b: z.unknown().optional(),
     q: seq.optional(), p: seq.optional(), e: z.object({ code: z.string().min(1).max(MAX_KIND), message: z.string() }).optional(),

@@ -218,3 +218,22 @@ test('a hello with another protocol version fails the handshake', async (t) => {
   t.true(isVmanageError(await down, 'HANDSHAKE_FAILED'));
   t.is(ch.counters.handshakeFailures, 1);
 });
+
+test('an answer to another connection\'s hello is stale: only the answer echoing our nonce completes the handshake', async (t) => {
+  const [mine, theirs] = memoryPair('host', 'guest');
+  const ch = Channel.attached({ role: 'host', validator: acceptAnything, closeFlushMs: 10 });
+  t.teardown(() => ch.close());
+  const out = lines(theirs);
+  ch.attach(mine, { initiate: true });
+  await until('our hello', () => out.length > 0);
+  const ours = JSON.parse(out[0] ?? '{}') as { n?: string; sid: string };
+  t.truthy(ours.n);
+  const answer = (echo: string): string => `{"t":"hello","v":1,"role":"agent","id":"g","sid":"${ours.sid}","inc":"g1","ack":0,"base":1,"re":true,"echo":"${echo}"}\n`;
+  theirs.stream.write(answer('nonce-of-the-previous-host'));
+  theirs.stream.write('{"t":"msg","s":1,"a":0,"k":"x.y","b":{"n":1}}\n');
+  theirs.stream.write(answer(ours.n ?? ''));
+  theirs.stream.write('{"t":"msg","s":2,"a":0,"k":"x.y","b":{"n":2}}\n');
+  const got = await take(ch, 2);
+  t.deepEqual(got.map((m) => [m.seq, m.stale]), [[1, true], [2, false]]);
+  t.is(ch.counters.handshakes, 1);
+});
