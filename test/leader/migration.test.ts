@@ -137,7 +137,7 @@ test('the default parameters pass their schema, and thresholds without a gap are
   t.false(migrationParams.safeParse({ ...migrationDefaults, overloadUtil: 0.8 }).success);
 });
 
-test('property: planned moves never push a destination over budget minus margin or the CPU threshold by prediction', (t) => {
+test('property: planned moves never push a destination over budget minus margin or the CPU threshold by prediction, and never power off a host with VMs', (t) => {
   const hostArb = fc.record({ cpus: fc.integer({ min: 2, max: 32 }), budget: fc.double({ min: 95, max: 140, noNaN: true }), measured: fc.option(fc.double({ min: 80, max: 160, noNaN: true }), { nil: undefined }), off: fc.boolean() });
   const vmArb = fc.record({ vcpus: fc.integer({ min: 1, max: 8 }), mem: fc.integer({ min: 256, max: 8192 }), util: fc.double({ min: 0, max: 1, noNaN: true }), peak: fc.double({ min: 0, max: 1, noNaN: true }), k: fc.nat() });
   fc.assert(fc.property(fc.array(hostArb, { minLength: 2, maxLength: 15 }), fc.array(vmArb, { maxLength: 60 }), (hs, vs) => {
@@ -152,6 +152,10 @@ test('property: planned moves never push a destination over budget minus margin 
       moveVm(index, index.byHost.get(d.from as string)!, index.byHost.get(d.to as string)!, d.target);
     }
     const dests = new Set(plan.decisions.filter((x) => x.kind === 'migrate-vm').map((d) => d.to as string));
+    // A host is powered off only when it holds no VM, and never one that receives a VM.
+    for (const d of plan.decisions.filter((x) => x.kind === 'power-off-host')) {
+      if (vms.some((v) => v.host === d.target) || dests.has(d.target)) return false;
+    }
     for (const id of dests) {
       const l = index.byHost.get(id)!;
       if (l.peakCores / l.host.attrs.cpus > p.cpuThreshold + 1e-9) return false;

@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteJournal } from '../../src/adapters/store/journal.js';
@@ -83,4 +84,28 @@ test('a path that cannot be opened gives UNAVAILABLE with the path', async (t) =
   const err = t.throws(() => openDatabase(join(dir, 'missing', 'dir', 'x.db')));
   t.true(isVmanageError(err, 'UNAVAILABLE'));
   t.regex(String(err?.message), /missing/);
+});
+
+test('property: the SQLite journal behaves like the newest maxRows entries of an unbounded list', (t) => {
+  fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 1, max: 40 })), { maxLength: 60 }), (cap, ops) => {
+    const db = openDatabase(':memory:');
+    try {
+      const j = new SqliteJournal(db, { maxRows: cap, retentionMs: Number.MAX_SAFE_INTEGER, pruneEvery: 1 });
+      const model: { id: number; observed?: number }[] = [];
+      for (const op of ops) {
+        if (op === -1) model.push({ id: j.append({ at: 0, host: 'h', decision: decision(0), outcome: 'applied' }) });
+        else {
+          j.observe(op, { at: op });
+          const m = model.slice(-cap).find((e) => e.id === op);
+          if (m) m.observed = op;
+        }
+      }
+      const want = model.slice(-cap);
+      const got = j.recent(100);
+      return got.length === want.length && got.every((e, i) => e.id === want[i]!.id && e.observed?.at === want[i]!.observed);
+    } finally {
+      db.close();
+    }
+  }), { numRuns: 200 });
+  t.pass();
 });
