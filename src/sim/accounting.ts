@@ -63,8 +63,7 @@ export class Accounting {
       this.hostUtil[h] = util;
       this.hostReq[h] = dc.measure.requested[h] as number;
       this.hostFreq[h] = r;
-      const u = util / (dc.totalMips[h] as number);
-      this.hostWatts[h] = u > 0 ? this.watts(h, u, r) : 0;
+      this.hostWatts[h] = util > 0 ? this.watts(h, dc.utilisation(h), r) : 0;
     }
     for (let v = 0; v < dc.vmCount; v++) {
       const src = dc.vmHost[v] as number;
@@ -79,9 +78,9 @@ export class Accounting {
 
   /**
    * Closes the segment of length dt (s) that started at the last record(); dc.measure holds the
-   * state at its end, before any change made at that time. caps: per-host cap in W, if any.
+   * state at its end, before any change made at that time. countBudget: count time over dc.capWatts.
    */
-  segment(dt: number, caps?: Float64Array): void {
+  segment(dt: number, countBudget = false): void {
     if (!this.started || dt <= 0) return;
     const dc = this.dc;
     const t = this.totals;
@@ -90,11 +89,11 @@ export class Accounting {
       const total = dc.totalMips[h] as number;
       if (this.nonPowerAware) t.energyJ += (dc.setup.hosts[h]?.power.peakWatts ?? 0) * dt;
       else if (from > 0) {
-        const to = (dc.measure.utilMips[h] as number) / total;
+        const to = (dc.measure.utilMips[h] as number) / (total * (this.hostFreq[h] as number));
         t.energyJ += ((this.hostWatts[h] as number) + this.watts(h, to, this.hostFreq[h] as number)) / 2 * dt;
       }
       t.hostS += dt;
-      if (caps && (this.hostWatts[h] as number) > (caps[h] as number) + 1e-6) t.budgetViolationS += dt;
+      if (countBudget && (this.hostWatts[h] as number) > (dc.capWatts[h] as number) + 1e-6) t.budgetViolationS += dt;
       if (from > 0) {
         t.hostActiveS += dt;
         if (from < (this.hostReq[h] as number)) t.hostViolationS += dt;

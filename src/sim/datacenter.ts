@@ -36,6 +36,8 @@ export class Datacenter {
   readonly allocTarget: Float64Array;
   /** Frequency ratio per host (1 = full clock); capacity scales with it. */
   readonly freqRatio: Float64Array;
+  /** Per-host power cap a policy set, W (Infinity = none); budget violation is counted against it. */
+  readonly capWatts: Float64Array;
   readonly measure: HostMeasure;
 
   constructor(readonly setup: SimSetup, readonly workload: Workload) {
@@ -52,6 +54,7 @@ export class Datacenter {
     this.allocSource = new Float64Array(this.vmCount);
     this.allocTarget = new Float64Array(this.vmCount);
     this.freqRatio = new Float64Array(this.hostCount).fill(1);
+    this.capWatts = new Float64Array(this.hostCount).fill(Infinity);
     this.measure = { utilMips: new Float64Array(this.hostCount), requested: new Float64Array(this.hostCount) };
   }
 
@@ -140,9 +143,9 @@ export class Datacenter {
     this.measure.requested[h] = requested;
   }
 
-  /** Host utilisation 0..1 from the last measure (CloudSim's getUtilizationOfCpu). */
+  /** Host utilisation 0..1 at its current frequency, from the last measure (CloudSim's getUtilizationOfCpu). */
   utilisation(h: number): number {
-    const u = (this.measure.utilMips[h] as number) / (this.totalMips[h] as number);
+    const u = (this.measure.utilMips[h] as number) / ((this.totalMips[h] as number) * (this.freqRatio[h] as number));
     return u > 1 ? 1 : u;
   }
 }

@@ -54,7 +54,7 @@ export function simulate(opts: SimOptions): SimResult {
     dc.setDemand(k, 0);
     dc.measureAll();
     const ctx: StepContext = { step: k, timeS: t, budgetW: opts.budgetW };
-    if (k > 0) acc.segment(t - lastT);
+    if (k > 0) acc.segment(t - lastT, opts.budgetW !== undefined);
     const migs = k > 0 ? policy.migrations(dc, ctx) : [];
     migrations += migs.length;
     const pending: Pending[] = [];
@@ -71,7 +71,7 @@ export function simulate(opts: SimOptions): SimResult {
       const e = (pending[i] as Pending).endS;
       dc.setDemand(k, (e - t) / I);
       dc.measureAll();
-      acc.segment(e - lastT);
+      acc.segment(e - lastT, opts.budgetW !== undefined);
       while (i < pending.length && (pending[i] as Pending).endS === e) dc.finishMigration((pending[i++] as Pending).vm);
       dc.measureAll();
       acc.record();

@@ -21,9 +21,10 @@ export interface VmSpec {
   readonly bwKbps: number;
 }
 
+/** DVFS-aware SPECpower models (identical to the tables at full frequency). */
 export const HOST_TYPES: readonly HostSpec[] = [
-  { model: 'hp-proliant-ml110-g4', pes: 2, peMips: 1860, ramMb: 4096, bwKbps: 1_000_000, power: specPowerModel('hp-proliant-ml110-g4') },
-  { model: 'hp-proliant-ml110-g5', pes: 2, peMips: 2660, ramMb: 4096, bwKbps: 1_000_000, power: specPowerModel('hp-proliant-ml110-g5') },
+  { model: 'hp-proliant-ml110-g4', pes: 2, peMips: 1860, ramMb: 4096, bwKbps: 1_000_000, power: specPowerModel('hp-proliant-ml110-g4', {}) },
+  { model: 'hp-proliant-ml110-g5', pes: 2, peMips: 2660, ramMb: 4096, bwKbps: 1_000_000, power: specPowerModel('hp-proliant-ml110-g5', {}) },
 ];
 
 export const VM_TYPES: readonly VmSpec[] = [

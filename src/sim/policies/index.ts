@@ -3,6 +3,7 @@ import { VmanageError, ErrorCodes } from '../../domain/errors.js';
 import { dvfs, migrationPolicy, npa } from './cloudsim.js';
 import { iqrDetector, lrDetector, madDetector, thr } from './detectors.js';
 import type { SimPolicy } from './types.js';
+import { uncoordinated } from './uncoordinated.js';
 
 const FACTORIES: Readonly<Record<string, () => SimPolicy>> = {
   npa: () => npa,
@@ -13,6 +14,7 @@ const FACTORIES: Readonly<Record<string, () => SimPolicy>> = {
   'mad-mmt-2.5': () => migrationPolicy('mad-mmt-2.5', madDetector(2.5), 0.7),
   'lrr-mmt-1.2': () => migrationPolicy('lrr-mmt-1.2', lrDetector('lrr-1.2', 1.2), 0.7),
   'lr-mmt-1.2': () => migrationPolicy('lr-mmt-1.2', lrDetector('lr-1.2', 1.2), 0.7),
+  uncoordinated: () => uncoordinated,
 };
 
 const extra = new Map<string, () => SimPolicy>();
