@@ -98,25 +98,29 @@ export function consolidate(index: ClusterIndex, touched: ReadonlySet<string>, u
   if (!c.enabled) return out;
   const ready = (l: HostLoad): boolean => l.host.state === 'on' && now - l.host.stateSince >= s.minOnMs && !touched.has(l.host.id) && ledger.inFlightCount(l.host.id) === 0;
   const enoughLeft = (l: HostLoad): boolean => cap.demand <= (cap.onCores - l.host.attrs.cpus * p.placement.cpuThreshold) * c.powerOffUtil;
+  // Hosts powered off or being emptied in this pass: never a destination.
+  const leaving = new Set<string>();
   for (const l of index.loads) {
     if (l.vms.length === 0 && ready(l) && enoughLeft(l)) {
       out.push(powerDecision('power-off-host', l, 'empty-host', `host ${l.host.id} has no VM: power it off`, cap));
       cap.onCores -= l.host.attrs.cpus * p.placement.cpuThreshold;
+      leaving.add(l.host.id);
     }
   }
   const candidates = index.loads
     .filter((l) => l.vms.length > 0 && ready(l) && l.peakCores < c.underloadUtil * l.host.attrs.cpus)
     .sort((a, b) => a.peakCores / a.host.attrs.cpus - b.peakCores / b.host.attrs.cpus || (a.host.id < b.host.id ? -1 : 1));
-  const emptying = new Set<string>();
+  let emptied = 0;
   for (const l of candidates) {
-    if (emptying.size >= c.maxHostsPerPass || limits.clusterFull()) break;
+    if (emptied >= c.maxHostsPerPass || limits.clusterFull()) break;
     if (!enoughLeft(l)) continue;
-    emptying.add(l.host.id);
-    const moves = emptyHost(index, l, emptying, ledger, now, p);
+    leaving.add(l.host.id);
+    const moves = emptyHost(index, l, leaving, ledger, now, p);
     if (!moves) {
-      emptying.delete(l.host.id);
+      leaving.delete(l.host.id);
       continue;
     }
+    emptied++;
     cap.onCores -= l.host.attrs.cpus * p.placement.cpuThreshold;
     for (const m of moves) {
       if (limits.hostFull(l.host.id) || limits.hostFull(m.to as string) || limits.clusterFull()) break;
