@@ -174,3 +174,11 @@ test('a host that would stay over budget even empty is not emptied: it is report
   t.is(plan.stats.budgetUnreachableHosts, 1);
   t.is(plan.stats.overloadedHosts, 0);
 });
+
+test('a host powered off in a pass receives no VM in the same pass', (t) => {
+  const s = state([host('h0'), host('h1'), host('h2')], [vm('a', 'h1', { vcpus: 1, cpuUtil: 0, cpuPeak: 0 })]);
+  const plan = planMigrations(s, [], new MigrationLedger(), migrationDefaults);
+  const off = new Set(kinds(plan.decisions, 'power-off-host'));
+  t.true(off.size > 0);
+  t.deepEqual(plan.decisions.filter((d) => d.kind === 'migrate-vm' && off.has(d.to as string)), []);
+});
