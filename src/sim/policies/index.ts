@@ -4,6 +4,7 @@ import { dvfs, migrationPolicy, npa } from './cloudsim.js';
 import { iqrDetector, lrDetector, madDetector, thr } from './detectors.js';
 import type { SimPolicy } from './types.js';
 import { uncoordinated } from './uncoordinated.js';
+import { vmanagePolicy } from './vmanage.js';
 
 const FACTORIES: Readonly<Record<string, () => SimPolicy>> = {
   npa: () => npa,
@@ -15,6 +16,7 @@ const FACTORIES: Readonly<Record<string, () => SimPolicy>> = {
   'lrr-mmt-1.2': () => migrationPolicy('lrr-mmt-1.2', lrDetector('lrr-1.2', 1.2), 0.7),
   'lr-mmt-1.2': () => migrationPolicy('lr-mmt-1.2', lrDetector('lr-1.2', 1.2), 0.7),
   uncoordinated: () => uncoordinated,
+  vmanage: vmanagePolicy,
 };
 
 const extra = new Map<string, () => SimPolicy>();
