@@ -1,4 +1,4 @@
-// `npm run bench -- sim [--days D1,D2] [--policies P1,P2] [--data DIR]`: every policy on every
+// `npm run bench -- sim [--scenario cloudsim|capped] [--days D1,D2] [--policies P1,P2] [--data DIR]`: every policy on every
 // PlanetLab day, with CloudSim's own numbers side by side where the reference file has them.
 // Prints one JSON object: { days: { DAY: { POLICY: {...metrics, wallSeconds, cloudsim?} } },
 // accounting: { POLICY: { energyWithin10Pct, migrationsWithin10Pct } }, oneDayCloudsimWallS }.
@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { policyNames } from '../src/sim/policies/index.js';
 import { toReport, type SimReport } from '../src/sim/report.js';
-import { runScenario } from '../src/sim/scenario.js';
+import { budgetFor, parseScenario, runScenario } from '../src/sim/scenario.js';
 import { loadWorkload } from '../src/sim/workload.js';
 
 const DATA = '/work/shared/data/planetlab';
@@ -36,15 +36,17 @@ export default async function bench(args: string[]): Promise<object> {
   const dir = arg(args, '--data') ?? DATA;
   const days = arg(args, '--days')?.split(',') ?? readdirSync(dir).filter((f) => f.endsWith('.csv')).map((f) => f.slice(0, -4)).sort();
   const policies = arg(args, '--policies')?.split(',') ?? policyNames();
-  const ref = readReference();
+  const scenario = parseScenario(arg(args, '--scenario') ?? 'cloudsim');
+  const ref = scenario === 'cloudsim' ? readReference() : new Map<string, Ref>();
   const table: Record<string, Record<string, SimReport & { cloudsim?: Ref }>> = {};
   const within: Record<string, { energy: boolean[]; migrations: boolean[] }> = {};
   for (const day of days) {
     const w = loadWorkload(join(dir, `${day}.csv`));
     table[day] = {};
+    const budget = budgetFor(scenario, w);
     for (const p of policies) {
       const t0 = performance.now();
-      const r = runScenario(w, p, 'cloudsim');
+      const r = runScenario(w, p, scenario, budget);
       const rep = toReport(r, (performance.now() - t0) / 1000);
       const cs = ref.get(`${day}/${p}`);
       (table[day] as Record<string, unknown>)[p] = cs ? { ...rep, cloudsim: cs } : rep;
@@ -60,5 +62,5 @@ export default async function bench(args: string[]): Promise<object> {
     energyWithin10Pct: `${a.energy.filter(Boolean).length}/${a.energy.length}`,
     migrationsWithin10Pct: `${a.migrations.filter(Boolean).length}/${a.migrations.length}`,
   }]));
-  return { days: table, accounting };
+  return { scenario, days: table, accounting };
 }
