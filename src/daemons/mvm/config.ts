@@ -1,7 +1,9 @@
-// The host daemon's configuration (JSON), validated at startup: every problem is reported as
-// `path: what is wrong` and the daemon exits non-zero. Minimal for now (hypervisor, guest
-// channels, hooks, session handover); the broker and its policies add sections later.
+// The host daemon's configuration (/etc/vmanage/mvm.yaml; YAML, so JSON works too), validated at
+// startup: every problem is reported as `path: what is wrong`, all at once, and the daemon exits
+// non-zero. Sections: hypervisor, guest channels, hooks, session handover, power (sensor,
+// actuator, model, budget, policies), control socket, metrics, systemd watchdog.
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 
@@ -19,6 +21,56 @@ const endpoint = z.union([
     }).strict(),
   }).strict(),
 ]);
+
+const watts = z.number().positive().max(100_000);
+
+/** Power management: where watts are read, which knobs move, and under which budget. Units: W, kHz, ms. */
+const power = z.object({
+  /** Power sensor. powerd: powerd's sensor; sim: a modelled host (utilisation x frequency cap). */
+  sensor: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('powerd') }).strict(),
+    z.object({ kind: z.literal('sim'), utilisation: z.number().min(0).max(1).default(0.5) }).strict(),
+  ]),
+  /** The frequency cap (and power limit) actuator: vmanage-powerd on the system bus. */
+  actuator: z.object({
+    kind: z.literal('powerd'),
+    /** D-Bus address of powerd's bus (default: the system bus). */
+    busAddress: z.string().min(1).max(4096).optional(),
+    /** powerd power-limit source to drive as a backstop ("rapl", "dcmi", ...); none if absent. */
+    limitSource: z.string().min(1).max(64).optional(),
+    timeoutMs: z.number().int().min(10).max(60_000).default(2000),
+  }).strict(),
+  /** Host power model (linear idle..peak, DVFS-aware with a voltage floor). */
+  model: z.object({ idleWatts: watts, peakWatts: watts, vFloor: z.number().min(0).max(1).default(0.6) }).strict()
+    .refine((m) => m.peakWatts > m.idleWatts, 'peakWatts must be above idleWatts'),
+  /** Cap written at startup (start conservative); default: leave the hardware maximum. */
+  startCapKHz: z.number().int().positive().optional(),
+  budget: z.object({
+    /** Budget used until a leader gives one, W. */
+    watts: watts.optional(),
+    /** Budget after the leader has been silent for leaderTimeoutMs, W. */
+    safeWatts: watts,
+    leaderTimeoutMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+  }).strict(),
+  /** Control period, ms, and the least gap between cycles asked for out of period. */
+  periodMs: z.number().int().min(50).max(600_000).default(1000),
+  minGapMs: z.number().int().min(0).max(60_000).default(100),
+  /** How often the sensor is read, ms. */
+  readIntervalMs: z.number().int().min(50).max(600_000).default(1000),
+  /** Policy set, in order: {name, params?} (docs/policies.md). */
+  policies: z.array(z.object({ name: z.string().min(1).max(64), params: z.record(z.string(), z.unknown()).optional() }).strict()).max(32)
+    .default([{ name: 'sla-dvfs' }, { name: 'budget', params: { raise: false } }, { name: 'violation-trigger' }, { name: 'fail-safe' }]),
+  /** Safety-rail overrides per decision kind (src/broker/rails.ts), e.g. {"set-frequency-cap": {dwellMs: 0}}. */
+  rails: z.partialRecord(z.enum(['set-frequency-cap', 'set-power-limit', 'set-vm-shares', 'set-vm-quota', 'request-migration']), z.object({
+    dwellMs: z.number().int().min(0).max(86_400_000).optional(),
+    windowMs: z.number().int().min(1).max(86_400_000).optional(),
+    maxChanges: z.number().int().min(1).max(1_000_000).optional(),
+    kindMaxChanges: z.number().int().min(1).max(1_000_000).optional(),
+    cooldownMs: z.number().int().min(0).max(86_400_000).optional(),
+  }).strict()).default({}),
+  /** Decide and journal, but touch nothing. */
+  dryRun: z.boolean().default(false),
+}).strict();
 
 export const mvmConfigSchema = z.object({
   /** This host's name (peers address each other by it). */
@@ -38,11 +90,17 @@ export const mvmConfigSchema = z.object({
     /** How long a migrated-in VM waits for its session state before starting a new one, ms. */
     waitMs: z.number().int().min(0).max(600_000).default(30_000),
   }).strict().default({ peers: [], waitMs: 30_000 }),
+  power: power.optional(),
+  /** Local control socket for vmanagectl (JSON lines: {"op":"status"}). */
+  control: z.object({ socket: absPath }).strict().optional(),
+  /** Prometheus /metrics (plain HTTP, bind to localhost or a management network). */
+  metrics: z.object({ host: z.string().min(1).max(255).default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
 }).strict();
 
 export type MvmConfig = z.infer<typeof mvmConfigSchema>;
 export type Endpoint = z.infer<typeof endpoint>;
+export type PowerConfig = z.infer<typeof power>;
 
 export function parseMvmConfig(raw: unknown, source = 'config'): MvmConfig {
   const r = mvmConfigSchema.safeParse(raw);
@@ -54,7 +112,7 @@ export function parseMvmConfig(raw: unknown, source = 'config'): MvmConfig {
 export function loadMvmConfig(path: string): MvmConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: 100 });
   } catch (err) {
     throw new VmanageError(ErrorCodes.ConfigInvalid, `${path}: ${(err as Error).message}`, { path });
   }

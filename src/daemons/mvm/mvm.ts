@@ -1,7 +1,8 @@
 // The host daemon's wiring (MVM): hypervisor (libvirt over libvirt-dbus), the guest channel
-// manager, the libvirt hook listener and the session-handover endpoint between host daemons.
-// Every guest report, heartbeat, session change and hook event is logged as one structured line
-// (the broker and its policies consume the same events later).
+// manager, the libvirt hook listener, the session-handover endpoint between host daemons, the
+// power plant (sensor + powerd) and the control loop (broker + policies) that guest SLA reports
+// feed, the control socket for vmanagectl and Prometheus /metrics. Every guest report, heartbeat,
+// session change and hook event is logged as one structured line.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
@@ -17,13 +18,37 @@ import { parseSessionState, type SessionState } from '../../mchannel/state.js';
 import { createRegistry } from '../../protocol/registry.js';
 import { guestFamily } from '../../protocol/guest.js';
 import type { Endpoint, MvmConfig } from './config.js';
+import { ControlLoop } from './control-loop.js';
+import { startControlServer, startMetricsServer, type ControlServer, type MetricsServer } from './control.js';
+import { createMvmRegistry } from './metrics.js';
+import { openPowerPlant, type PowerPlant } from './power.js';
 
 export interface Mvm {
   readonly hypervisor: Hypervisor;
   readonly guests: GuestChannelManager;
   readonly hooks: HookListener | undefined;
   readonly handover: HandoverServer | undefined;
+  readonly loop: ControlLoop | undefined;
+  readonly metrics: MetricsServer | undefined;
+  /** What `vmanagectl status` shows. */
+  status(): MvmStatus;
   stop(): Promise<void>;
+}
+
+export interface MvmStatus {
+  readonly host: string;
+  readonly uptimeS: number;
+  readonly hypervisor: string;
+  readonly power?: {
+    readonly watts: number | undefined;
+    readonly budgetWatts: number | undefined;
+    readonly budgetSource: string | undefined;
+    readonly capKHz: number;
+    readonly minKHz: number;
+    readonly maxKHz: number;
+  };
+  readonly vms: number;
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 function tlsFiles(e: { ca: string; cert: string; key: string }): { ca: Buffer; cert: Buffer; key: Buffer } {
@@ -82,7 +107,21 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
     handoverWaitMs: cfg.handover.waitMs,
     log: log.child({ part: 'guests' }),
   });
-  guests.events.on('report', (e) => log.info({ event: 'sla.report', vm: e.vm, seq: e.seq, stale: e.stale, ...e.report }, 'guest SLA report'));
+  const startedAt = clock.now();
+  const counts = { guestReports: 0, staleReports: 0 };
+  let plant: PowerPlant | undefined;
+  let loop: ControlLoop | undefined;
+  if (cfg.power) {
+    plant = await openPowerPlant(cfg.power, clock, log.child({ part: 'power' }));
+    loop = new ControlLoop({ host: cfg.host, cfg: cfg.power, plant, hypervisor: hv, clock, log });
+  }
+  guests.events.on('report', (e) => {
+    counts.guestReports++;
+    log.debug({ event: 'sla.report', vm: e.vm, seq: e.seq, stale: e.stale, ...e.report }, 'guest SLA report');
+    // A report QEMU held while no host was connected describes the past: not a control input.
+    if (e.stale) counts.staleReports++;
+    else loop?.slaReport(e.vm, e.report);
+  });
   guests.events.on('heartbeat', (e) => log.debug({ event: 'agent.heartbeat', vm: e.vm, seq: e.seq, stale: e.stale, ...e.body }, 'guest heartbeat'));
   guests.events.on('hello', (e) => log.info({ event: 'agent.hello', vm: e.vm, seq: e.seq, stale: e.stale, ...e.body }, 'guest agent hello'));
   guests.events.on('session', (e) => log.info({ event: 'guest.session', vm: e.vm, change: e.event, ...e.detail }, `guest session ${e.event}`));
@@ -99,10 +138,41 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   }) : undefined;
   if (cfg.stateFile) guests.restore(loadSessions(cfg.stateFile, log));
   await guests.start();
-  log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen }, 'host daemon started');
+  await loop?.start();
+  const local: { control?: ControlServer } = {};
+  const status = (): MvmStatus => {
+    const snap = loop?.broker.lastCycle?.snapshot;
+    const counters: Record<string, number> = {
+      guest_reports: counts.guestReports, guest_reports_stale: counts.staleReports,
+      ...(loop ? {
+        sla_reports_accepted: loop.builder.counters.accepted, sla_reports_rate_limited: loop.builder.counters.rate,
+        sla_reports_invalid: loop.builder.counters.invalid, sla_reports_unknown_vm: loop.builder.counters.unknownVm,
+        cycles: loop.broker.counters.cycles, decisions_applied: loop.broker.counters.applied, decisions_refused: loop.broker.counters.refused,
+        sensor_reads: loop.counters.sensorReads, sensor_errors: loop.counters.sensorErrors, migration_requests: loop.counters.migrationRequests,
+      } : {}),
+      ...(local.control ? { control_requests: local.control.counters.requests, control_bad_requests: local.control.counters.badRequests } : {}),
+    };
+    return {
+      host: cfg.host, uptimeS: Math.round((clock.now() - startedAt) / 1000), hypervisor: hv.uri,
+      ...(plant && loop ? { power: {
+        watts: snap?.power?.watts, budgetWatts: snap?.budget.watts, budgetSource: snap?.budget.source,
+        capKHz: loop.builder.build().frequency.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz,
+      } } : {}),
+      vms: snap?.vms.length ?? 0,
+      counters,
+    };
+  };
+  const registry = createMvmRegistry({ read: () => status().counters }, loop);
+  const metrics = cfg.metrics ? await startMetricsServer(cfg.metrics.host, cfg.metrics.port, registry) : undefined;
+  if (cfg.control) local.control = await startControlServer(cfg.control.socket, status);
+  log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen, control: cfg.control?.socket, metricsPort: metrics?.port, power: plant ? { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz } : undefined }, 'host daemon started');
   return {
-    hypervisor: hv, guests, hooks, handover,
+    hypervisor: hv, guests, hooks, handover, loop, metrics, status,
     async stop() {
+      // The loop first: no decision is carried out while the rest shuts down.
+      await loop?.stop();
+      await local.control?.close();
+      await metrics?.close();
       const states = await guests.stop();
       if (cfg.stateFile) {
         saveSessions(cfg.stateFile, states);
@@ -110,6 +180,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
       }
       await handover?.close();
       await hooks?.close();
+      await plant?.close();
       await hv.close();
     },
   };

@@ -1,0 +1,137 @@
+// The MVM's control loop: a power plant (sensor + powerd actuators), the VM inventory from the
+// hypervisor, guest SLA reports from the channel manager, the broker with its policies, and the
+// actuator that carries decisions out through powerd and libvirt. Guest reports enter through
+// the broker's per-VM gate (rate-limited, bounded), so a flooding guest only spends its own tokens.
+import type { Logger } from 'pino';
+import { Actuator, Broker, defaultRails, DryRunBackend, EventBus, MemoryJournal, portsBackend, SnapshotBuilder, wireBroker, withRails, type BrokerEvents } from '../../broker/index.js';
+import { createPolicyRegistry } from '../../broker/registry.js';
+import type { Clock, TimerHandle } from '../../domain/clock.js';
+import { isVmanageError } from '../../domain/errors.js';
+import type { Decision } from '../../domain/model.js';
+import { builtinPolicies } from '../../domain/policies/index.js';
+import type { Hypervisor } from '../../domain/ports/hypervisor.js';
+import type { SlaReport } from '../../protocol/guest.js';
+import type { PowerConfig } from './config.js';
+import type { PowerPlant } from './power.js';
+
+export interface ControlLoopOptions {
+  readonly host: string;
+  readonly cfg: PowerConfig;
+  readonly plant: PowerPlant;
+  readonly hypervisor: Hypervisor;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Sends a migration request to the leader; undefined: no leader (requests are counted only). */
+  readonly requestMigration?: (vm: string, shedWatts: number, d: Decision) => Promise<void>;
+}
+
+export interface LoopCounters {
+  sensorReads: number;
+  sensorErrors: number;
+  inventoryErrors: number;
+  /** Migration requests the policies made (sent to the leader or, without one, only counted). */
+  migrationRequests: number;
+}
+
+/** Headroom of a guest's report as a fraction of its target, in [-1, 1] (positive: objective met with room). */
+export function reportSlack(r: SlaReport): number {
+  const { op, target } = r.objective;
+  const v = r.measured.value;
+  const scale = Math.abs(target) > 0 ? Math.abs(target) : 1;
+  const room = op === '<' || op === '<=' ? (target - v) / scale : (v - target) / scale;
+  return Number.isFinite(room) ? Math.min(1, Math.max(-1, room)) : 0;
+}
+
+export class ControlLoop {
+  readonly bus: EventBus<BrokerEvents>;
+  readonly builder: SnapshotBuilder;
+  readonly actuator: Actuator;
+  readonly broker: Broker;
+  readonly journal = new MemoryJournal(2000);
+  readonly counters: LoopCounters = { sensorReads: 0, sensorErrors: 0, inventoryErrors: 0, migrationRequests: 0 };
+  private readonly wiring: { disconnect(): void };
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private offEvents: (() => void) | undefined;
+
+  constructor(private readonly o: ControlLoopOptions) {
+    const { cfg, plant, clock, log } = o;
+    this.bus = new EventBus<BrokerEvents>(log.child({ part: 'bus' }));
+    this.builder = new SnapshotBuilder({
+      host: o.host, clock, periodMs: cfg.periodMs, cpus: plant.cpus,
+      frequency: { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz },
+      powerModel: plant.model,
+      budget: { leaderTimeoutMs: cfg.budget.leaderTimeoutMs, safeBudgetWatts: cfg.budget.safeWatts, ...(cfg.budget.watts !== undefined ? { configWatts: cfg.budget.watts } : {}) },
+    });
+    if (plant.simUtilisation !== undefined) this.builder.setHostUtil(plant.simUtilisation);
+    const requestMigration = async (vm: string, shed: number, d: Decision): Promise<void> => {
+      this.counters.migrationRequests++;
+      if (o.requestMigration) return o.requestMigration(vm, shed, d);
+      log.warn({ event: 'migration.request', vm, shedWatts: shed, reason: d.reason.text }, 'migration wanted but no leader is configured');
+    };
+    const backend = cfg.dryRun ? new DryRunBackend() : portsBackend({
+      frequency: plant.frequency, hypervisor: o.hypervisor, requestMigration,
+      ...(plant.powerLimit ? { powerLimit: plant.powerLimit } : {}),
+    });
+    this.actuator = new Actuator({ clock, rails: withRails(defaultRails(), cfg.rails), applyTimeoutMs: 2000, backend });
+    this.actuator.setBounds('set-frequency-cap', plant.minKHz, plant.maxKHz);
+    this.broker = new Broker({
+      host: o.host, clock, logger: log.child({ part: 'broker' }), bus: this.bus,
+      registry: createPolicyRegistry(builtinPolicies()), policies: cfg.policies,
+      actuator: this.actuator, journal: this.journal, snapshot: () => this.builder.build(),
+      periodMs: cfg.periodMs, minGapMs: cfg.minGapMs,
+    });
+    this.wiring = wireBroker({ bus: this.bus, builder: this.builder, broker: this.broker, logger: log.child({ part: 'broker' }) });
+  }
+
+  /** A guest's report (vm = the UUID of the socket it came on). */
+  slaReport(vm: string, r: SlaReport): void {
+    this.bus.emit('sla-report', { vm, report: { status: r.status, slack: reportSlack(r) } });
+  }
+
+  async start(): Promise<void> {
+    this.offEvents = this.o.hypervisor.onEvent(() => void this.refreshInventory());
+    await this.refreshInventory();
+    await this.readSensor();
+    this.broker.start();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimer(this.o.cfg.readIntervalMs, () => {
+      void Promise.all([this.readSensor(), this.refreshInventory()]).finally(() => this.schedule());
+    });
+  }
+
+  private async readSensor(): Promise<void> {
+    try {
+      const r = await this.o.plant.sensor.read();
+      this.counters.sensorReads++;
+      this.bus.emit('power-reading', r);
+    } catch (err) {
+      this.counters.sensorErrors++;
+      const last = this.o.plant.sensor.last();
+      if (last) this.bus.emit('power-reading', last);
+      this.o.log.warn({ err: isVmanageError(err) ? err.message : String(err) }, 'power sensor read failed');
+    }
+  }
+
+  private async refreshInventory(): Promise<void> {
+    try {
+      const vms = await this.o.hypervisor.listVms();
+      this.builder.setVms(vms.filter((v) => v.state === 'running').map((v) => ({ uuid: v.uuid, name: v.name, vcpus: v.vcpus, cpuUtil: 0 })));
+    } catch (err) {
+      this.counters.inventoryErrors++;
+      this.o.log.warn({ err: String(err) }, 'VM inventory refresh failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.offEvents?.();
+    await this.broker.stop();
+    this.wiring.disconnect();
+  }
+}
