@@ -108,6 +108,24 @@ export class Datacenter {
     this.vmHost[vm] = target;
   }
 
+  /**
+   * CloudSim treats a VM whose demand is exactly 0 at an update as finished and removes it for
+   * good (HostDynamicWorkload.getCompletedVms); with `setup.removeIdleVms` we do the same.
+   * Returns how many were removed.
+   */
+  removeFinished(): number {
+    if (!this.setup.removeIdleVms) return 0;
+    let n = 0;
+    for (let v = 0; v < this.vmCount; v++) {
+      const h = this.vmHost[v] as number;
+      if (h < 0 || (this.vmTarget[v] as number) >= 0 || (this.demand[v] as number) !== 0) continue;
+      this.detach(v, h);
+      this.vmHost[v] = -1;
+      n++;
+    }
+    return n;
+  }
+
   /** Computes allocations and the per-host measure for the current demand. */
   measureAll(): void {
     for (let h = 0; h < this.hostCount; h++) this.measureHost(h);

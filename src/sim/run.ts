@@ -22,11 +22,16 @@ export interface SimResult extends Metrics {
   readonly vms: number;
   readonly hosts: number;
   readonly unplacedVms: number;
+  /** VMs removed as finished (demand reached 0; CloudSim's rule, see SimSetup.removeIdleVms). */
+  readonly finishedVms: number;
   /** Highest cluster power at any step, W. */
   readonly peakWatts: number;
 }
 
 interface Pending { vm: number; endS: number }
+
+/** CloudSim's updates fall 0.1 s after each trace sample; the demand it sees is interpolated there. */
+const UPDATE_OFFSET_S = 0.1;
 
 function startAll(dc: Datacenter, setup: SimSetup, migs: readonly Migration[], t: number, pending: Pending[]): void {
   for (const m of migs) {
@@ -49,12 +54,16 @@ export function simulate(opts: SimOptions): SimResult {
   let freqChanges = 0;
   let lastT = 0;
   let peak = 0;
+  let finished = 0;
   for (let k = 0; k < workload.intervals; k++) {
     const t = k * I;
-    dc.setDemand(k, 0);
+    dc.setDemand(k, UPDATE_OFFSET_S / I);
     dc.measureAll();
     const ctx: StepContext = { step: k, timeS: t, budgetW: opts.budgetW };
-    if (k > 0) acc.segment(t - lastT, opts.budgetW !== undefined);
+    if (k > 0) {
+      acc.segment(t - lastT, opts.budgetW !== undefined);
+      finished += dc.removeFinished();
+    }
     const migs = k > 0 ? policy.migrations(dc, ctx) : [];
     migrations += migs.length;
     const pending: Pending[] = [];
@@ -69,9 +78,10 @@ export function simulate(opts: SimOptions): SimResult {
     pending.sort((a, b) => a.endS - b.endS);
     for (let i = 0; i < pending.length;) {
       const e = (pending[i] as Pending).endS;
-      dc.setDemand(k, (e - t) / I);
+      dc.setDemand(k, (e - t + UPDATE_OFFSET_S) / I);
       dc.measureAll();
       acc.segment(e - lastT, opts.budgetW !== undefined);
+      finished += dc.removeFinished();
       while (i < pending.length && (pending[i] as Pending).endS === e) dc.finishMigration((pending[i++] as Pending).vm);
       dc.measureAll();
       acc.record();
@@ -80,7 +90,7 @@ export function simulate(opts: SimOptions): SimResult {
     opts.onStep?.(k, watts, migrations);
   }
   return {
-    policy: policy.name, vms: dc.vmCount, hosts: dc.hostCount, unplacedVms: unplaced, peakWatts: peak,
+    policy: policy.name, vms: dc.vmCount, hosts: dc.hostCount, unplacedVms: unplaced, finishedVms: finished, peakWatts: peak,
     ...metricsOf(acc.totals, migrations, freqChanges),
   };
 }

@@ -47,6 +47,11 @@ export interface SimSetup {
    * migrations (RAM and bandwidth are checked when the VMs are created); false reproduces that.
    */
   readonly memoryLimitsMigration: boolean;
+  /**
+   * CloudSim removes a VM for good the first time its demand is exactly 0 at an update (it takes
+   * the VM's task for finished). Its PlanetLab results depend on it; true reproduces that.
+   */
+  readonly removeIdleVms: boolean;
 }
 
 /** Host i has type i % 2; VM i has type floor(i / ceil(n / 4)). */
@@ -58,6 +63,7 @@ export function referenceSetup(vmCount: number, hostCount = 800, intervalS = 300
     intervalS,
     migrationCpuLoss: 0.1,
     memoryLimitsMigration: false,
+    removeIdleVms: true,
   };
 }
 
