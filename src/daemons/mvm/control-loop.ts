@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Actuator, Broker, defaultRails, DryRunBackend, EventBus, MemoryJournal, portsBackend, SnapshotBuilder, wireBroker, withRails, type BrokerEvents } from '../../broker/index.js';
 import { createPolicyRegistry } from '../../broker/registry.js';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
-import { isVmanageError } from '../../domain/errors.js';
+import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import type { Decision } from '../../domain/model.js';
 import { builtinPolicies } from '../../domain/policies/index.js';
 import type { Hypervisor } from '../../domain/ports/hypervisor.js';
@@ -117,10 +117,31 @@ export class ControlLoop {
     }
   }
 
+  /** Last CPU time sample per running VM (pruned with the inventory). */
+  private readonly cpuSamples = new Map<string, { ns: number; at: number }>();
+
+  /** A VM's CPU use over the last interval, 0..1 of its vCPUs. Where the hypervisor has no CPU
+   *  accounting (libvirt's test driver) the simulated host's utilisation stands in, else 0. */
+  private async cpuUtil(uuid: string, vcpus: number): Promise<number> {
+    const fallback = this.o.plant.simUtilisation ?? 0;
+    try {
+      const st = await this.o.hypervisor.stats(uuid);
+      const prev = this.cpuSamples.get(uuid);
+      this.cpuSamples.set(uuid, { ns: st.cpuTimeNs, at: st.timestamp });
+      if (!prev || st.timestamp <= prev.at || st.cpuTimeNs < prev.ns) return 0;
+      return Math.min(1, (st.cpuTimeNs - prev.ns) / ((st.timestamp - prev.at) * 1e6 * Math.max(1, vcpus)));
+    } catch (err) {
+      if (isVmanageError(err) && err.code === ErrorCodes.Unsupported) return fallback;
+      throw err;
+    }
+  }
+
   private async refreshInventory(): Promise<void> {
     try {
-      const vms = await this.o.hypervisor.listVms();
-      this.builder.setVms(vms.filter((v) => v.state === 'running').map((v) => ({ uuid: v.uuid, name: v.name, vcpus: v.vcpus, cpuUtil: 0 })));
+      const vms = (await this.o.hypervisor.listVms()).filter((v) => v.state === 'running');
+      for (const uuid of this.cpuSamples.keys()) if (!vms.some((v) => v.uuid === uuid)) this.cpuSamples.delete(uuid);
+      const inputs = await Promise.all(vms.map(async (v) => ({ uuid: v.uuid, name: v.name, vcpus: v.vcpus, cpuUtil: await this.cpuUtil(v.uuid, v.vcpus) })));
+      this.builder.setVms(inputs);
     } catch (err) {
       this.counters.inventoryErrors++;
       this.o.log.warn({ err: String(err) }, 'VM inventory refresh failed');
