@@ -19,12 +19,23 @@ export interface Totals {
   vmLiveS: number;
   budgetViolationS: number;
   hostS: number;
+  /** Demand-weighted slowdown (see LATENCY below) x MIPS*s, and the time it exceeded the limit. */
+  vmSlowdownMipsS: number;
+  vmLatencyViolationS: number;
 }
+
+/**
+ * Latency model: a VM that gets a MIPS while it needs d serves its work d / a times slower
+ * (processor sharing), so its response time is multiplied by d / a (capped at maxSlowdown when
+ * it gets nothing). The SLA on latency is broken while the slowdown exceeds `limit` (1.2 =
+ * response time 20 % above the uncontended one; a migrating VM's 10 % loss stays within it).
+ */
+export const LATENCY = { limit: 1.2, maxSlowdown: 10 } as const;
 
 export class Accounting {
   readonly totals: Totals = {
     energyJ: 0, hostActiveS: 0, hostViolationS: 0, vmRequestedMipsS: 0, vmMigrationShortMipsS: 0,
-    vmViolationS: 0, vmLiveS: 0, budgetViolationS: 0, hostS: 0,
+    vmViolationS: 0, vmLiveS: 0, budgetViolationS: 0, hostS: 0, vmSlowdownMipsS: 0, vmLatencyViolationS: 0,
   };
   private readonly hostUtil: Float64Array;
   private readonly hostReq: Float64Array;
@@ -105,6 +116,9 @@ export class Accounting {
       t.vmLiveS += dt;
       t.vmRequestedMipsS += req * dt;
       const a = this.vmAlloc[v] as number;
+      const slowdown = a >= req ? 1 : a > 0 ? Math.min(LATENCY.maxSlowdown, req / a) : LATENCY.maxSlowdown;
+      t.vmSlowdownMipsS += slowdown * req * dt;
+      if (slowdown > LATENCY.limit) t.vmLatencyViolationS += dt;
       if (a < req) {
         t.vmViolationS += dt;
         if (this.vmMig[v]) t.vmMigrationShortMipsS += (req - a) * dt;
@@ -125,6 +139,10 @@ export interface Metrics {
   slaViolationPct: number;
   /** Share of host time over the host's power cap, percent (0 without a budget). */
   budgetViolationPct: number;
+  /** Latency model (LATENCY): demand-weighted mean response-time factor (1 = uncontended). */
+  meanSlowdown: number;
+  /** Share of VM time with response time over LATENCY.limit x the uncontended one, percent. */
+  latencyViolationPct: number;
   frequencyChanges: number;
 }
 
@@ -137,6 +155,8 @@ export function metricsOf(t: Totals, migrations: number, frequencyChanges: numbe
     energyKWh, slatah, pdm, slav, esv: energyKWh * slav, migrations,
     slaViolationPct: t.vmLiveS > 0 ? (100 * t.vmViolationS) / t.vmLiveS : 0,
     budgetViolationPct: t.hostS > 0 ? (100 * t.budgetViolationS) / t.hostS : 0,
+    meanSlowdown: t.vmRequestedMipsS > 0 ? t.vmSlowdownMipsS / t.vmRequestedMipsS : 1,
+    latencyViolationPct: t.vmLiveS > 0 ? (100 * t.vmLatencyViolationS) / t.vmLiveS : 0,
     frequencyChanges,
   };
 }

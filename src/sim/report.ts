@@ -11,6 +11,8 @@ export interface SimReport {
   slaViolationPct: number;
   budgetViolationPct: number;
   frequencyChanges: number;
+  meanSlowdown: number;
+  latencyViolationPct: number;
   wallSeconds: number;
 }
 
@@ -18,7 +20,7 @@ export function toReport(r: SimResult, wallSeconds: number): SimReport {
   return {
     energyKWh: r.energyKWh, slatah: r.slatah, pdm: r.pdm, slav: r.slav, esv: r.esv, migrations: r.migrations,
     slaViolationPct: r.slaViolationPct, budgetViolationPct: r.budgetViolationPct, frequencyChanges: r.frequencyChanges,
-    wallSeconds,
+    meanSlowdown: r.meanSlowdown, latencyViolationPct: r.latencyViolationPct, wallSeconds,
   };
 }
 
@@ -31,6 +33,7 @@ const COLUMNS: readonly [keyof SimReport, string, (v: number) => string][] = [
   ['migrations', 'migrations', (v) => String(v)],
   ['slaViolationPct', 'SLA viol. %', (v) => v.toFixed(3)],
   ['budgetViolationPct', 'budget viol. %', (v) => v.toFixed(3)],
+  ['latencyViolationPct', 'latency viol. %', (v) => v.toFixed(3)],
   ['wallSeconds', 'wall s', (v) => v.toFixed(2)],
 ];
 

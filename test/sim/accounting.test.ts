@@ -84,3 +84,25 @@ real('on a real PlanetLab day NPA matches CloudSim and THR-MMT-0.8 / LR-MMT-1.2 
     t.true(near(r.slatah, ref.slatah as number, 0.25), `${name} slatah ${r.slatah} vs ${ref.slatah}`);
   }
 });
+
+test('latency: a VM held to a half-speed core serves its demand d / a times slower', async (t) => {
+  const { Datacenter } = await import('../../src/sim/datacenter.js');
+  const { Accounting, metricsOf, LATENCY } = await import('../../src/sim/accounting.js');
+  // referenceSetup(4 VMs, 2 hosts): VM0 2500 MIPS and VM1 2000 MIPS on host 1 (G5, 2 x 2660 MIPS).
+  const w = workload([[80, 80], [50, 50], [0, 0], [0, 0]]);
+  const dc = new Datacenter(referenceSetup(4, 2), w);
+  dc.place(0, 1);
+  dc.place(1, 1);
+  dc.freqRatio[1] = 0.5; // cores of 1330 MIPS: VM0 asks 2000 and gets 1330, VM1 gets its 1000
+  const acc = new Accounting(dc);
+  dc.setDemand(0, 0);
+  dc.measureAll();
+  acc.record();
+  acc.segment(300);
+  const m = metricsOf(acc.totals, 0, 0);
+  const slow = 2000 / 1330;
+  t.true(slow > LATENCY.limit);
+  t.true(Math.abs(m.meanSlowdown - (slow * 2000 + 1000) / 3000) < 1e-12, `${m.meanSlowdown}`);
+  t.is(m.latencyViolationPct, 50);
+  t.is(m.slaViolationPct, 50);
+});
