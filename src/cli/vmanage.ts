@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // `vmanage` command line. Subcommand `sim`: the trace-driven simulator (docs/simulator.md).
+import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { isVmanageError } from '../domain/errors.js';
 import { policyNames } from '../sim/policies/index.js';
@@ -15,9 +16,15 @@ function runSim(flags: SimFlags): void {
   const names = flags.compare ? flags.compare.split(',').map((s) => s.trim()).filter(Boolean) : [flags.policy];
   const budget = budgetFor(scenario, workload);
   const rows: { policy: string; report: SimReport }[] = [];
+  // A progress bar only on a terminal (stderr), never in pipes or with --json.
+  const bar = process.stderr.isTTY && !flags.json
+    ? new cliProgress.SingleBar({ format: '{policy} [{bar}] {value}/{total} steps', stream: process.stderr }, cliProgress.Presets.shades_classic)
+    : undefined;
   for (const name of names) {
     const t0 = performance.now();
-    const result = runScenario(workload, name, scenario, budget);
+    bar?.start(workload.intervals, 0, { policy: name.padEnd(14) });
+    const result = runScenario(workload, name, scenario, budget, bar ? (k) => bar.update(k + 1) : undefined);
+    bar?.stop();
     rows.push({ policy: name, report: toReport(result, (performance.now() - t0) / 1000) });
   }
   if (flags.json) {

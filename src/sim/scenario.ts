@@ -20,6 +20,9 @@ export function budgetFor(scenario: ScenarioName, workload: Workload): number | 
   return 0.7 * uncapped.peakWatts;
 }
 
-export function runScenario(workload: Workload, policy: string, scenario: ScenarioName, budgetW = budgetFor(scenario, workload)): SimResult {
-  return simulate({ workload, policy: createPolicy(policy), budgetW });
+export function runScenario(
+  workload: Workload, policy: string, scenario: ScenarioName, budgetW = budgetFor(scenario, workload),
+  onStep?: (step: number, clusterWatts: number, migrations: number) => void,
+): SimResult {
+  return simulate({ workload, policy: createPolicy(policy), budgetW, ...(onStep ? { onStep } : {}) });
 }
