@@ -5,6 +5,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { requestStatus } from '../../src/cli/vmanagectl.js';
 import { DbusClient } from '../../src/adapters/libvirt/dbus-client.js';
 import { Agent, type AgentTimers } from '../../src/daemons/agent/agent.js';
 import { parseConfig } from '../../src/daemons/agent/config.js';
@@ -87,7 +88,7 @@ export async function startMvmDaemon(t: Teardown, lv: Libvirt, extra: Record<str
   const file = join(dir, 'mvm.yaml');
   await writeFile(file, stringify({ host: 'h1', hypervisor: { uri: 'test:///default', busAddress: lv.ld.address }, control: { socket: control }, stateFile: join(dir, 'sessions.json'), log: { level: 'info' }, ...extra }));
   const proc = await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', file], {
-    cwd: root, env: { ...process.env, ...env }, ready: /host daemon ready/, readyTimeoutMs: 60_000,
+    cwd: root, env: { ...process.env, ...env }, ready: () => requestStatus(control, 1000).then(() => true, () => false), readyTimeoutMs: 60_000,
   });
   return { proc, dir, control };
 }

@@ -68,6 +68,8 @@ const power = z.object({
     kindMaxChanges: z.number().int().min(1).max(1_000_000).optional(),
     cooldownMs: z.number().int().min(0).max(86_400_000).optional(),
   }).strict()).default({}),
+  /** Per-VM gate on guest SLA reports (token bucket); default burst 5, 2 a second. */
+  reports: z.object({ burst: z.number().int().min(1).max(10_000), perSecond: z.number().positive().max(10_000) }).strict().optional(),
   /** Decide and journal, but touch nothing. */
   dryRun: z.boolean().default(false),
 }).strict();

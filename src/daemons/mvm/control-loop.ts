@@ -3,7 +3,7 @@
 // actuator that carries decisions out through powerd and libvirt. Guest reports enter through
 // the broker's per-VM gate (rate-limited, bounded), so a flooding guest only spends its own tokens.
 import type { Logger } from 'pino';
-import { Actuator, Broker, defaultRails, DryRunBackend, EventBus, MemoryJournal, portsBackend, SnapshotBuilder, wireBroker, withRails, type BrokerEvents } from '../../broker/index.js';
+import { Actuator, Broker, defaultReportGate, defaultRails, DryRunBackend, EventBus, MemoryJournal, portsBackend, SnapshotBuilder, wireBroker, withRails, type BrokerEvents } from '../../broker/index.js';
 import { createPolicyRegistry } from '../../broker/registry.js';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
@@ -61,6 +61,7 @@ export class ControlLoop {
       host: o.host, clock, periodMs: cfg.periodMs, cpus: plant.cpus,
       frequency: { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz },
       powerModel: plant.model,
+      ...(cfg.reports ? { reports: { ...defaultReportGate, ...cfg.reports } } : {}),
       budget: { leaderTimeoutMs: cfg.budget.leaderTimeoutMs, safeBudgetWatts: cfg.budget.safeWatts, ...(cfg.budget.watts !== undefined ? { configWatts: cfg.budget.watts } : {}) },
     });
     if (plant.simUtilisation !== undefined) this.builder.setHostUtil(plant.simUtilisation);

@@ -1,0 +1,130 @@
+// `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S]`
+// vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
+// power sensor, and the real vmanage-powerd on a private system bus over a fake sysfs.
+// 1. latencyMs: a guest agent writes a "violated" SLA report on its M-channel; the clock stops
+//    when powerd signals CapChanged with a higher cap (report -> daemon -> broker -> D-Bus call ->
+//    sysfs write -> signal back). Between samples an "ok" report lets sla-dvfs relax the cap (a
+//    50 ms period for that; minGapMs 0, since with a 50 ms period the default 100 ms least gap
+//    between cycles would hold every violation back for the next period: in production, period
+//    1000 ms, a violation >= 100 ms after the last cycle gets its cycle at once).
+// 2. rssMB / cpuPct of the daemon process with N guest agents (another process, unix sockets)
+//    each reporting every second, over S seconds (after a 5 s warm-up). The daemon runs under
+//    tsx (TypeScript compiled in-process), which its RSS includes.
+import dbus from 'dbus-next';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PowerdClient } from '../src/adapters/power/powerd-client.js';
+import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
+import { requestStatus } from '../src/cli/vmanagectl.js';
+import type { MvmStatus } from '../src/daemons/mvm/mvm.js';
+import { startProcess, tempDir, waitFor, type Teardown } from '../test/support/proc.js';
+import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Libvirt, type Powerd } from '../test/mvm/support.js';
+
+const TEST_DOMAIN = '/org/libvirt/Test/domain/_6695eb01_f6a4_8304_79aa_97f2502e193f';
+const root = new URL('..', import.meta.url).pathname;
+
+function arg(args: string[], name: string, dflt: number): number {
+  const i = args.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(args[i + 1]) : dflt;
+  if (!(Number.isFinite(v) && v > 0)) throw new Error(`--${name}: expected a positive number`);
+  return v;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+const status = async (socket: string): Promise<MvmStatus> => await requestStatus(socket) as MvmStatus;
+
+async function latency(t: Teardown, pd: Powerd, lv: Libvirt, samples: number): Promise<{ p50Ms: number; p99Ms: number; maxMs: number; samples: number }> {
+  const dir = await tempDir(t);
+  const chan = join(dir, 'lat.sock');
+  const guest = await startGuest(t, chan);
+  await lv.startVm('lat', randomUUID(), chan);
+  const mvm = await startMvmDaemon(t, lv, {
+    log: { level: 'warn' },
+    power: powerSection(pd.address, 0.5, {
+      startCapKHz: 2_000_000, periodMs: 50, minGapMs: 0, reports: { burst: 1000, perSecond: 1000 },
+      rails: { 'set-frequency-cap': { dwellMs: 0, maxChanges: 1_000_000 } },
+      policies: [{ name: 'sla-dvfs', params: { relaxSlack: 0, relaxAfterMs: 0 } }],
+    }),
+  });
+  const bus = dbus.sessionBus({ busAddress: pd.address });
+  bus.on('error', () => undefined);
+  t.teardown(() => disconnectBus(bus));
+  const client = await PowerdClient.connect({ bus });
+  const changes: { at: number; up: boolean }[] = [];
+  client.onCapChanged((c) => changes.push({ at: performance.now(), up: Number(c.new) > Number(c.old) }));
+  await waitFor('the guest session', async () => (await status(mvm.control)).counters['guest_reports'] !== undefined && (await status(mvm.control)).vms >= 1);
+  const out: number[] = [];
+  for (let i = 0; i < samples + 5; i++) {
+    await guest.report(false);
+    const since = performance.now();
+    await waitFor('a relax step', () => changes.some((c) => !c.up && c.at > since) || (i === 0 && changes.length === 0 ? true : undefined), 5000, 2);
+    const t0 = performance.now();
+    await guest.report(true);
+    const ev = await waitFor('the raise at powerd', () => changes.find((c) => c.up && c.at >= t0), 5000, 1);
+    if (i >= 5) out.push(ev.at - t0); // the first few warm the JIT
+    if (i % 50 === 0) process.stderr.write(`latency sample ${i}/${samples}\n`);
+  }
+  await guest.report(false);
+  await mvm.proc.stop();
+  const sorted = out.sort((a, b) => a - b);
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  return { p50Ms: r(pct(sorted, 50)), p99Ms: r(pct(sorted, 99)), maxMs: r(sorted[sorted.length - 1] as number), samples: sorted.length };
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function load(t: Teardown, pd: Powerd, lv: Libvirt, agents: number, seconds: number): Promise<{ rssMB: number; cpuPct: number; agents: number; seconds: number; reportsPerSecond: number }> {
+  const dir = await tempDir(t);
+  await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'bench/lib/mvm-agents.ts'), dir, String(agents), '1000'], { cwd: root, ready: /ready/, readyTimeoutMs: 60_000 });
+  for (let i = 0; i < agents; i++) await lv.startVm(`g${i}`, randomUUID(), join(dir, `g${i}.sock`));
+  const mvm = await startMvmDaemon(t, lv, { log: { level: 'warn' }, power: powerSection(pd.address, 0.5, { periodMs: 1000, readIntervalMs: 1000 }) });
+  await waitFor('reports from every agent', async () => (await status(mvm.control)).counters['guest_reports']! >= agents, 60_000, 250);
+  await new Promise((r) => setTimeout(r, 5000));
+  const hz = 100; // USER_HZ on Linux
+  const c0 = cpuTicks(mvm.proc.pid);
+  const r0 = (await status(mvm.control)).counters['guest_reports']!;
+  const t0 = performance.now();
+  let peak = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    peak = Math.max(peak, rssMB(mvm.proc.pid));
+  }
+  const elapsedS = (performance.now() - t0) / 1000;
+  const cpuPct = ((cpuTicks(mvm.proc.pid) - c0) / hz / elapsedS) * 100;
+  const reports = (await status(mvm.control)).counters['guest_reports']! - r0;
+  await mvm.proc.stop();
+  return { rssMB: Math.round(peak * 10) / 10, cpuPct: Math.round(cpuPct * 10) / 10, agents, seconds: Math.round(elapsedS), reportsPerSecond: Math.round(reports / elapsedS) };
+}
+
+export default async function controlLoop(args: string[]): Promise<object> {
+  const samples = arg(args, 'samples', 300);
+  const agents = arg(args, 'agents', 100);
+  const seconds = arg(args, 'seconds', 20);
+  const teardowns: (() => unknown)[] = [];
+  const t: Teardown = { teardown: (fn) => { teardowns.push(fn); } };
+  try {
+    const pd = await startPowerd(t);
+    const lv = await startLibvirt(t);
+    await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
+    const lat = await latency(t, pd, lv, samples);
+    process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
+    const res = await load(t, pd, lv, agents, seconds);
+    return { p50Ms: lat.p50Ms, p99Ms: lat.p99Ms, maxMs: lat.maxMs, samples: lat.samples, ...res };
+  } finally {
+    for (const fn of teardowns.reverse()) await fn();
+  }
+}
