@@ -13,8 +13,11 @@ export interface SimOptions {
   readonly setup?: SimSetup;
   /** Cluster power budget, W; undefined = none (scenario cloudsim). */
   readonly budgetW?: number;
-  /** Called after every step with the cluster power, W (reports, progress). */
-  readonly onStep?: (step: number, clusterWatts: number, migrations: number) => void;
+  /**
+   * Called after every step with the cluster power (W), the migrations so far and the VM time
+   * with CPU demand not met so far (s): progress bars and reports.
+   */
+  readonly onStep?: (step: number, clusterWatts: number, migrations: number, slaViolationS: number) => void;
 }
 
 export interface SimResult extends Metrics {
@@ -87,7 +90,7 @@ export function simulate(opts: SimOptions): SimResult {
       acc.record();
       lastT = e;
     }
-    opts.onStep?.(k, watts, migrations);
+    opts.onStep?.(k, watts, migrations, acc.totals.vmViolationS);
   }
   return {
     policy: policy.name, vms: dc.vmCount, hosts: dc.hostCount, unplacedVms: unplaced, finishedVms: finished, peakWatts: peak,

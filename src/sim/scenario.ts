@@ -22,7 +22,7 @@ export function budgetFor(scenario: ScenarioName, workload: Workload): number | 
 
 export function runScenario(
   workload: Workload, policy: string, scenario: ScenarioName, budgetW = budgetFor(scenario, workload),
-  onStep?: (step: number, clusterWatts: number, migrations: number) => void,
+  onStep?: (step: number, clusterWatts: number, migrations: number, slaViolationS: number) => void,
 ): SimResult {
   return simulate({ workload, policy: createPolicy(policy), budgetW, ...(onStep ? { onStep } : {}) });
 }
