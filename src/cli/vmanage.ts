@@ -8,12 +8,14 @@ import { writeHtmlReport, type SeriesPoint } from '../sim/html.js';
 import { formatTable, toReport, type SimReport } from '../sim/report.js';
 import { budgetFor, parseScenario, runScenario } from '../sim/scenario.js';
 import { loadWorkload } from '../sim/workload.js';
+import { parseSyntheticSpec, syntheticWorkload } from '../sim/synthetic.js';
 
 interface SimFlags { workload: string; policy: string; scenario: string; json?: boolean; compare?: string; html?: string }
 
 async function runSim(flags: SimFlags): Promise<void> {
   const scenario = parseScenario(flags.scenario);
-  const workload = loadWorkload(flags.workload);
+  const synthetic = parseSyntheticSpec(flags.workload);
+  const workload = synthetic ? syntheticWorkload(synthetic) : loadWorkload(flags.workload);
   const names = flags.compare ? flags.compare.split(',').map((s) => s.trim()).filter(Boolean) : [flags.policy];
   const budget = budgetFor(scenario, workload);
   const rows: { policy: string; report: SimReport }[] = [];
@@ -47,7 +49,7 @@ export function buildProgram(): Command {
   program
     .command('sim')
     .description('trace-driven simulation of a cluster (CloudSim PlanetLab set-up)')
-    .requiredOption('--workload <path>', 'trace CSV file or directory of CloudSim per-VM files')
+    .option('--workload <path>', 'trace CSV file, directory of CloudSim per-VM files, or synthetic[:VMS[:SEED]] (built in)', 'synthetic')
     .option('--policy <name>', `policy: ${policyNames().join(', ')}`, 'thr-mmt-0.8')
     .option('--scenario <name>', 'cloudsim (no budget) or capped (70 % of peak)', 'cloudsim')
     .option('--compare <list>', 'comma-separated policies to run side by side', (v: string) => {
