@@ -44,8 +44,9 @@ export const leaderBudget = z.object({ token, watts: watts.refine((w) => w > 0, 
 
 export const leaderCommand = z.object({
   token,
-  /** update-now: send a host.update at once; safe-budget: fall back to the safe budget now. */
-  op: z.enum(['update-now', 'safe-budget']),
+  /** update-now: send a host.update at once; release: the leader stops managing this host (it
+   *  keeps the last budget until its fail-safe timeout, then the safe budget). */
+  op: z.enum(['update-now', 'release']),
 }).describe('A command from the leader');
 
 export const leaderCommandReply = z.object({ done: z.boolean(), reason: z.string().max(1024).optional() });

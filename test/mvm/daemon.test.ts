@@ -7,6 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requestStatus } from '../../src/cli/vmanagectl.js';
+import { Channel, ChannelServer, unixListener } from '../../src/mchannel/index.js';
+import { leaderFamily, type HostRegister } from '../../src/protocol/leader.js';
+import { createRegistry } from '../../src/protocol/registry.js';
 import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
 import { freePort, startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
 import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Powerd } from './support.js';
@@ -119,6 +122,35 @@ test.serial('SIGTERM stops the loop, saves guest sessions, says STOPPING=1 and e
   t.regex(mvm.proc.output(), /guest sessions saved/);
   t.regex(mvm.proc.output(), /host daemon stopped/);
   t.true(vm in JSON.parse(await readFile(join(mvm.dir, 'sessions.json'), 'utf8')), 'the session state was saved');
+});
+
+test.serial('the daemon registers with the leader, follows its budget down through powerd, and refuses a deposed leader\'s budget', async (t) => {
+  const pd = await powerd();
+  const lv = await startLibvirt(t);
+  const sock = join(await tempDir(t), 'leader.sock');
+  const server = new ChannelServer(await unixListener(sock), { role: 'leader', validator: createRegistry(leaderFamily) });
+  t.teardown(() => server.close({ endSessions: true }));
+  const registers: HostRegister[] = [];
+  let ch: Channel | undefined;
+  server.events.on('channel', (c: Channel) => {
+    ch = c;
+    c.handle('host.register', (b) => { registers.push(b as HostRegister); return { accepted: true, token: 4 }; });
+    void (async () => { for await (const m of c) void m; })();
+  });
+  const mvm = await startMvmDaemon(t, lv, {
+    power: powerSection(pd.address, 1, { startCapKHz: 3_900_000, budget: { watts: 400, safeWatts: 400 } }),
+    leader: { endpoint: { unix: sock }, updateMs: 200, trust: 'restricted' },
+  });
+  await waitFor('the registration', () => registers.length >= 1);
+  t.like(registers[0], { host: 'h1', cpus: 2, power: { idleWatts: 100, peakWatts: 200, measured: false }, reliability: 1, trust: 'restricted', frequency: { minKHz: 800_000, maxKHz: 3_900_000 } });
+  await ch!.send('leader.budget', { token: 3, watts: 120 });
+  await waitFor('the stale budget counted', async () => (await status(mvm.control)).counters['leader_stale_tokens'] === 1);
+  t.is(await pd.capKHz(), 3_900_000, 'a deposed leader\'s budget changes nothing');
+  await ch!.send('leader.budget', { token: 4, watts: 170 });
+  await waitFor('the leader budget in force and the cap lowered', async () => {
+    const s = await status(mvm.control);
+    return s.power?.budgetSource === 'leader' && s.power.budgetWatts === 170 && (await pd.capKHz()) < 3_900_000;
+  }, 15_000);
 });
 
 /** Binds a unix datagram socket (argv[1]) and prints every datagram on one line. */

@@ -9,14 +9,14 @@ import { LeaderLink } from '../../src/adapters/leader-link/link.js';
 import { Channel, ChannelServer, unixConnector, unixListener } from '../../src/mchannel/index.js';
 import { leaderFamily, type HostRegister, type HostUpdate } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
-import { tempDir, waitFor } from '../support/proc.js';
+import { tempDir, waitFor, type Teardown } from '../support/proc.js';
 
 const log = pino({ level: 'silent' });
 const VM = '6f1c1f0e-4f0c-4c4e-9a51-2f6c3c1d0a11';
 const registration: HostRegister = { host: 'h1', cpus: 8, memoryKiB: 16 << 20, power: { idleWatts: 100, peakWatts: 250, measured: false }, reliability: 0.97, trust: 'trusted', frequency: { minKHz: 800_000, maxKHz: 3_900_000 } };
 const update = (): HostUpdate => ({ ts: Date.now(), watts: 150, budgetWatts: 200, budgetSource: 'config', capKHz: 2_000_000, vms: [{ uuid: VM, cpuUtil: 0.5, sla: 'ok' }], reliability: 0.97 });
 
-async function setup(t: Parameters<typeof tempDir>[0], token = 7) {
+async function setup(t: Teardown, token = 7) {
   const path = join(await tempDir(t), 'leader.sock');
   const server = new ChannelServer(await unixListener(path), { role: 'leader', validator: createRegistry(leaderFamily) });
   t.teardown(() => server.close({ endSessions: true }));

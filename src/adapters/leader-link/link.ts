@@ -21,7 +21,7 @@ export interface LeaderLinkOptions {
   readonly update: () => HostUpdate;
   readonly onBudget: (watts: number) => void;
   readonly onConnection: (connected: boolean) => void;
-  /** 'safe-budget': fall back to the safe budget now (the host treats the leader as gone). */
+  /** 'release': the host treats the leader as gone (last budget until the fail-safe timeout). */
   readonly onCommand?: (op: LeaderCommand['op']) => void;
   /** Channel timings (tests): heartbeat / dead-after, ms. */
   readonly heartbeatMs?: number;

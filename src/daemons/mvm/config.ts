@@ -93,12 +93,26 @@ export const mvmConfigSchema = z.object({
     waitMs: z.number().int().min(0).max(600_000).default(30_000),
   }).strict().default({ peers: [], waitMs: 30_000 }),
   power: power.optional(),
+  /** The Cluster Leader (needs the power section): register, updates, budgets, migration requests. */
+  leader: z.object({
+    endpoint,
+    /** host.update period, ms. */
+    updateMs: z.number().int().min(100).max(600_000).default(5000),
+    /** What the leader may place on this host. */
+    trust: z.enum(['trusted', 'restricted', 'untrusted']).default('trusted'),
+  }).strict().optional(),
+  /** Hardware reliability score (EDAC, rasdaemon) fed to the policies and the leader; absent: score 1. */
+  reliability: z.object({
+    edacRoot: absPath.nullable().optional(),
+    rasdaemonDb: absPath.nullable().optional(),
+    pollMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+  }).strict().optional(),
   /** Local control socket for vmanagectl (JSON lines: {"op":"status"}). */
   control: z.object({ socket: absPath }).strict().optional(),
   /** Prometheus /metrics (plain HTTP, bind to localhost or a management network). */
   metrics: z.object({ host: z.string().min(1).max(255).default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).strict().optional(),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
-}).strict();
+}).strict().refine((c) => !c.leader || c.power, { path: ['leader'], message: 'a leader needs the power section (budgets act on it)' });
 
 export type MvmConfig = z.infer<typeof mvmConfigSchema>;
 export type Endpoint = z.infer<typeof endpoint>;

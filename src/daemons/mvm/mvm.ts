@@ -4,12 +4,16 @@
 // feed, the control socket for vmanagectl and Prometheus /metrics. Every guest report, heartbeat,
 // session change and hook event is logged as one structured line.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
 import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
 import { GuestChannelManager } from '../../adapters/guests/manager.js';
 import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
 import { systemClock } from '../../adapters/clock.js';
+import { LeaderLink } from '../../adapters/leader-link/link.js';
+import { HostReliabilityCollector } from '../../adapters/reliability/collector.js';
+import type { TimerHandle } from '../../domain/clock.js';
 import type { Hypervisor } from '../../domain/ports/hypervisor.js';
 import { unixConnector, unixListener } from '../../mchannel/transports/unix.js';
 import { tlsConnector, tlsListener } from '../../mchannel/transports/tls.js';
@@ -88,6 +92,21 @@ export function loadSessions(path: string, log: Logger): Map<string, SessionStat
   return out;
 }
 
+/** Polls the reliability collector every pollMs; a failed poll keeps the last score (logged). */
+function startReliability(c: NonNullable<MvmConfig['reliability']>, clock: typeof systemClock, log: Logger, onScore: (s: number) => void): TimerHandle {
+  const collector = new HostReliabilityCollector({
+    ...(c.edacRoot !== undefined ? { edacRoot: c.edacRoot } : {}), ...(c.rasdaemonDb !== undefined ? { rasdaemonDb: c.rasdaemonDb } : {}),
+  }, clock);
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  const tick = (): void => {
+    collector.poll().then((r) => onScore(r.score), (err: unknown) => log.warn({ err: String(err) }, 'reliability poll failed'))
+      .finally(() => { if (!stopped) timer = clock.setTimer(c.pollMs, tick); });
+  };
+  tick();
+  return { cancel: () => { stopped = true; timer?.cancel(); } };
+}
+
 export function saveSessions(path: string, states: ReadonlyMap<string, SessionState>): void {
   writeFileSync(`${path}.tmp`, JSON.stringify(Object.fromEntries(states)), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
@@ -113,7 +132,36 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   let loop: ControlLoop | undefined;
   if (cfg.power) {
     plant = await openPowerPlant(cfg.power, clock, log.child({ part: 'power' }));
-    loop = new ControlLoop({ host: cfg.host, cfg: cfg.power, plant, hypervisor: hv, clock, log });
+    loop = new ControlLoop({
+      host: cfg.host, cfg: cfg.power, plant, hypervisor: hv, clock, log,
+      ...(cfg.leader ? { requestMigration: (vm: string, shed: number, d: { reason: { text: string } }) => leaderLink!.requestMigration(vm, shed, d.reason.text) } : {}),
+    });
+  }
+  let reliability = 1;
+  const rel = cfg.reliability ? startReliability(cfg.reliability, clock, log, (score) => { reliability = score; loop?.builder.setReliability(score); }) : undefined;
+  let leaderLink: LeaderLink | undefined;
+  if (cfg.leader && loop && plant) {
+    const l = loop;
+    const p = plant;
+    leaderLink = new LeaderLink({
+      connector: connectorFor(cfg.leader.endpoint), host: cfg.host, clock, log: log.child({ part: 'leader' }), updateMs: cfg.leader.updateMs,
+      registration: () => ({
+        host: cfg.host, cpus: p.cpus, memoryKiB: Math.floor(totalmem() / 1024),
+        power: { idleWatts: p.model.idleWatts, peakWatts: p.model.peakWatts, measured: false },
+        reliability, trust: cfg.leader!.trust, frequency: { minKHz: p.minKHz, maxKHz: p.maxKHz },
+      }),
+      update: () => {
+        const snap = l.builder.build();
+        return {
+          ts: clock.now(), ...(snap.power ? { watts: Math.max(0, snap.power.watts) } : {}), budgetWatts: snap.budget.watts, budgetSource: snap.budget.source,
+          capKHz: snap.frequency.capKHz, reliability,
+          vms: snap.vms.slice(0, 4096).map((v) => ({ uuid: v.uuid, cpuUtil: v.cpuUtil, sla: v.sla.status })),
+        };
+      },
+      onBudget: (watts) => l.bus.emit('leader-budget', { watts }),
+      onConnection: (connected) => l.bus.emit('leader-connection', { connected }),
+      onCommand: (op) => { if (op === 'release') l.bus.emit('leader-connection', { connected: false }); },
+    });
   }
   guests.events.on('report', (e) => {
     counts.guestReports++;
@@ -148,6 +196,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
         sla_reports_accepted: loop.builder.counters.accepted, sla_reports_rate_limited: loop.builder.counters.rate,
         sla_reports_invalid: loop.builder.counters.invalid, sla_reports_unknown_vm: loop.builder.counters.unknownVm,
         cycles: loop.broker.counters.cycles, decisions_applied: loop.broker.counters.applied, decisions_refused: loop.broker.counters.refused,
+        ...(leaderLink ? { leader_registrations: leaderLink.counters.registrations, leader_budgets: leaderLink.counters.budgets, leader_stale_tokens: leaderLink.counters.staleTokens, leader_updates: leaderLink.counters.updates } : {}),
         sensor_reads: loop.counters.sensorReads, sensor_errors: loop.counters.sensorErrors, migration_requests: loop.counters.migrationRequests,
       } : {}),
       ...(local.control ? { control_requests: local.control.counters.requests, control_bad_requests: local.control.counters.badRequests } : {}),
@@ -171,6 +220,8 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
     async stop() {
       // The loop first: no decision is carried out while the rest shuts down.
       await loop?.stop();
+      await leaderLink?.stop();
+      rel?.cancel();
       await local.control?.close();
       await metrics?.close();
       const states = await guests.stop();
