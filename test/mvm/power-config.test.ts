@@ -104,3 +104,14 @@ test('the control socket answers status, names a bad request plainly, and counts
   t.regex(await ask(path, 'x'.repeat(10_000)), /line longer than 4096 bytes/);
   t.deepEqual(srv.counters, { requests: 3, badRequests: 3, refusedClients: 0 });
 });
+
+test('the documented example configuration (docs/mvm.example.yaml) is accepted', (t) => {
+  const cfg = loadMvmConfig(join(root, 'docs/mvm.example.yaml'));
+  t.is(cfg.power?.policies.length, 5);
+  t.is(cfg.leader?.trust, 'trusted');
+});
+
+test('a leader without the power section is refused by name', (t) => {
+  const err = t.throws(() => parseMvmConfig({ host: 'a', hypervisor: {}, leader: { endpoint: { unix: '/run/l.sock' } } }));
+  t.regex(err!.message, /leader: a leader needs the power section/);
+});
