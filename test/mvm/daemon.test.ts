@@ -11,6 +11,7 @@ import { Channel, ChannelServer, unixListener } from '../../src/mchannel/index.j
 import { leaderFamily, type HostRegister } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
 import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
+import { intelPstatePolicies, makeFakeSysfs, raplPackage } from '../support/fakesysfs.js';
 import { freePort, startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
 import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Powerd } from './support.js';
 
@@ -151,6 +152,19 @@ test.serial('the daemon registers with the leader, follows its budget down throu
     const s = await status(mvm.control);
     return s.power?.budgetSource === 'leader' && s.power.budgetWatts === 170 && (await pd.capKHz()) < 3_900_000;
   }, 15_000);
+});
+
+test.serial('with the RAPL sensor the daemon reads package energy from sysfs itself', async (t) => {
+  const pd = await powerd();
+  const lv = await startLibvirt(t);
+  const rapl = await makeFakeSysfs(t, { policies: intelPstatePolicies(1), rapl: [raplPackage(0)] });
+  const mvm = await startMvmDaemon(t, lv, { power: { ...powerSection(pd.address, 0.5), sensor: { kind: 'rapl', root: rapl.root } } });
+  const s = await waitFor('two sensor reads', async () => {
+    const x = await status(mvm.control);
+    return x.counters['sensor_reads']! >= 2 && x.power?.watts !== undefined ? x : undefined;
+  });
+  t.is(s.counters['sensor_errors'], 0);
+  t.true(s.power!.watts! >= 0, JSON.stringify(s.power));
 });
 
 /** Binds a unix datagram socket (argv[1]) and prints every datagram on one line. */

@@ -115,3 +115,12 @@ test('a leader without the power section is refused by name', (t) => {
   const err = t.throws(() => parseMvmConfig({ host: 'a', hypervisor: {}, leader: { endpoint: { unix: '/run/l.sock' } } }));
   t.regex(err!.message, /leader: a leader needs the power section/);
 });
+
+test('sensor sources: rapl and a BMC are accepted; a BMC entry with a bad port is named by path', (t) => {
+  t.is(parseMvmConfig({ host: 'a', hypervisor: {}, power: { ...power, sensor: { kind: 'rapl' } } }).power?.sensor.kind, 'rapl');
+  const bmc = { protocol: 'ipmi', target: { kind: 'lan', host: '10.0.0.9', port: 623, username: 'u', password: 'p' } };
+  const ok = parseMvmConfig({ host: 'a', hypervisor: {}, power: { ...power, sensor: { kind: 'bmc', bmc } } });
+  t.is(ok.power?.sensor.kind, 'bmc');
+  const err = t.throws(() => parseMvmConfig({ host: 'a', hypervisor: {}, power: { ...power, sensor: { kind: 'bmc', bmc: { ...bmc, target: { ...bmc.target, port: 0 } } } } }));
+  t.regex(err!.message, /power\.sensor\.bmc\.target\.port:/);
+});

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { BmcConfigSchema } from '../../adapters/power/ipmi-bmc.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 
 const absPath = z.string().regex(/^\//, 'an absolute path').max(4096);
@@ -26,9 +27,12 @@ const watts = z.number().positive().max(100_000);
 
 /** Power management: where watts are read, which knobs move, and under which budget. Units: W, kHz, ms. */
 const power = z.object({
-  /** Power sensor. powerd: powerd's sensor; sim: a modelled host (utilisation x frequency cap). */
+  /** Power sensor. powerd: powerd's sensor; sim: a modelled host (utilisation x frequency cap);
+   *  rapl: package energy counters read here; bmc: the host's BMC (IPMI DCMI / sensors, Redfish). */
   sensor: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('powerd') }).strict(),
+    z.object({ kind: z.literal('rapl'), root: absPath.optional() }).strict(),
+    z.object({ kind: z.literal('bmc'), bmc: BmcConfigSchema }).strict(),
     z.object({ kind: z.literal('sim'), utilisation: z.number().min(0).max(1).default(0.5) }).strict(),
   ]),
   /** The frequency cap (and power limit) actuator: vmanage-powerd on the system bus. */

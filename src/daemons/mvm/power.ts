@@ -1,11 +1,13 @@
 // The host's power plant as the MVM sees it: vmanage-powerd (frequency cap, optional power-limit
-// backstop, its sensor) or a simulated sensor whose modelled watts follow the cap powerd applies
+// backstop), a sensor (powerd's, RAPL read here, the BMC over IPMI/Redfish) or a simulated sensor whose modelled watts follow the cap powerd applies
 // (a host without a meter: demos, tests, the benchmark). Units: W, kHz, ms.
 import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import type { Logger } from 'pino';
 import { PowerdClient } from '../../adapters/power/powerd-client.js';
 import { disconnectBus } from '../../adapters/power/powerd-client-protocol.js';
+import { createBmc } from '../../adapters/power/ipmi-bmc.js';
+import { RaplSensor } from '../../adapters/power/rapl.js';
 import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
 import type { Clock } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -67,9 +69,13 @@ export async function openPowerPlant(cfg: PowerConfig, clock: Clock, log: Logger
       capKHz = cfg.startCapKHz;
     }
     const powerLimit = cfg.actuator.limitSource ? powerd.powerLimit(cfg.actuator.limitSource) : undefined;
-    if (cfg.sensor.kind === 'powerd') {
-      return { sensor: powerd.sensor, frequency: powerd, powerLimit, model, minKHz, maxKHz, capKHz, cpus, simUtilisation: undefined, close };
-    }
+    const measured = (sensor: PowerSensor): PowerPlant => ({
+      sensor, frequency: powerd, powerLimit, model, minKHz, maxKHz, capKHz, cpus, simUtilisation: undefined,
+      close: async () => { await sensor.close?.(); await close(); },
+    });
+    if (cfg.sensor.kind === 'powerd') return measured(powerd.sensor);
+    if (cfg.sensor.kind === 'rapl') return measured(new RaplSensor({ clock, ...(cfg.sensor.root ? { root: cfg.sensor.root } : {}) }));
+    if (cfg.sensor.kind === 'bmc') return measured(createBmc(cfg.sensor.bmc, { clock }).sensor);
     const sim = new SimPower({ model, clock, utilisation: constantUtilisation(cfg.sensor.utilisation), minKHz, maxKHz, name: 'sim' });
     sim.capKHz = capKHz;
     // The simulated host runs at whatever cap powerd accepted.
