@@ -181,7 +181,11 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   }) : undefined;
   const hooks = cfg.hooks ? await startHookListener({
     path: cfg.hooks.socket,
-    onEvent: (e) => log.info({ event: 'hook', vm: e.vm.uuid, name: e.vm.name, operation: e.operation, subOperation: e.subOperation, driver: e.driver }, 'libvirt hook'),
+    onEvent: (e) => {
+      log.info({ event: 'hook', vm: e.vm.uuid, name: e.vm.name, operation: e.operation, subOperation: e.subOperation, driver: e.driver }, 'libvirt hook');
+      // The VM left this host (migrated away or stopped): its open migration request is answered.
+      if (e.operation === 'release') loop?.bus.emit('migration-resolved', { vm: e.vm.uuid, outcome: 'left-host' });
+    },
     log,
   }) : undefined;
   if (cfg.stateFile) guests.restore(loadSessions(cfg.stateFile, log));
