@@ -165,7 +165,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   }
   guests.events.on('report', (e) => {
     counts.guestReports++;
-    log.debug({ event: 'sla.report', vm: e.vm, seq: e.seq, stale: e.stale, ...e.report }, 'guest SLA report');
+    log.info({ event: 'sla.report', vm: e.vm, seq: e.seq, stale: e.stale, ...e.report }, 'guest SLA report');
     // A report QEMU held while no host was connected describes the past: not a control input.
     if (e.stale) counts.staleReports++;
     else loop?.slaReport(e.vm, e.report);
