@@ -11,6 +11,7 @@ import { Channel, ChannelServer, unixListener } from '../../src/mchannel/index.j
 import { leaderFamily, type HostRegister } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
 import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
+import { domainXml, runHookScript } from '../hooks/support.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage } from '../support/fakesysfs.js';
 import { freePort, startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
 import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Powerd } from './support.js';
@@ -77,7 +78,7 @@ test.serial('a guest flooding violation reports cannot starve another VM or rais
   await lv.startVm('hostile', hostile, join(dir, 'h.sock'));
   await lv.startVm('honest', honest, join(dir, 'k.sock'));
   // A budget no clock can meet (idle alone is 100 W): budget violations every cycle.
-  const mvm = await startMvmDaemon(t, lv, { power: powerSection(pd.address, 1, {
+  const mvm = await startMvmDaemon(t, lv, { hooks: { socket: join(dir, 'hook.sock') }, power: powerSection(pd.address, 1, {
     budget: { watts: 60, safeWatts: 60 },
     policies: [{ name: 'sla-dvfs' }, { name: 'budget', params: { raise: false } }, { name: 'violation-trigger', params: { windowMs: 5000, onThreshold: 3, offThreshold: 1, maxOpenRequests: 1, minIntervalMs: 60_000 } }, { name: 'fail-safe' }],
   }) });
@@ -99,6 +100,13 @@ test.serial('a guest flooding violation reports cannot starve another VM or rais
   await waitFor('a migration request', async () => (await status(mvm.control)).counters['migration_requests']! >= 1);
   await new Promise((r) => setTimeout(r, 1000));
   t.is((await status(mvm.control)).counters['migration_requests'], 1, 'at most the configured one open request');
+  t.is((await status(mvm.control)).migrationsOpen, 1);
+  // The VM leaves the host: libvirt's release hook (the real hook script) answers the request.
+  for (const [name, uuid] of [['hostile', hostile], ['honest', honest]] as const) {
+    const run = await runHookScript(t, [name, 'release', 'end', '-'], domainXml(name, uuid), { env: { VMANAGE_HOOK_SOCKET: join(dir, 'hook.sock') } });
+    t.is(run.code, 0, run.stderr);
+  }
+  await waitFor('the request answered', async () => (await status(mvm.control)).migrationsOpen === 0);
 });
 
 test.serial('SIGTERM stops the loop, saves guest sessions, says STOPPING=1 and exits 0; READY=1 and WATCHDOG=1 reach NOTIFY_SOCKET', async (t) => {

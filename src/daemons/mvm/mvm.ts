@@ -52,6 +52,8 @@ export interface MvmStatus {
     readonly maxKHz: number;
   };
   readonly vms: number;
+  /** VMs with an open migration request (as of the latest cycle). */
+  readonly migrationsOpen: number;
   readonly counters: Readonly<Record<string, number>>;
 }
 
@@ -212,6 +214,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
         capKHz: loop.builder.build().frequency.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz,
       } } : {}),
       vms: snap?.vms.length ?? 0,
+      migrationsOpen: snap?.vms.filter((v) => v.migrationOpen).length ?? 0,
       counters,
     };
   };
