@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Usage: boot-check.sh ROOT (root, vmanage installed in ROOT). Boots ROOT with systemd as PID 1
+# in systemd-nspawn and checks the units for real, under their sandbox: vmanage-mvm runs as
+# user vmanage with no capabilities and talks to libvirtd through libvirt-dbus; D-Bus activation
+# starts vmanage-powerd (root, empty capability bounding set); the qemu hook reaches the host
+# daemon; vmanagectl answers. Powers the container off at the end. Exit 0 when all hold.
+set -uo pipefail
+root=$1
+log=$(mktemp /tmp/vmanage-boot.XXXXXX.log)
+systemd-nspawn -q --register=no --keep-unit --console=passive -b -D "$root" </dev/null >"$log" 2>&1 &
+nspawn=$!
+fail() { echo "boot-check: FAIL: $*" >&2; tail -n 20 "$log" >&2; stop; exit 1; }
+init=""
+in_ct() { timeout 20 nsenter -t "$init" -a -r -w env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C "$@"; }
+stop() { # poweroff, and after 15 s kill the container's init (that ends its whole PID namespace)
+  [[ -n "$init" ]] && in_ct systemctl poweroff >/dev/null 2>&1
+  for _ in $(seq 1 150); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$nspawn" 2>/dev/null; then
+    [[ -n "$init" ]] && kill -KILL "$init" 2>/dev/null
+    kill -KILL "$nspawn" 2>/dev/null
+  fi
+  wait "$nspawn" 2>/dev/null; rm -f "$log"
+}
+for _ in $(seq 1 100); do init=$(pgrep -P "$nspawn" | head -1); [[ -n "$init" ]] && break; sleep 0.1; done
+[[ -n "$init" ]] || fail "systemd-nspawn did not start a container"
+# systemd answers on its socket only once it is up: poll (90 s at most) for the end of start-up.
+state=""
+for _ in $(seq 1 180); do
+  state=$(in_ct systemctl is-system-running 2>/dev/null)
+  case $state in running|degraded) break;; esac
+  sleep 0.5
+done
+case $state in running|degraded) echo "container booted: $state";; *) fail "the container did not finish booting: '$state'";; esac
+in_ct systemctl is-active --quiet vmanage-mvm.service || fail "vmanage-mvm is not active: $(in_ct systemctl status --no-pager -n 10 vmanage-mvm 2>&1)"
+mvm=$(in_ct systemctl show -p MainPID --value vmanage-mvm.service)
+[[ "$(in_ct awk '/^Uid:/ { print $2 }' "/proc/$mvm/status")" == "$(in_ct id -u vmanage)" ]] || fail "vmanage-mvm does not run as vmanage"
+in_ct grep -q '^CapEff:[[:space:]]*0*$' "/proc/$mvm/status" || fail "vmanage-mvm has capabilities"
+echo "vmanage-mvm: active, user vmanage, no capabilities"
+in_ct busctl introspect org.vmanage.Power1 /org/vmanage/Power1 org.vmanage.Power1 >/dev/null || fail "org.vmanage.Power1 not activated: $(in_ct journalctl -u vmanage-powerd --no-pager -n 10 2>&1)"
+in_ct systemctl is-active --quiet vmanage-powerd.service || fail "vmanage-powerd is not active"
+powerd=$(in_ct systemctl show -p MainPID --value vmanage-powerd.service)
+in_ct grep -q '^CapBnd:[[:space:]]*0*$' "/proc/$powerd/status" || fail "vmanage-powerd has a capability bounding set"
+echo "vmanage-powerd: D-Bus activated, bounding set empty"
+echo '<domain type="kvm"><name>vm1</name><uuid>00000000-0000-4000-8000-000000000001</uuid></domain>' |
+  in_ct /etc/libvirt/hooks/qemu.d/vmanage vm1 started begin - >/dev/null || fail "qemu hook with the daemon running"
+echo "qemu hook -> vmanage-mvm: exit 0"
+out=$(in_ct vmanagectl status 2>&1); rc=$?
+[[ $rc -eq 1 && "$out" == *"cannot reach the host daemon"* ]] || fail "vmanagectl status: rc=$rc $out"
+echo "vmanagectl status: exit 1 (the host daemon has no control socket yet)"
+in_ct systemctl --failed --no-legend --plain | grep vmanage && fail "a vmanage unit failed"
+stop
+exit 0
