@@ -2,6 +2,7 @@
 // allFamilies (the one explicit registration); `npm run schemas` then refreshes schemas/.
 import { guestFamily } from './guest.js';
 import { hookFamily } from './hook.js';
+import { leaderFamily } from './leader.js';
 import { createRegistry, type MessageFamily, type ProtocolRegistry } from './registry.js';
 
 export { createRegistry, defineFamily, ProtocolRegistry, type BodyOf, type KindSpec, type MessageFamily, type ReplyOf } from './registry.js';
@@ -10,7 +11,8 @@ export { hookFamily, hookEvent, hookReply, type HookEvent, type HookReply } from
 export { jsonSchemas, schemaText } from './json-schema.js';
 
 /** Every family vmanage speaks (leader kinds are added here by the broker work). */
-export const allFamilies: readonly MessageFamily[] = [guestFamily, hookFamily];
+export const allFamilies: readonly MessageFamily[] = [guestFamily, hookFamily, leaderFamily];
+export { leaderFamily } from './leader.js';
 
 /** A registry with every family: what daemons pass as the channel validator. */
 export function vmanageRegistry(): ProtocolRegistry {
