@@ -2,8 +2,8 @@
 # Usage: boot-check.sh ROOT (root, vmanage installed in ROOT). Boots ROOT with systemd as PID 1
 # in systemd-nspawn and checks the units for real, under their sandbox: vmanage-mvm runs as
 # user vmanage with no capabilities and talks to libvirtd through libvirt-dbus; D-Bus activation
-# starts vmanage-powerd (root, empty capability bounding set); the qemu hook reaches the host
-# daemon; vmanagectl answers. Powers the container off at the end. Exit 0 when all hold.
+# starts vmanage-powerd (root, empty capability bounding set); the qemu hook
+# runs while the host daemon is up; vmanagectl answers. Powers the container off at the end. Exit 0 when all hold.
 set -uo pipefail
 root=$1
 log=$(mktemp /tmp/vmanage-boot.XXXXXX.log)
@@ -43,7 +43,7 @@ in_ct grep -q '^CapBnd:[[:space:]]*0*$' "/proc/$powerd/status" || fail "vmanage-
 echo "vmanage-powerd: D-Bus activated, bounding set empty"
 echo '<domain type="kvm"><name>vm1</name><uuid>00000000-0000-4000-8000-000000000001</uuid></domain>' |
   in_ct /etc/libvirt/hooks/qemu.d/vmanage vm1 started begin - >/dev/null || fail "qemu hook with the daemon running"
-echo "qemu hook -> vmanage-mvm: exit 0"
+echo "qemu hook with vmanage-mvm running: exit 0"
 out=$(in_ct vmanagectl status 2>&1); rc=$?
 [[ $rc -eq 1 && "$out" == *"cannot reach the host daemon"* ]] || fail "vmanagectl status: rc=$rc $out"
 echo "vmanagectl status: exit 1 (the host daemon has no control socket yet)"
