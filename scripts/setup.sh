@@ -9,6 +9,7 @@ APT_PACKAGES=(
   qemu-system-x86 qemu-utils busybox-static cpio zstd socat iproute2 util-linux
   openipmi ipmitool freeipmi-tools libopenipmi-dev gcc make
   etcd-server sqlite3 chromium dpkg-dev xenstore-utils openssl
+  lintian debootstrap systemd-container
 )
 
 missing=()

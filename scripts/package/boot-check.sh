@@ -45,8 +45,10 @@ echo '<domain type="kvm"><name>vm1</name><uuid>00000000-0000-4000-8000-000000000
   in_ct /etc/libvirt/hooks/qemu.d/vmanage vm1 started begin - >/dev/null || fail "qemu hook with the daemon running"
 echo "qemu hook with vmanage-mvm running: exit 0"
 out=$(in_ct vmanagectl status 2>&1); rc=$?
-[[ $rc -eq 1 && "$out" == *"cannot reach the host daemon"* ]] || fail "vmanagectl status: rc=$rc $out"
-echo "vmanagectl status: exit 1 (the host daemon has no control socket yet)"
+[[ $rc -eq 0 && "$out" == *'"hypervisor": "qemu:///system"'* ]] || fail "vmanagectl status: rc=$rc $out"
+echo "vmanagectl status: the host daemon answers on its control socket"
+[[ "$(in_ct systemctl show -p Type --value vmanage-mvm.service)" == notify ]] || fail "vmanage-mvm is not Type=notify"
+echo "vmanage-mvm: Type=notify, READY=1 received"
 in_ct systemctl --failed --no-legend --plain | grep vmanage && fail "a vmanage unit failed"
 stop
 exit 0

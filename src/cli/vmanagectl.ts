@@ -64,7 +64,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         setExit(0);
       } catch (err) {
         io.err(`vmanagectl: ${(err as Error).message}\n` +
-          'vmanagectl: is vmanage-mvm running? (systemctl status vmanage-mvm; its control socket is not implemented in this release)\n');
+          'vmanagectl: is vmanage-mvm running? (systemctl status vmanage-mvm)\n');
         setExit(1);
       }
     });
