@@ -1,18 +1,9 @@
 // Output of `vmanage sim`: one JSON object, or a plain table for several policies.
+import type { Metrics } from './accounting.js';
 import type { SimResult } from './run.js';
 
-export interface SimReport {
-  energyKWh: number;
-  slatah: number;
-  pdm: number;
-  slav: number;
-  esv: number;
-  migrations: number;
-  slaViolationPct: number;
-  budgetViolationPct: number;
-  frequencyChanges: number;
-  meanSlowdown: number;
-  latencyViolationPct: number;
+/** The simulator's metrics (src/sim/accounting.ts) plus the run's wall time, seconds. */
+export interface SimReport extends Metrics {
   wallSeconds: number;
 }
 
