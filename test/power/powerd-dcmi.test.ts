@@ -2,7 +2,7 @@
 // plug-in pointing at a real BMC (ipmi_sim + our DCMI plug-in, test/support/ipmisim.ts): a cap
 // set through the powerd client reaches the BMC and is active, out-of-range caps are refused by
 // name (by powerd's platform range, and by the BMC's own range), and clearing deactivates it.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import dbus from 'dbus-next';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ interface Rig { sim: IpmiSim; client: dbus.MessageBus; powerd: PowerdClient }
 
 /** ipmi_sim accepts 100..800 W; powerd's DCMI source is configured for 150..850 W, so 820 W
  *  passes powerd and is refused by the BMC itself. powerd runs the sim backend (no sysfs). */
-async function startRig(t: Parameters<Parameters<typeof test>[1]>[0], tool: 'freeipmi' | 'ipmitool'): Promise<Rig> {
+async function startRig(t: ExecutionContext, tool: 'freeipmi' | 'ipmitool'): Promise<Rig> {
   const sim = await startIpmiSim(t, { limitMin: 100, limitMax: 800 });
   const bus = await startPrivateBus(t, 'system');
   const file = join(await tempDir(t, 'vmanage-powerd-dcmi-'), 'powerd.yaml');

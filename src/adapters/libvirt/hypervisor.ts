@@ -33,6 +33,9 @@ export interface LibvirtHypervisorOptions {
    * Liveness probe of libvirt-dbus's libvirt connection, ms (default 5000; 0 = off). libvirtd
    * restarting behind libvirt-dbus is only visible as failing calls; the probe turns that into
    * an onReconnect once calls succeed again, even when the daemon makes no calls of its own.
+   * Limit (measured, test/libvirt/libvirtd-restart.test.ts): a restart that falls between two
+   * calls is invisible, because libvirt-dbus reopens its connection transparently and exposes no
+   * per-daemon identity: no onReconnect, and lifecycle events during the gap are lost.
    */
   readonly livenessIntervalMs?: number;
   readonly log?: { warn(obj: object, msg: string): void };
