@@ -2,10 +2,12 @@
 // is. org.freedesktop.DBus.GetConnectionUnixUser gives the uid; GetConnectionCredentials gives
 // the groups (UnixGroupIDs, dbus-daemon >= 1.11; without it only uids are checked). A caller is
 // allowed if its uid is listed or it belongs to a listed group. Answers are cached per unique
-// connection name (the bus never reuses one), in a bounded map.
+// connection name (the bus never reuses one), in a bounded map; watch() drops a name's entry when
+// the bus reports (NameOwnerChanged) that the connection is gone, so the map holds live callers.
+// Every call is still authorised: the cache only saves the two bus round trips of identify().
 import { readFile } from 'node:fs/promises';
 import dbus from 'dbus-next';
-import type { MessageBus } from 'dbus-next';
+import type { Message, MessageBus } from 'dbus-next';
 
 export interface Caller {
   readonly sender: string;
@@ -43,15 +45,60 @@ export async function resolveGroups(groups: readonly (string | number)[], groupF
   return { gids, missing };
 }
 
+const NAME_OWNER_CHANGED = "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'";
+
+export interface AuthCounters {
+  /** identify() answered from the cache / by asking the bus. */
+  cacheHits: number;
+  lookups: number;
+  /** Cache entries dropped because their connection left the bus. */
+  invalidated: number;
+}
+
 export class CallerAuthoriser {
+  readonly counters: AuthCounters = { cacheHits: 0, lookups: 0, invalidated: 0 };
   private readonly cache = new Map<string, Caller>();
+  /** Senders being looked up; set to true when the name vanished meanwhile (do not cache it). */
+  private readonly inflight = new Map<string, boolean>();
+  private watching = false;
 
   constructor(private readonly bus: MessageBus, private readonly allowedUids: readonly number[], private readonly allowedGids: readonly number[]) {}
+
+  /**
+   * Subscribes to NameOwnerChanged and forgets callers whose connection closed. Call once after
+   * connecting; without it entries live until the bounded map evicts them.
+   */
+  async watch(): Promise<void> {
+    if (this.watching) return;
+    this.watching = true;
+    this.bus.on('message', (msg: Message) => this.onBusMessage(msg));
+    await this.busCall('AddMatch', NAME_OWNER_CHANGED);
+  }
+
+  /** Entries in the cache (for tests and counters). */
+  get cached(): number {
+    return this.cache.size;
+  }
 
   /** Who the sender is, by the bus daemon's account. */
   async identify(sender: string): Promise<Caller> {
     const cached = this.cache.get(sender);
-    if (cached) return cached;
+    if (cached) {
+      this.counters.cacheHits++;
+      return cached;
+    }
+    this.counters.lookups++;
+    this.inflight.set(sender, false);
+    try {
+      const caller = await this.lookup(sender);
+      if (!this.inflight.get(sender)) this.remember(caller);
+      return caller;
+    } finally {
+      this.inflight.delete(sender);
+    }
+  }
+
+  private async lookup(sender: string): Promise<Caller> {
     const uid = await this.busCall('GetConnectionUnixUser', sender);
     if (typeof uid !== 'number') throw new AccessDenied({ sender }, `the bus gave no uid for ${sender}`);
     let gids: number[] = [];
@@ -62,10 +109,22 @@ export class CallerAuthoriser {
     } catch {
       // older bus: uid only
     }
-    const caller = { sender, uid, gids };
+    return { sender, uid, gids };
+  }
+
+  private remember(caller: Caller): void {
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(sender, caller);
-    return caller;
+    this.cache.set(caller.sender, caller);
+  }
+
+  /** NameOwnerChanged(name, old owner, new owner): a unique name with no new owner is gone. */
+  private onBusMessage(msg: Message): void {
+    if (msg.type !== dbus.MessageType.SIGNAL || msg.member !== 'NameOwnerChanged' || msg.sender !== 'org.freedesktop.DBus') return;
+    if (msg.interface !== 'org.freedesktop.DBus' || msg.signature !== 'sss') return;
+    const [name, , newOwner] = msg.body as [string, string, string];
+    if (typeof name !== 'string' || !name.startsWith(':') || newOwner !== '') return;
+    if (this.inflight.has(name)) this.inflight.set(name, true);
+    if (this.cache.delete(name)) this.counters.invalidated++;
   }
 
   /** Resolves to the caller when allowed; rejects with AccessDenied otherwise. */
@@ -76,10 +135,10 @@ export class CallerAuthoriser {
     throw new AccessDenied(caller, `uid ${caller.uid} (${sender}) is not allowed to change power settings: not in allow.uids and in none of allow.groups`);
   }
 
-  private async busCall(member: string, sender: string): Promise<unknown> {
+  private async busCall(member: string, arg: string): Promise<unknown> {
     const reply = await this.bus.call(new dbus.Message({
       destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus',
-      member, signature: 's', body: [sender],
+      member, signature: 's', body: [arg],
     }));
     return reply?.body[0];
   }

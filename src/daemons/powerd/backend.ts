@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import { systemClock } from '../../adapters/clock.js';
-import { CpufreqActuator } from '../../adapters/power/cpufreq.js';
 import { DcmiPowerLimit } from '../../adapters/power/ipmi-dcmi.js';
 import { execRunner } from '../../adapters/power/ipmi-exec.js';
 import { IpmiTargetSchema } from '../../adapters/power/ipmi-target.js';
@@ -16,6 +15,7 @@ import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
 import { ErrorCodes, VmanageError, isVmanageError } from '../../domain/errors.js';
 import type { FrequencyActuator, PowerLimitActuator, PowerSensor } from '../../domain/ports/power.js';
 import { specPowerModel } from '../../domain/power-model.js';
+import { PowerdCpufreq } from './cap-cpufreq.js';
 import type { PowerdConfig } from './config.js';
 import type { PowerBackend } from './service.js';
 
@@ -98,7 +98,7 @@ async function sysfsBackend(config: PowerdConfig, log: Logger): Promise<PowerBac
   const counters = newSysfsCounters(); // shared by every sysfs adapter of this daemon
   let frequency: FrequencyActuator | undefined;
   if (config.frequency.enabled) {
-    const cpufreq = new CpufreqActuator({ root, counters });
+    const cpufreq = new PowerdCpufreq({ root, counters });
     try {
       await cpufreq.state();
       frequency = cpufreq;

@@ -42,6 +42,7 @@ export async function startPowerd(config: PowerdConfig, log: Logger, onBusLost: 
   const stream = (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream;
   for (const event of ['end', 'close']) stream?.on(event, () => busLost(new Error(`the bus connection ended (${event})`)));
   const auth = new CallerAuthoriser(bus, config.allow.uids, gids);
+  await auth.watch();
   const iface = new Power1Interface(bus, service, auth, log);
   bus.export(POWER1_PATH, iface);
   const reply = await bus.requestName(POWER1_NAME, dbus.NameFlag.DO_NOT_QUEUE);

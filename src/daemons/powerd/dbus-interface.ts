@@ -73,11 +73,12 @@ export class Power1Interface extends Interface {
     return this.guard('GetState', false, async () => JSON.stringify(await this.service.state()));
   }
 
-  /** Counters as name -> count: this interface's (power1.*) and the backend's (sysfs.*). */
+  /** Counters as name -> count: this interface's (power1.*), caller lookups (auth.*) and the backend's (sysfs.*). */
   GetCounters(): Promise<Record<string, number>> {
     return this.guard('GetCounters', false, async () => {
       const out: Record<string, number> = {};
       for (const [k, v] of Object.entries(this.counters)) out[`power1.${k}`] = v;
+      for (const [k, v] of Object.entries(this.auth.counters)) out[`auth.${k}`] = v;
       for (const [k, v] of Object.entries(this.service.backend.counters ?? {})) out[`sysfs.${k}`] = v;
       return out;
     });
@@ -149,9 +150,19 @@ export class Power1Interface extends Interface {
     if (Object.keys(changed).length) Interface.emitPropertiesChanged(this, changed, []);
   }
 
+  /**
+   * Signals the change, then publishes it into the properties. A frequency cap, governor or EPP
+   * change is applied from what was written (the actuator has read it back already): re-reading
+   * every policy's and every limit's sysfs files here cost more than the change itself and queued
+   * behind the service's lock, delaying the next caller. A power-limit change re-reads the limits
+   * (sources may report per-package entries).
+   */
   private onChange(c: Change): void {
     this.CapChanged(c.what, c.caller.uid, c.caller.sender, c.old, c.new);
-    this.refresh().catch((err: unknown) => this.log.warn({ err }, 'cannot refresh properties after a change'));
+    if (c.what === 'frequency-cap') this.publish({ ...this.snap, FrequencyCapKHz: c.new === '' ? 0 : Number(c.new) });
+    else if (c.what === 'governor') this.publish({ ...this.snap, Governor: c.new });
+    else if (c.what === 'epp') this.publish({ ...this.snap, Epp: c.new });
+    else this.refresh().catch((err: unknown) => this.log.warn({ err }, 'cannot refresh properties after a change'));
   }
 
   private takeSender(): string {
