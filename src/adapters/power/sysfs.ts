@@ -4,7 +4,7 @@
 // counted in SysfsCounters, never a crash. Attributes are at most one page (4 KiB) long, so reads
 // are bounded. Writes open the existing file without O_CREAT: a missing attribute is NOT_FOUND,
 // never a new file.
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -41,6 +41,16 @@ export function ioError(err: unknown, op: 'read' | 'write', path: string, counte
   return new VmanageError(code, `${op} ${path}: ${errno}`, { path, op, errno }, { cause: err });
 }
 
+/** The text of an attribute from the bytes read; a read that filled the page+1 buffer is refused. */
+function attrText(path: string, buf: Buffer, bytesRead: number, counters?: SysfsCounters): string {
+  if (counters) counters.reads++;
+  if (bytesRead > MAX_ATTR_BYTES) {
+    if (counters) counters.malformed++;
+    throw new VmanageError(ErrorCodes.InvalidInput, `${path}: longer than ${MAX_ATTR_BYTES} bytes, not a sysfs attribute`, { path });
+  }
+  return buf.subarray(0, bytesRead).toString('utf8').trimEnd();
+}
+
 /** Reads an attribute and strips the trailing newline (and the trailing space lists carry). */
 export async function readAttr(path: string, counters?: SysfsCounters): Promise<string> {
   let fh;
@@ -48,12 +58,7 @@ export async function readAttr(path: string, counters?: SysfsCounters): Promise<
     fh = await open(path, constants.O_RDONLY);
     const buf = Buffer.alloc(MAX_ATTR_BYTES + 1);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    if (counters) counters.reads++;
-    if (bytesRead > MAX_ATTR_BYTES) {
-      if (counters) counters.malformed++;
-      throw new VmanageError(ErrorCodes.InvalidInput, `${path}: longer than ${MAX_ATTR_BYTES} bytes, not a sysfs attribute`, { path });
-    }
-    return buf.subarray(0, bytesRead).toString('utf8').trimEnd();
+    return attrText(path, buf, bytesRead, counters);
   } catch (err) {
     if (err instanceof VmanageError) throw err;
     throw ioError(err, 'read', path, counters);
@@ -62,7 +67,24 @@ export async function readAttr(path: string, counters?: SysfsCounters): Promise<
   }
 }
 
-/** Like readAttr, but undefined when the attribute does not exist (optional attributes). */
+/**
+ * readAttr without libuv's thread pool (3 pool round trips per attribute): for hot paths that do
+ * a handful of attribute reads in a row, e.g. powerd's frequency cap (src/daemons/powerd/cap-cpufreq.ts).
+ */
+export function readAttrSync(path: string, counters?: SysfsCounters): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+    const buf = Buffer.alloc(MAX_ATTR_BYTES + 1);
+    return attrText(path, buf, readSync(fd, buf, 0, buf.length, 0), counters);
+  } catch (err) {
+    if (err instanceof VmanageError) throw err;
+    throw ioError(err, 'read', path, counters);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 export async function readOptionalAttr(path: string, counters?: SysfsCounters): Promise<string | undefined> {
   try {
     return await readAttr(path, counters);
@@ -119,5 +141,19 @@ export async function writeAttr(path: string, value: string | number, counters?:
     throw ioError(err, 'write', path, counters);
   } finally {
     await fh?.close();
+  }
+}
+
+/** writeAttr without the thread pool (see readAttrSync). */
+export function writeAttrSync(path: string, value: string | number, counters?: SysfsCounters): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    writeSync(fd, `${value}\n`);
+    if (counters) counters.writes++;
+  } catch (err) {
+    throw ioError(err, 'write', path, counters);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

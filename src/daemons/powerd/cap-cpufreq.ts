@@ -14,49 +14,11 @@
 // The event loop is held for that long; powerd runs one mutation at a time anyway, and a read
 // or property request waits at most that long. Reading a sysfs attribute does not block on other
 // processes; a cpufreq write takes the policy's lock in the kernel and returns when it is applied.
-import { closeSync, constants, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import { CPUFREQ_DIR, CpufreqActuator, type CpufreqOptions } from '../../adapters/power/cpufreq.js';
 import { outOfBounds } from '../../adapters/power/cpufreq-limits.js';
-import { ioError, parseUint, sysPath, type SysfsCounters } from '../../adapters/power/sysfs.js';
-
-/** sysfs attributes are one page at most (as sysfs.ts). */
-const MAX_ATTR_BYTES = 4096;
-
-/** readAttr (sysfs.ts) without the thread pool: bounded, errno -> VmanageError, counted. */
-export function readAttrSync(path: string, counters: SysfsCounters): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-    const buf = Buffer.alloc(MAX_ATTR_BYTES + 1);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    counters.reads++;
-    if (n > MAX_ATTR_BYTES) {
-      counters.malformed++;
-      throw new VmanageError(ErrorCodes.InvalidInput, `${path}: longer than ${MAX_ATTR_BYTES} bytes, not a sysfs attribute`, { path });
-    }
-    return buf.subarray(0, n).toString('utf8').trimEnd();
-  } catch (err) {
-    if (err instanceof VmanageError) throw err;
-    throw ioError(err, 'read', path, counters);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** writeAttr (sysfs.ts) without the thread pool: an existing attribute only (no O_CREAT). */
-export function writeAttrSync(path: string, value: number, counters: SysfsCounters): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
-    writeSync(fd, `${value}\n`);
-    counters.writes++;
-  } catch (err) {
-    throw ioError(err, 'write', path, counters);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
+import { ioError, parseUint, readAttrSync, sysPath, writeAttrSync } from '../../adapters/power/sysfs.js';
 
 interface CapBounds {
   readonly policy: string;
