@@ -103,7 +103,7 @@ export const mvmConfigSchema = z.object({
     /** host.update period, ms. */
     updateMs: z.number().int().min(100).max(600_000).default(5000),
     /** What the leader may place on this host. */
-    trust: z.enum(['trusted', 'restricted', 'untrusted']).default('trusted'),
+    trust: z.enum(['untrusted', 'standard', 'trusted', 'attested']).default('trusted'),
   }).strict().optional(),
   /** Hardware reliability score (EDAC, rasdaemon) fed to the policies and the leader; absent: score 1. */
   reliability: z.object({
