@@ -1,17 +1,37 @@
 // The host daemon's M-channel to the Cluster Leader (client side; reconnects by itself). On every
 // (re)connection it registers (capacity, power model, reliability, trust); it sends host.update
-// every updateMs while connected, passes budgets and commands on, and asks for migrations.
+// every updateMs while connected, passes budgets and commands on, asks for migrations and reports
+// the progress and end of migrations the leader ordered (host.migration-status).
 // Fencing: every budget and command carries the leader term's token; one older than the newest
 // seen (from a budget, a command or the registration reply) is refused and counted.
+// Several endpoints (leader + standbys): a failed connection attempt moves to the next; a
+// registration refused with "not the leader" closes the channel and, after refusedPauseMs,
+// opens a new one to the next endpoint (a new leader means a new session).
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import { Channel, type Connector } from '../../mchannel/index.js';
-import { leaderFamily, type HostRegister, type HostRegisterReply, type HostUpdate, type LeaderBudget, type LeaderCommand } from '../../protocol/leader.js';
+import {
+  leaderFamily, type HostRegister, type HostRegisterReply, type HostUpdate, type LeaderBudget, type LeaderCommand, type MigrationStatus,
+} from '../../protocol/leader.js';
 import { createRegistry } from '../../protocol/registry.js';
+import { RotatingConnector } from './endpoints.js';
+
+export type MigrateCommand = Extract<LeaderCommand, { op: 'migrate' }>;
+export type AbortMigrationCommand = Extract<LeaderCommand, { op: 'abort-migration' }>;
+export interface CommandReply { readonly done: boolean; readonly reason?: string }
+
+/** What the host does for the leader's commands that act on VMs or the machine. */
+export interface LeaderCommandHandlers {
+  /** Starts the migration; resolves once it started (or was refused), not when it ends. */
+  migrate(c: MigrateCommand): CommandReply | Promise<CommandReply>;
+  abortMigration(c: AbortMigrationCommand): CommandReply | Promise<CommandReply>;
+  powerOff(): CommandReply | Promise<CommandReply>;
+}
 
 export interface LeaderLinkOptions {
-  readonly connector: Connector;
+  /** One endpoint, or the leader and its standbys in order of preference. */
+  readonly connector: Connector | readonly Connector[];
   readonly host: string;
   readonly clock: Clock;
   readonly log: Logger;
@@ -21,8 +41,12 @@ export interface LeaderLinkOptions {
   readonly update: () => HostUpdate;
   readonly onBudget: (watts: number) => void;
   readonly onConnection: (connected: boolean) => void;
-  /** 'release': the host treats the leader as gone (last budget until the fail-safe timeout). */
+  /** Every accepted command's op ('release': the host treats the leader as gone). */
   readonly onCommand?: (op: LeaderCommand['op']) => void;
+  /** migrate / abort-migration / power-off; absent: refused ("not supported by this host"). */
+  readonly commands?: LeaderCommandHandlers;
+  /** Pause before trying the next endpoint after a "not the leader" refusal, ms (default 2000). */
+  readonly refusedPauseMs?: number;
   /** Channel timings (tests): heartbeat / dead-after, ms. */
   readonly heartbeatMs?: number;
   readonly deadAfterMs?: number;
@@ -31,38 +55,67 @@ export interface LeaderLinkOptions {
 export interface LeaderLinkCounters {
   registrations: number;
   registrationFailures: number;
+  /** Registrations refused because the endpoint is not (or no longer) the leader. */
+  notLeader: number;
   updates: number;
   budgets: number;
   commands: number;
   /** Budgets and commands refused for an old fencing token. */
   staleTokens: number;
+  /** Commands the host refused (unknown VM, already migrating, power-off not allowed, ...). */
+  commandsRefused: number;
   migrationRequests: number;
+  migrationStatuses: number;
 }
 
+/** Terminal statuses kept for a leader that is not there yet (bounded). */
+const MAX_PENDING_STATUSES = 64;
+const NOT_LEADER = /not the leader/i;
+
 export class LeaderLink {
-  readonly counters: LeaderLinkCounters = { registrations: 0, registrationFailures: 0, updates: 0, budgets: 0, commands: 0, staleTokens: 0, migrationRequests: 0 };
+  readonly counters: LeaderLinkCounters = {
+    registrations: 0, registrationFailures: 0, notLeader: 0, updates: 0, budgets: 0, commands: 0, staleTokens: 0, commandsRefused: 0,
+    migrationRequests: 0, migrationStatuses: 0,
+  };
   /** Newest fencing token seen; -1 before any. */
   newestToken = -1;
   registered = false;
-  private readonly ch: Channel;
+  readonly endpoints: RotatingConnector;
+  private ch: Channel;
   private timer: TimerHandle | undefined;
+  private reopen: TimerHandle | undefined;
   private stopped = false;
   private updating = false;
+  private readonly pending: MigrationStatus[] = [];
 
   constructor(private readonly o: LeaderLinkOptions) {
-    this.ch = Channel.client(o.connector, {
-      role: 'host', identity: o.host, validator: createRegistry(leaderFamily), clock: o.clock, logger: o.log,
-      ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}), ...(o.deadAfterMs ? { deadAfterMs: o.deadAfterMs } : {}),
+    this.endpoints = new RotatingConnector(Array.isArray(o.connector) ? o.connector : [o.connector as Connector]);
+    this.ch = this.open();
+    this.schedule();
+  }
+
+  /** Where the link dials now (for status and logs). */
+  get target(): string {
+    return this.endpoints.target;
+  }
+
+  private open(): Channel {
+    const ch = Channel.client(this.endpoints, {
+      role: 'host', identity: this.o.host, validator: createRegistry(leaderFamily), clock: this.o.clock, logger: this.o.log,
+      ...(this.o.heartbeatMs ? { heartbeatMs: this.o.heartbeatMs } : {}), ...(this.o.deadAfterMs ? { deadAfterMs: this.o.deadAfterMs } : {}),
       whenReplayFull: 'evict',
     });
-    this.ch.events.on('connected', () => void this.register());
-    this.ch.events.on('disconnected', () => {
-      this.registered = false;
-      o.onConnection(false);
-    });
-    this.ch.handle('leader.command', (body) => this.command(body as LeaderCommand));
-    void this.consume();
-    this.schedule();
+    ch.events.on('connected', () => void this.register(ch));
+    ch.events.on('disconnected', () => this.lost(ch));
+    ch.handle('leader.command', (body) => this.command(body as LeaderCommand));
+    void this.consume(ch);
+    return ch;
+  }
+
+  private lost(ch: Channel): void {
+    if (ch !== this.ch || !this.registered) return;
+    this.registered = false;
+    this.o.onConnection(false);
   }
 
   /** False (and counted) when `token` is older than the newest seen; otherwise it becomes the newest. */
@@ -75,27 +128,42 @@ export class LeaderLink {
     return true;
   }
 
-  private async register(): Promise<void> {
+  private async register(ch: Channel): Promise<void> {
     try {
-      const reply = await this.ch.request('host.register', this.o.registration(), { timeoutMs: 5000 }) as HostRegisterReply;
+      const reply = await ch.request('host.register', this.o.registration(), { timeoutMs: 5000 }) as HostRegisterReply;
+      if (ch !== this.ch) return;
       if (!reply.accepted) {
         this.counters.registrationFailures++;
-        this.o.log.warn({ reason: reply.reason }, 'the leader refused the registration');
+        this.o.log.warn({ reason: reply.reason, endpoint: this.endpoints.target }, 'the leader refused the registration');
+        if (NOT_LEADER.test(reply.reason ?? '')) this.nextEndpoint(ch);
         return;
       }
       this.fence(reply.token);
       this.counters.registrations++;
       this.registered = true;
       this.o.onConnection(true);
-      this.o.log.info({ event: 'leader.registered', token: reply.token }, 'registered with the leader');
+      this.o.log.info({ event: 'leader.registered', token: reply.token, endpoint: this.endpoints.target }, 'registered with the leader');
+      this.flushPending();
     } catch (err) {
       this.counters.registrationFailures++;
       this.o.log.warn({ err: String(err) }, 'registration with the leader failed');
     }
   }
 
-  private async consume(): Promise<void> {
-    for await (const m of this.ch) {
+  /** This endpoint is not the leader: drop its session, pause, then dial the next one. */
+  private nextEndpoint(ch: Channel): void {
+    this.counters.notLeader++;
+    void ch.close();
+    if (this.stopped) return;
+    this.reopen = this.o.clock.setTimer(this.o.refusedPauseMs ?? 2000, () => {
+      if (this.stopped) return;
+      this.endpoints.advance();
+      this.ch = this.open();
+    });
+  }
+
+  private async consume(ch: Channel): Promise<void> {
+    for await (const m of ch) {
       if (m.kind !== 'leader.budget') continue;
       const b = m.body as LeaderBudget;
       if (!this.fence(b.token)) {
@@ -107,12 +175,28 @@ export class LeaderLink {
     }
   }
 
-  private command(c: LeaderCommand): { done: boolean; reason?: string } {
+  private async command(c: LeaderCommand): Promise<CommandReply> {
     if (!this.fence(c.token)) return { done: false, reason: `fencing token ${c.token} is older than ${this.newestToken}` };
     this.counters.commands++;
+    this.o.log.info({ event: 'leader.command', ...c }, `leader command ${c.op}`);
+    let reply: CommandReply = { done: true };
     if (c.op === 'update-now') void this.sendUpdate();
-    else this.o.onCommand?.(c.op);
-    return { done: true };
+    else if (c.op === 'migrate' || c.op === 'abort-migration' || c.op === 'power-off') reply = await this.act(c);
+    if (reply.done) this.o.onCommand?.(c.op);
+    else this.counters.commandsRefused++;
+    return reply;
+  }
+
+  private async act(c: MigrateCommand | AbortMigrationCommand | Extract<LeaderCommand, { op: 'power-off' }>): Promise<CommandReply> {
+    const h = this.o.commands;
+    if (!h) return { done: false, reason: `${c.op} is not supported by this host` };
+    try {
+      if (c.op === 'migrate') return await h.migrate(c);
+      if (c.op === 'abort-migration') return await h.abortMigration(c);
+      return await h.powerOff();
+    } catch (err) {
+      return { done: false, reason: `${c.op} failed: ${err instanceof Error ? err.message : String(err)}`.slice(0, 1024) };
+    }
   }
 
   private schedule(): void {
@@ -135,6 +219,32 @@ export class LeaderLink {
     }
   }
 
+  /** Reports a leader-ordered migration's progress or end. A progress report without a leader is
+   *  dropped; an end is kept (bounded) and sent after the next registration. */
+  async migrationStatus(s: MigrationStatus): Promise<void> {
+    const terminal = s.state !== 'running';
+    if (!this.registered) {
+      if (terminal) this.keep(s);
+      return;
+    }
+    try {
+      await this.ch.send('host.migration-status', s);
+      this.counters.migrationStatuses++;
+    } catch (err) {
+      this.o.log.warn({ err: String(err), migrationId: s.migrationId }, 'host.migration-status not sent');
+      if (terminal) this.keep(s);
+    }
+  }
+
+  private keep(s: MigrationStatus): void {
+    this.pending.push(s);
+    if (this.pending.length > MAX_PENDING_STATUSES) this.pending.shift();
+  }
+
+  private flushPending(): void {
+    for (const s of this.pending.splice(0)) void this.migrationStatus(s);
+  }
+
   /** Asks the leader to move `vm` away; throws when not registered or refused. */
   async requestMigration(vm: string, shedWatts: number, reason: string): Promise<void> {
     if (!this.registered) throw new VmanageError(ErrorCodes.Unavailable, 'no leader connection: migration request not sent', { vm });
@@ -146,6 +256,7 @@ export class LeaderLink {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    this.reopen?.cancel();
     await this.ch.close();
   }
 }

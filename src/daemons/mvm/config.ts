@@ -76,6 +76,8 @@ const power = z.object({
   reports: z.object({ burst: z.number().int().min(1).max(10_000), perSecond: z.number().positive().max(10_000) }).strict().optional(),
   /** Decide and journal, but touch nothing. */
   dryRun: z.boolean().default(false),
+  /** Whether the leader's power-off command (consolidation) may shut this host down (logind). */
+  allowPowerOff: z.boolean().default(false),
 }).strict();
 
 export const mvmConfigSchema = z.object({
@@ -99,12 +101,24 @@ export const mvmConfigSchema = z.object({
   power: power.optional(),
   /** The Cluster Leader (needs the power section): register, updates, budgets, migration requests. */
   leader: z.object({
-    endpoint,
+    /** One leader endpoint (same as endpoints: [endpoint]). */
+    endpoint: endpoint.optional(),
+    /** The leader and its standbys, tried in order (the next after a failure or "not the leader"). */
+    endpoints: z.array(endpoint).min(1).max(16).optional(),
+    /** libvirt URI other hosts' libvirtd use to migrate VMs here (e.g. qemu+tls://host-b/system);
+     *  absent: this host takes no migrated VM. */
+    migrationUri: z.string().min(1).max(1024).optional(),
+    /** Highest budget this host can use, W (default: the power model's peak). */
+    capWatts: watts.optional(),
+    /** Root under which Secure Boot (efivars) and TPM presence are read; null: not reported. */
+    platformRoot: absPath.nullable().default('/'),
+    /** Leader-ordered migrations under way at once. */
+    maxMigrations: z.number().int().min(1).max(16).default(1),
     /** host.update period, ms. */
     updateMs: z.number().int().min(100).max(600_000).default(5000),
     /** What the leader may place on this host. */
     trust: z.enum(['untrusted', 'standard', 'trusted', 'attested']).default('trusted'),
-  }).strict().optional(),
+  }).strict().refine((l) => (l.endpoint === undefined) !== (l.endpoints === undefined), 'give endpoint or endpoints (one of them)').optional(),
   /** Hardware reliability score (EDAC, rasdaemon) fed to the policies and the leader; absent: score 1. */
   reliability: z.object({
     edacRoot: absPath.nullable().optional(),
@@ -121,6 +135,12 @@ export const mvmConfigSchema = z.object({
 export type MvmConfig = z.infer<typeof mvmConfigSchema>;
 export type Endpoint = z.infer<typeof endpoint>;
 export type PowerConfig = z.infer<typeof power>;
+export type LeaderConfig = NonNullable<MvmConfig['leader']>;
+
+/** The leader endpoints in order of preference. */
+export function leaderEndpoints(l: LeaderConfig): Endpoint[] {
+  return l.endpoints ?? (l.endpoint ? [l.endpoint] : []);
+}
 
 export function parseMvmConfig(raw: unknown, source = 'config'): MvmConfig {
   const r = mvmConfigSchema.safeParse(raw);

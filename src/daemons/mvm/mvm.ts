@@ -4,14 +4,12 @@
 // feed, the control socket for vmanagectl and Prometheus /metrics. Every guest report, heartbeat,
 // session change and hook event is logged as one structured line.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
 import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
 import { GuestChannelManager } from '../../adapters/guests/manager.js';
 import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
 import { systemClock } from '../../adapters/clock.js';
-import { LeaderLink } from '../../adapters/leader-link/link.js';
 import { HostReliabilityCollector } from '../../adapters/reliability/collector.js';
 import type { TimerHandle } from '../../domain/clock.js';
 import type { Hypervisor } from '../../domain/ports/hypervisor.js';
@@ -21,9 +19,10 @@ import type { Connector, Listener } from '../../mchannel/types.js';
 import { parseSessionState, type SessionState } from '../../mchannel/state.js';
 import { createRegistry } from '../../protocol/registry.js';
 import { guestFamily } from '../../protocol/guest.js';
-import type { Endpoint, MvmConfig } from './config.js';
+import { leaderEndpoints, type Endpoint, type MvmConfig } from './config.js';
 import { ControlLoop } from './control-loop.js';
 import { startControlServer, startMetricsServer, type ControlServer, type MetricsServer } from './control.js';
+import { startHostLeader, type HostLeader } from './leader.js';
 import { createMvmRegistry } from './metrics.js';
 import { openPowerPlant, type PowerPlant } from './power.js';
 
@@ -136,33 +135,16 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
     plant = await openPowerPlant(cfg.power, clock, log.child({ part: 'power' }));
     loop = new ControlLoop({
       host: cfg.host, cfg: cfg.power, plant, hypervisor: hv, clock, log,
-      ...(cfg.leader ? { requestMigration: (vm: string, shed: number, d: { reason: { text: string } }) => leaderLink!.requestMigration(vm, shed, d.reason.text) } : {}),
+      ...(cfg.leader ? { requestMigration: (vm: string, shed: number, d: { reason: { text: string } }) => leader!.link.requestMigration(vm, shed, d.reason.text) } : {}),
     });
   }
   let reliability = 1;
   const rel = cfg.reliability ? startReliability(cfg.reliability, clock, log, (score) => { reliability = score; loop?.builder.setReliability(score); }) : undefined;
-  let leaderLink: LeaderLink | undefined;
+  let leader: HostLeader | undefined;
   if (cfg.leader && loop && plant) {
-    const l = loop;
-    const p = plant;
-    leaderLink = new LeaderLink({
-      connector: connectorFor(cfg.leader.endpoint), host: cfg.host, clock, log: log.child({ part: 'leader' }), updateMs: cfg.leader.updateMs,
-      registration: () => ({
-        host: cfg.host, cpus: p.cpus, memoryKiB: Math.floor(totalmem() / 1024),
-        power: { idleWatts: p.model.idleWatts, peakWatts: p.model.peakWatts, measured: false },
-        reliability, trust: cfg.leader!.trust, frequency: { minKHz: p.minKHz, maxKHz: p.maxKHz },
-      }),
-      update: () => {
-        const snap = l.builder.build();
-        return {
-          ts: clock.now(), ...(snap.power ? { watts: Math.max(0, snap.power.watts) } : {}), budgetWatts: snap.budget.watts, budgetSource: snap.budget.source,
-          capKHz: snap.frequency.capKHz, reliability,
-          vms: snap.vms.slice(0, 4096).map((v) => ({ uuid: v.uuid, cpuUtil: v.cpuUtil, sla: v.sla.status })),
-        };
-      },
-      onBudget: (watts) => l.bus.emit('leader-budget', { watts }),
-      onConnection: (connected) => l.bus.emit('leader-connection', { connected }),
-      onCommand: (op) => { if (op === 'release') l.bus.emit('leader-connection', { connected: false }); },
+    leader = startHostLeader({
+      host: cfg.host, cfg: cfg.leader, connectors: leaderEndpoints(cfg.leader).map(connectorFor), allowPowerOff: cfg.power?.allowPowerOff ?? false,
+      plant, loop, hypervisor: hv, guests, clock, log: log.child({ part: 'leader' }), reliability: () => reliability,
     });
   }
   guests.events.on('report', (e) => {
@@ -202,7 +184,10 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
         sla_reports_accepted: loop.builder.counters.accepted, sla_reports_rate_limited: loop.builder.counters.rate,
         sla_reports_invalid: loop.builder.counters.invalid, sla_reports_unknown_vm: loop.builder.counters.unknownVm,
         cycles: loop.broker.counters.cycles, decisions_applied: loop.broker.counters.applied, decisions_refused: loop.broker.counters.refused,
-        ...(leaderLink ? { leader_registrations: leaderLink.counters.registrations, leader_budgets: leaderLink.counters.budgets, leader_stale_tokens: leaderLink.counters.staleTokens, leader_updates: leaderLink.counters.updates } : {}),
+        ...(leader ? { leader_registrations: leader.link.counters.registrations, leader_budgets: leader.link.counters.budgets, leader_stale_tokens: leader.link.counters.staleTokens, leader_updates: leader.link.counters.updates,
+          leader_not_leader: leader.link.counters.notLeader, leader_commands: leader.link.counters.commands, leader_commands_refused: leader.link.counters.commandsRefused,
+          migrations_started: leader.migrations.counters.started, migrations_succeeded: leader.migrations.counters.succeeded,
+          migrations_failed: leader.migrations.counters.failed, migrations_aborted: leader.migrations.counters.aborted, budget_violations: leader.budgetViolations() } : {}),
         sensor_reads: loop.counters.sensorReads, sensor_errors: loop.counters.sensorErrors, migration_requests: loop.counters.migrationRequests,
       } : {}),
       ...(local.control ? { control_requests: local.control.counters.requests, control_bad_requests: local.control.counters.badRequests } : {}),
@@ -227,7 +212,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
     async stop() {
       // The loop first: no decision is carried out while the rest shuts down.
       await loop?.stop();
-      await leaderLink?.stop();
+      await leader?.stop();
       rel?.cancel();
       await local.control?.close();
       await metrics?.close();
