@@ -1,0 +1,191 @@
+// The leader's term from an etcd election (HA: a leader and standbys). Every leader process
+// campaigns under `cfg.name`; the winner's token is the create revision of its campaign key
+// (adapters/etcd/election.ts), a number strictly larger for every later term, so hosts refuse the
+// budgets and commands of a leader that was deposed (it stamps them with an older token).
+// - elected(token): this process leads; deposed(reason): it stops leading at once (lease lost,
+//   etcd unreachable past the TTL, fenced, resigned), then campaigns again as a standby.
+// - A process frozen (SIGSTOP, VM pause, long GC) for longer than the lease TTL may have lost its
+//   lease without the etcd client knowing yet: a watchdog sees the gap in its own ticks and
+//   deposes at once, before the client's keep-alive fails.
+// - leader(id): who leads now, from an observer of the election (for a standby's "not the leader;
+//   leader is X" answers); undefined while nobody leads.
+// - stop(): resigns (revokes the lease, so a standby is elected at once) and closes the client.
+import { readFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { Etcd3, type ElectionObserver, type IOptions } from 'etcd3';
+import type { Logger } from 'pino';
+import { LeaderElection } from '../../adapters/etcd/election.js';
+import { ErrorCodes, VmanageError } from '../../domain/errors.js';
+import type { TermEvents, TermSource } from './term.js';
+
+export interface EtcdTermConfig {
+  readonly endpoints: readonly string[];
+  /** Election (cluster) name. */
+  readonly name: string;
+  /** Lease TTL, s (default 4: failover within 5 s of a kill -9). */
+  readonly ttlSeconds?: number;
+  /** Client certificate for an etcd that requires TLS (file paths). */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** Pause before campaigning or observing again after an error, ms (default 500). */
+  readonly retryMs?: number;
+}
+
+export interface EtcdTermCounters {
+  elected: number;
+  deposed: number;
+  /** Depositions by the freeze watchdog (the process stood still for longer than the TTL). */
+  frozen: number;
+  observerErrors: number;
+}
+
+/** Watchdog tick, ms. */
+const TICK_MS = 250;
+
+export class EtcdTerm implements TermSource {
+  readonly events = new EventEmitter<TermEvents>();
+  readonly counters: EtcdTermCounters = { elected: 0, deposed: 0, frozen: 0, observerErrors: 0 };
+  private readonly client: Etcd3;
+  private readonly election: LeaderElection;
+  private current: number | undefined;
+  private observer: ElectionObserver | undefined;
+  private observeTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastTick = 0;
+  private leaderId: string | undefined;
+  private running = false;
+
+  constructor(private readonly cfg: EtcdTermConfig, private readonly id: string, private readonly log: Logger) {
+    if (cfg.endpoints.length === 0) throw new VmanageError(ErrorCodes.ConfigInvalid, 'etcd.endpoints: at least one endpoint is needed', {});
+    this.client = new Etcd3(clientOptions(cfg));
+    this.election = new LeaderElection(this.client, { name: cfg.name, id, ttlSeconds: this.ttlSeconds, retryMs: cfg.retryMs ?? 500 });
+    this.election.on('elected', (token) => this.onElected(token));
+    this.election.on('deposed', (reason) => this.onDeposed(reason));
+  }
+
+  get ttlSeconds(): number {
+    return this.cfg.ttlSeconds ?? 4;
+  }
+
+  get token(): number | undefined {
+    return this.current;
+  }
+
+  /** Who leads now as last observed (undefined: nobody, or not known yet). */
+  get leader(): string | undefined {
+    return this.leaderId;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.lastTick = performance.now();
+    this.watchdog = setInterval(() => this.tick(), TICK_MS);
+    this.election.start();
+    await this.observe();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.watchdog);
+    clearTimeout(this.observeTimer);
+    await this.election.resign();
+    const obs = this.observer;
+    this.observer = undefined;
+    await obs?.cancel().catch(() => undefined);
+    this.setLeader(undefined);
+    this.client.close();
+  }
+
+  private onElected(raw: string): void {
+    const token = Number(raw);
+    if (!Number.isSafeInteger(token) || token <= 0) {
+      // Cannot happen with etcd revisions below 2^53; never lead with a token hosts cannot order.
+      this.log.error({ token: raw }, 'etcd election: the revision is not a usable fencing token; resigning');
+      void this.election.resign().then(() => this.running && this.election.start());
+      return;
+    }
+    this.current = token;
+    this.counters.elected++;
+    this.log.info({ event: 'leader.elected', token, election: this.cfg.name }, 'elected leader');
+    this.events.emit('elected', token);
+    this.setLeader(this.id);
+  }
+
+  private onDeposed(reason: string): void {
+    if (this.current === undefined) return;
+    this.current = undefined;
+    this.counters.deposed++;
+    this.log.warn({ event: 'leader.deposed', reason, election: this.cfg.name }, 'no longer the leader');
+    this.events.emit('deposed', reason);
+    this.setLeader(this.observer?.leader());
+  }
+
+  /** A gap in the ticks longer than the lease TTL: the lease may be gone, so stop leading now. */
+  private tick(): void {
+    const now = performance.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    if (this.current === undefined || gap < this.ttlSeconds * 1000 - TICK_MS) return;
+    this.counters.frozen++;
+    // Leave the election (its lease may have expired) and campaign again as a standby.
+    this.onDeposed(`the process stood still for ${Math.round(gap)} ms (lease TTL ${this.ttlSeconds} s)`);
+    void this.election.resign().then(() => {
+      if (this.running) this.election.start();
+    });
+  }
+
+  private async observe(): Promise<void> {
+    if (!this.running) return;
+    try {
+      const obs = await this.client.election(this.cfg.name, this.ttlSeconds).observe();
+      if (!this.running) {
+        await obs.cancel().catch(() => undefined);
+        return;
+      }
+      this.observer = obs;
+      this.setLeader(obs.leader());
+      obs.on('change', (id: string | undefined) => this.setLeader(id));
+      obs.on('error', (err: Error) => this.observeAgain(obs, err));
+    } catch (err) {
+      this.observeAgain(undefined, err as Error);
+    }
+  }
+
+  private observeAgain(obs: ElectionObserver | undefined, err: Error): void {
+    if (obs && obs !== this.observer) return;
+    this.counters.observerErrors++;
+    this.observer = undefined;
+    void obs?.cancel().catch(() => undefined);
+    this.log.warn({ err: err.message, election: this.cfg.name }, 'etcd election observer failed; observing again');
+    if (this.running) this.observeTimer = setTimeout(() => void this.observe(), this.cfg.retryMs ?? 500);
+  }
+
+  private setLeader(id: string | undefined): void {
+    // While this process leads, it is the leader whatever a lagging observer says.
+    const who = this.current !== undefined ? this.id : id;
+    if (who === this.leaderId) return;
+    this.leaderId = who;
+    this.events.emit('leader', who);
+  }
+}
+
+function clientOptions(cfg: EtcdTermConfig): IOptions {
+  const opts: IOptions = { hosts: [...cfg.endpoints], dialTimeout: 2000 };
+  if (cfg.tls) {
+    const read = (what: string, path: string): Buffer => {
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        throw new VmanageError(ErrorCodes.ConfigInvalid, `etcd.tls.${what}: cannot read ${path}: ${(err as Error).message}`, { path });
+      }
+    };
+    opts.credentials = { rootCertificate: read('ca', cfg.tls.ca), certChain: read('cert', cfg.tls.cert), privateKey: read('key', cfg.tls.key) };
+  }
+  return opts;
+}
+
+/** The TermSource the leader daemon uses when its configuration has an `etcd` section. */
+export function createEtcdTerm(cfg: EtcdTermConfig, id: string, log: Logger): TermSource {
+  return new EtcdTerm(cfg, id, log);
+}
