@@ -35,6 +35,9 @@ export const ErrorCodes = {
   // leader HA
   NotLeader: 'NOT_LEADER',
   StaleFencingToken: 'STALE_FENCING_TOKEN',
+  // certificates and join
+  PkiFailed: 'PKI_FAILED',
+  JoinRefused: 'JOIN_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
