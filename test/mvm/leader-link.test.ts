@@ -87,3 +87,44 @@ test('a malformed budget from the leader is refused at the boundary, not applied
   t.deepEqual(budgets, [150]);
   t.is(link.counters.staleTokens, 0);
 });
+
+test('migrate, abort-migration and power-off reach the host\'s handlers; a deposed leader\'s migrate does not', async (t) => {
+  const path = join(await tempDir(t), 'leader.sock');
+  const server = new ChannelServer(await unixListener(path), { role: 'leader', validator: createRegistry(leaderFamily) });
+  t.teardown(() => server.close({ endSessions: true }));
+  const statuses: unknown[] = [];
+  let leader: Channel | undefined;
+  server.events.on('channel', (ch: Channel) => {
+    leader = ch;
+    ch.handle('host.register', () => ({ accepted: true, token: 4 }));
+    void (async () => { for await (const m of ch) if (m.kind === 'host.migration-status') statuses.push(m.body); })();
+  });
+  const calls: string[] = [];
+  const link = new LeaderLink({
+    connector: unixConnector(path), host: 'h1', clock: systemClock, log, updateMs: 60_000, registration: () => registration, update,
+    onBudget: () => {}, onConnection: () => {},
+    commands: {
+      migrate: (c) => { calls.push(`migrate ${c.vm} ${c.to} ${c.migrationId}`); return { done: true }; },
+      abortMigration: (c) => { calls.push(`abort ${c.migrationId}`); return { done: false, reason: 'not migrating' }; },
+      powerOff: async () => { calls.push('power-off'); throw new Error('logind is not there'); },
+    },
+  });
+  t.teardown(() => link.stop());
+  await waitFor('registration', () => link.registered);
+  const cmd = { op: 'migrate', vm: VM, to: 'h2', destinationUri: 'qemu+tls://h2/system', migrationId: 9 };
+  t.deepEqual(await leader!.request('leader.command', { token: 3, ...cmd }), { done: false, reason: 'fencing token 3 is older than 4' });
+  t.deepEqual(await leader!.request('leader.command', { token: 4, ...cmd }), { done: true });
+  t.deepEqual(await leader!.request('leader.command', { token: 4, op: 'abort-migration', vm: VM, migrationId: 9 }), { done: false, reason: 'not migrating' });
+  t.deepEqual(await leader!.request('leader.command', { token: 4, op: 'power-off' }), { done: false, reason: 'power-off failed: logind is not there' });
+  t.deepEqual(calls, [`migrate ${VM} h2 9`, 'abort 9', 'power-off']);
+  t.like(link.counters, { staleTokens: 1, commands: 3, commandsRefused: 2 });
+  await link.migrationStatus({ migrationId: 9, vm: VM, to: 'h2', state: 'running', progress: 0.5, elapsedMs: 1000 });
+  await link.migrationStatus({ migrationId: 9, vm: VM, to: 'h2', state: 'succeeded', elapsedMs: 2000 });
+  await waitFor('the statuses at the leader', () => statuses.length >= 2);
+  t.deepEqual(statuses.map((s) => (s as { state: string }).state), ['running', 'succeeded']);
+});
+
+test('a host without command handlers refuses migrate and power-off plainly', async (t) => {
+  const { leader } = await setup(t);
+  t.deepEqual(await leader().request('leader.command', { token: 7, op: 'power-off' }), { done: false, reason: 'power-off is not supported by this host' });
+});
