@@ -1,0 +1,61 @@
+// The cluster budget split over the hosts that are up and serving (on or draining), with the budget
+// policy (domain splitBudget: floors, then demand by water-filling, then caps, with hysteresis
+// against the budgets in force). Hosts that are lost or being powered off keep the budget they
+// have (a lost host still runs under it until its own fail-safe): their watts are taken off the
+// total first, so the budgets of all hosts never sum above the cluster budget.
+// Demand per host = the larger of its last reading and its power model at its VMs' recent peak.
+// Units: W.
+import type { LeaderDecision } from '../../domain/cluster.js';
+import { buildIndex } from '../../domain/leader/index.js';
+import { hostConsumers, splitBudget, type BudgetConsumer, type BudgetSplitParams } from '../../domain/leader/budget-split.js';
+import type { HostTable, LiveHost } from './hosts.js';
+
+export const POLICY_BUDGET = 'leader-budget-split';
+
+export interface SplitOutcome {
+  readonly budgets: Map<string, number>;
+  readonly consumers: BudgetConsumer[];
+  /** Budgets of lost / powering-off hosts, kept and taken off the total, W. */
+  readonly keptWatts: number;
+  readonly totalWatts: number;
+  readonly shortfallWatts: number;
+  /** Hosts whose budget differs from the one in force. */
+  readonly changed: string[];
+}
+
+export function serving(h: LiveHost): boolean {
+  return h.liveness === 'up' && (h.state === 'on' || h.state === 'draining');
+}
+
+/** Budget consumers for the serving hosts (floor, cap, demand), in table order. */
+export function consumersOf(table: HostTable, now: number): BudgetConsumer[] {
+  const state = table.clusterState(now);
+  const index = buildIndex({ ...state, hosts: state.hosts.filter((h) => serving(table.get(h.id) as LiveHost)), vms: state.vms.filter((v) => serving(table.get(v.host) as LiveHost)) });
+  return hostConsumers(index);
+}
+
+export function computeSplit(table: HostTable, clusterWatts: number, params: BudgetSplitParams, now: number): SplitOutcome {
+  const consumers = consumersOf(table, now);
+  let keptWatts = 0;
+  const previous = new Map<string, number>();
+  for (const h of table.hosts.values()) {
+    if (serving(h)) previous.set(h.id, h.budgetWatts);
+    else if (h.state !== 'off') keptWatts += h.budgetWatts;
+  }
+  const totalWatts = Math.max(0, clusterWatts - keptWatts);
+  const split = splitBudget(totalWatts, consumers, params, previous);
+  const changed = consumers.filter((c) => split.budgets.get(c.id) !== previous.get(c.id)).map((c) => c.id);
+  return { budgets: split.budgets, consumers, keptWatts, totalWatts, shortfallWatts: split.shortfallWatts, changed };
+}
+
+export function budgetDecision(host: string, watts: number, previous: number, c: BudgetConsumer | undefined, s: SplitOutcome, code: string, why: string): LeaderDecision {
+  return {
+    kind: 'set-host-budget', target: host, value: watts, policy: POLICY_BUDGET,
+    reason: { code, text: `${why}: ${host} gets ${watts.toFixed(1)} W (was ${previous.toFixed(1)} W; demand ${(c?.demandWatts ?? 0).toFixed(1)} W, floor ${(c?.floorWatts ?? 0).toFixed(1)} W, cap ${(c?.capWatts ?? 0).toFixed(1)} W) of ${s.totalWatts.toFixed(1)} W to split` },
+    predicted: { watts, deltaWatts: Math.round((watts - previous) * 10) / 10 },
+    inputs: {
+      previousWatts: previous, demandWatts: Math.round((c?.demandWatts ?? 0) * 10) / 10, floorWatts: c?.floorWatts ?? 0, capWatts: c?.capWatts ?? 0,
+      totalWatts: Math.round(s.totalWatts * 10) / 10, keptWatts: Math.round(s.keptWatts * 10) / 10, shortfallWatts: Math.round(s.shortfallWatts * 10) / 10,
+    },
+  };
+}

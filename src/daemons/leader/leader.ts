@@ -1,0 +1,321 @@
+// The Cluster Leader core: accepts host daemons on an M-channel server, keeps the cluster state
+// (hosts from SQLite and their registrations, VMs and power from their updates), splits the
+// cluster power budget, plans and carries out migrations and consolidation, and journals every
+// decision. It does leader work only while its term (TermSource) says it leads, and stamps every
+// budget and command with the term's fencing token. It implements LeaderApi for the HTTP API,
+// dashboard, vmanagectl and the demo. Wiring only: the decisions come from domain/leader.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { systemClock } from '../../adapters/clock.js';
+import { LeaderStore, openDatabase, type Db } from '../../adapters/store/index.js';
+import type { Clock, TimerHandle } from '../../domain/clock.js';
+import { ErrorCodes, VmanageError } from '../../domain/errors.js';
+import { migrationPolicy } from '../../domain/leader/index.js';
+import { ChannelServer, type Channel, type ChannelServerOptions, type Listener } from '../../mchannel/index.js';
+import { leaderFamily, type LeaderCommand } from '../../protocol/leader.js';
+import { createRegistry } from '../../protocol/registry.js';
+import type { ActionAnswer, BudgetView, DecisionView, HostView, LeaderApi, LeaderEvents, LeaderRole, LeaderStatus, MigrationView, PlaceAnswer, PlaceRequest, VmView } from './api.js';
+import { budgetDecision, computeSplit, consumersOf, type SplitOutcome } from './budgets.js';
+import type { LeaderConfig } from './config.js';
+import { DecisionLog } from './decisions.js';
+import { HostTable, type LiveHost } from './hosts.js';
+import { HostLink } from './host-link.js';
+import { listenerFor } from './listen.js';
+import { LocalTerm } from './local-term.js';
+import { createLeaderRegistry } from './metrics.js';
+import { MigrationTracker } from './migrations.js';
+import { Operations } from './operations.js';
+import { Planner } from './planner.js';
+import { newLeaderCounters, type LeaderCounters } from './sessions.js';
+import type { TermSource } from './term.js';
+
+export interface LeaderDeps {
+  readonly clock?: Clock;
+  /** Where hosts connect (tests: a memory network); default from cfg.listen. */
+  readonly listener?: Listener;
+  /** The term (default: LocalTerm on the leader's SQLite store; etcd-term.ts with etcd). */
+  readonly term?: (db: Db) => TermSource;
+  /** Channel timings (tests). */
+  readonly channel?: Partial<Pick<ChannelServerOptions, 'heartbeatMs' | 'deadAfterMs' | 'sessionLingerMs' | 'errorBudget'>>;
+}
+
+export interface Leader extends LeaderApi {
+  readonly id: string;
+  /** Where hosts connect (socket path, or host:port). */
+  readonly address: string;
+  readonly counters: LeaderCounters;
+  /** Prometheus metrics of the leader (served by the HTTP API at /metrics). */
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+export class LeaderCore implements Leader {
+  readonly events = new EventEmitter<LeaderEvents>();
+  readonly counters = newLeaderCounters();
+  readonly registry: Registry;
+  readonly table = new HostTable();
+  readonly store: LeaderStore;
+  readonly decisionLog: DecisionLog;
+  readonly tracker: MigrationTracker;
+  readonly planner: Planner;
+  readonly ops: Operations;
+  readonly link: HostLink;
+  role: LeaderRole = 'starting';
+  leaderId: string | undefined;
+  clusterBudgetWatts: number;
+  lastSplit: SplitOutcome | undefined;
+  lastSplitAt: number | undefined;
+  private lastDemand = new Map<string, number>();
+  private readonly startedAt: number;
+  private timers: TimerHandle[] = [];
+  private stopped = false;
+  private readonly violation = { hostTicks: 0, overTicks: 0 };
+
+  constructor(readonly cfg: LeaderConfig, readonly log: Logger, readonly clock: Clock, readonly db: Db, readonly term: TermSource, readonly server: ChannelServer, readonly address: string) {
+    this.startedAt = clock.now();
+    this.clusterBudgetWatts = cfg.cluster.budgetWatts;
+    this.store = new LeaderStore(db);
+    this.decisionLog = new DecisionLog(this.store, db, this.events, log.child({ part: 'journal' }));
+    const migration = migrationPolicy.create();
+    this.tracker = new MigrationTracker({
+      store: this.store, table: this.table, decisions: this.decisionLog, ledger: migration.ledger, clock, log,
+      params: () => cfg.params.migration, token: () => this.token, command: (h, c) => this.link.command(h, c),
+      emit: (m) => this.events.emit('migration', m), timeoutMs: cfg.failure.migrationTimeoutMs,
+    });
+    this.planner = new Planner(this, migration);
+    this.ops = new Operations(this);
+    this.link = new HostLink(this);
+    this.registry = createLeaderRegistry(this);
+  }
+
+  get id(): string {
+    return this.cfg.id;
+  }
+
+  /** The term's token while leading, else undefined. */
+  get token(): number | undefined {
+    return this.role === 'leader' ? this.term.token : undefined;
+  }
+
+  /** Loads the stored hosts, closes migrations a previous life left running, takes the term. */
+  async start(): Promise<void> {
+    this.table.load(this.store.hosts(), (id, err) => this.log.warn({ host: id, err: String(err) }, 'stored host registration unusable: skipped'));
+    for (const m of this.store.migrations({ status: 'running' })) this.store.finishMigration(m.id, 'failed', this.clock.now(), 'the leader restarted before the migration ended');
+    this.server.events.on('channel', (ch: Channel) => this.link.serve(ch));
+    this.term.events.on('elected', (token) => this.elected(token));
+    this.term.events.on('deposed', (reason) => this.deposed(reason));
+    this.term.events.on('leader', (id) => { this.leaderId = id; });
+    await this.term.start();
+    this.every(this.cfg.periods.tickMs, () => this.tick());
+    this.every(this.cfg.periods.splitMs, () => this.split('period', 'periodic split'));
+    this.every(this.cfg.periods.auditMs, () => void this.planner.pass({ dryRun: false }));
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const run = (): void => {
+      if (this.stopped) return;
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err }, 'leader periodic work failed');
+      }
+      this.timers.push(this.clock.setTimer(ms, run));
+      if (this.timers.length > 16) this.timers = this.timers.slice(-8);
+    };
+    this.timers.push(this.clock.setTimer(ms, run));
+  }
+
+  private elected(token: number): void {
+    this.role = 'leader';
+    this.leaderId = this.cfg.id;
+    this.log.info({ event: 'leader.elected', token }, `leading with fencing token ${token}`);
+    this.events.emit('role', { role: 'leader', token });
+    this.split('elected', 'leader elected');
+  }
+
+  private deposed(reason: string): void {
+    if (this.role !== 'leader') return;
+    this.role = 'standby';
+    this.log.warn({ event: 'leader.deposed', reason }, `no longer leading: ${reason}`);
+    this.events.emit('role', { role: 'standby', token: this.term.token ?? 0 });
+    // Hosts reconnect and register with whoever leads now.
+    if (!this.stopped) for (const ch of this.server.channels()) void ch.close();
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    for (const h of this.table.checkLiveness(now, this.cfg.failure.hostTimeoutMs)) {
+      this.log.warn({ event: 'leader.host-lost', host: h.id, lastSeen: h.lastSeen }, `host ${h.id} lost: no update for ${this.cfg.failure.hostTimeoutMs} ms`);
+      this.events.emit('host', this.table.view(h));
+    }
+    this.tracker.tick();
+    let clusterWatts = 0;
+    for (const h of this.table.hosts.values()) {
+      if (h.liveness !== 'up' || h.measuredWatts === undefined) continue;
+      clusterWatts += h.measuredWatts;
+      this.violation.hostTicks++;
+      if (h.measuredWatts > h.budgetWatts) this.violation.overTicks++;
+    }
+    this.events.emit('power', { at: now, clusterWatts, clusterBudgetWatts: this.clusterBudgetWatts });
+    if (this.role === 'leader') {
+      const consumers = consumersOf(this.table, now);
+      if (this.demandShifted(consumers)) this.split('demand-shifted', 'demand shifted');
+    }
+  }
+
+  private demandShifted(consumers: readonly { id: string; demandWatts: number }[]): boolean {
+    if (consumers.length !== this.lastDemand.size) return true;
+    for (const c of consumers) {
+      const prev = this.lastDemand.get(c.id);
+      if (prev === undefined || Math.abs(prev - c.demandWatts) > this.cfg.cluster.shiftWatts) return true;
+    }
+    return false;
+  }
+
+  /** Splits the cluster budget now and applies (journal, store, leader.budget) what changed. */
+  split(code: string, why: string): SplitOutcome | undefined {
+    if (this.role !== 'leader' || this.stopped) return undefined;
+    const now = this.clock.now();
+    const s = computeSplit(this.table, this.clusterBudgetWatts, this.cfg.params.budget, now);
+    this.lastSplit = s;
+    this.lastSplitAt = now;
+    this.lastDemand = new Map(s.consumers.map((c) => [c.id, c.demandWatts]));
+    if (s.changed.length === 0) return s;
+    const byId = new Map(s.consumers.map((c) => [c.id, c]));
+    const changed = new Map<string, number>();
+    for (const id of s.changed) {
+      const h = this.table.get(id) as LiveHost;
+      const watts = s.budgets.get(id) as number;
+      this.decisionLog.record(now, budgetDecision(id, watts, h.budgetWatts, byId.get(id), s, code, why), this.token, this.cfg.dryRun ? 'dry-run' : 'applied');
+      if (this.cfg.dryRun) continue;
+      h.budgetWatts = watts;
+      changed.set(id, watts);
+    }
+    if (changed.size > 0) this.store.setBudgets(now, changed, code);
+    for (const id of changed.keys()) this.link.sendBudget(this.table.get(id) as LiveHost);
+    return s;
+  }
+
+  command(h: LiveHost, c: LeaderCommand): Promise<{ done: boolean; reason?: string }> {
+    return this.link.command(h, c);
+  }
+
+  // ---- LeaderApi ----
+
+  status(): LeaderStatus {
+    const hosts = { total: 0, up: 0, draining: 0, off: 0, lost: 0 };
+    let clusterWatts = 0;
+    let vms = 0;
+    for (const h of this.table.hosts.values()) {
+      hosts.total++;
+      if (h.liveness === 'lost') hosts.lost++;
+      else hosts.up++;
+      if (h.state === 'draining') hosts.draining++;
+      if (h.state === 'off') hosts.off++;
+      if (h.liveness === 'up') clusterWatts += h.measuredWatts ?? 0;
+      vms += h.vms.size;
+    }
+    const token = this.term.token;
+    return {
+      id: this.cfg.id, role: this.role, token: token ?? 0, ...(this.leaderId !== undefined ? { leaderId: this.leaderId } : {}),
+      uptimeS: Math.round((this.clock.now() - this.startedAt) / 1000), clusterBudgetWatts: this.clusterBudgetWatts, clusterWatts,
+      hosts, vms, migrationsInFlight: this.tracker.inFlight.size,
+      budgetViolationPct: this.violation.hostTicks === 0 ? 0 : (100 * this.violation.overTicks) / this.violation.hostTicks,
+    };
+  }
+
+  hosts(): readonly HostView[] {
+    return [...this.table.hosts.values()].map((h) => this.table.view(h));
+  }
+
+  vms(): readonly VmView[] {
+    return this.table.vmViews((uuid) => this.tracker.migratingTo(uuid));
+  }
+
+  budgets(): BudgetView {
+    const s = this.lastSplit;
+    const byId = new Map((s?.consumers ?? []).map((c) => [c.id, c]));
+    return {
+      clusterWatts: this.clusterBudgetWatts,
+      hosts: [...this.table.hosts.values()].map((h) => {
+        const c = byId.get(h.id);
+        return {
+          host: h.id, budgetWatts: h.budgetWatts, demandWatts: c?.demandWatts ?? 0, floorWatts: c?.floorWatts ?? 0, capWatts: c?.capWatts ?? h.attrs.capWatts,
+          ...(h.measuredWatts !== undefined ? { measuredWatts: h.measuredWatts } : {}),
+        };
+      }),
+      ...(this.lastSplitAt !== undefined ? { lastSplitAt: this.lastSplitAt } : {}),
+    };
+  }
+
+  setClusterBudget(watts: number, opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    return Promise.resolve(this.ops.setClusterBudget(watts, opts));
+  }
+
+  place(req: PlaceRequest, opts: { dryRun: boolean }): Promise<PlaceAnswer> {
+    return Promise.resolve(this.ops.place(req, opts));
+  }
+
+  migrate(vm: string, to: string | undefined, opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    return this.ops.migrate(vm, to, opts);
+  }
+
+  drain(host: string, opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    return this.ops.drain(host, opts, true);
+  }
+
+  undrain(host: string, opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    return this.ops.drain(host, opts, false);
+  }
+
+  plan(opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    return this.planner.pass(opts);
+  }
+
+  decisions(q: { limit: number; before?: number }): readonly DecisionView[] {
+    return this.decisionLog.list(q);
+  }
+
+  explain(id: number): DecisionView | undefined {
+    return this.decisionLog.view(id);
+  }
+
+  migrations(q: { limit: number }): readonly MigrationView[] {
+    return this.tracker.views(q.limit);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers = [];
+    await this.term.stop().catch((err: unknown) => this.log.warn({ err: String(err) }, 'giving up the term failed'));
+    await this.server.close();
+    this.db.close();
+  }
+}
+
+/** Opens the store, listens for hosts, takes the term and starts the leader's periodic work. */
+export async function startLeader(cfg: LeaderConfig, log: Logger, deps: LeaderDeps = {}): Promise<Leader> {
+  const clock = deps.clock ?? systemClock;
+  const db = openDatabase(cfg.store.path);
+  let listener: Listener | undefined;
+  try {
+    const term = deps.term ? deps.term(db) : new LocalTerm(db, cfg.id);
+    listener = deps.listener ?? await listenerFor(cfg.listen);
+    const server = new ChannelServer(listener, {
+      role: 'leader', identity: cfg.id, validator: createRegistry(leaderFamily), clock, logger: log.child({ part: 'mchannel' }),
+      whenReplayFull: 'evict', maxSessions: 100_000, ...deps.channel,
+    });
+    const core = new LeaderCore(cfg, log, clock, db, term, server, listener.address);
+    await core.start();
+    log.info({ event: 'leader.started', address: listener.address, hosts: core.table.hosts.size, token: term.token }, `leader ${cfg.id} listening on ${listener.address}`);
+    return core;
+  } catch (err) {
+    await listener?.close().catch(() => {});
+    db.close();
+    if (err instanceof VmanageError) throw err;
+    throw new VmanageError(ErrorCodes.Unavailable, `leader ${cfg.id} failed to start: ${(err as Error).message}`, {}, { cause: err });
+  }
+}

@@ -1,0 +1,86 @@
+// vmanage-leader: the Cluster Leader entry point. Exit codes: 0 after SIGTERM/SIGINT (or a good
+// --check-config), 2 for a bad command line or configuration, 1 when startup fails. Under systemd
+// (Type=notify, NotifyAccess=all, WatchdogSec=) it sends READY=1 once it listens, WATCHDOG=1 at
+// half the watchdog interval, and STOPPING=1 when asked to stop.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { createNotifier } from '../../adapters/systemd/notify.js';
+import { ErrorCodes, isVmanageError, VmanageError } from '../../domain/errors.js';
+import { loadLeaderConfig, type LeaderConfig } from './config.js';
+import { startLeader, type LeaderDeps } from './leader.js';
+
+const DEFAULT_CONFIG = '/etc/vmanage/leader.yaml';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The term source for the configuration: etcd election when configured, else the local term. */
+function termFor(cfg: LeaderConfig): LeaderDeps {
+  if (cfg.etcd) {
+    // TODO(etcd-term.ts): import { createEtcdTerm } from './etcd-term.js' and return
+    // { term: () => createEtcdTerm(cfg.etcd, cfg.id, log) } once that file exists.
+    throw new VmanageError(ErrorCodes.ConfigInvalid, 'etcd: leader election through etcd is not available in this build (src/daemons/leader/etcd-term.ts is missing); remove the etcd section to run a single leader', { section: 'etcd' });
+  }
+  return {};
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('vmanage-leader')
+    .description('vmanage Cluster Leader: host registry, power budgets, placement, migration planning')
+    .option('-c, --config <path>', 'configuration file (YAML or JSON)', DEFAULT_CONFIG)
+    .option('--check-config', 'validate the configuration, print it and exit')
+    .version(version(), '-V, --version')
+    .exitOverride();
+  let cfg: LeaderConfig;
+  let deps: LeaderDeps;
+  let opts: { config: string; checkConfig?: boolean };
+  try {
+    program.parse(argv, { from: 'user' });
+    opts = program.opts<{ config: string; checkConfig?: boolean }>();
+    cfg = loadLeaderConfig(opts.config);
+    deps = termFor(cfg);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return 0;
+    process.stderr.write(`vmanage-leader: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (opts.checkConfig) {
+    process.stdout.write(`${opts.config}: OK\n${JSON.stringify(cfg, null, 2)}\n`);
+    return 0;
+  }
+  const log = pino({ name: 'vmanage-leader', level: cfg.log.level, base: { leader: cfg.id } });
+  let leader;
+  try {
+    leader = await startLeader(cfg, log, deps);
+  } catch (err) {
+    log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader failed to start');
+    return 1;
+  }
+  const notifier = createNotifier({ log: log.child({ part: 'sd_notify' }) });
+  await notifier.notify('READY=1', `STATUS=listening on ${leader.address}`);
+  const stopWatchdog = notifier.startWatchdog();
+  log.info({ event: 'leader.ready', address: leader.address, token: leader.status().token, sdNotify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs }, 'vmanage-leader ready');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info({ event: 'leader.stopping' }, 'leader stopping');
+  stopWatchdog();
+  await notifier.notify('STOPPING=1');
+  await leader.stop();
+  log.info({ event: 'leader.stopped' }, 'leader stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`vmanage-leader: ${String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,145 @@
+// The operator's actions on the leader (LeaderApi): cluster budget, placement of a new VM, an
+// ordered migration, drain / undrain. Each one answers what it did or, with dryRun, what it would
+// do against the current state, changing nothing. Decisions come from the domain (placeVm,
+// destinationFor, splitBudget); this file checks the request, journals and carries them out.
+import { randomUUID } from 'node:crypto';
+import { trustRank, type VmRequest } from '../../domain/cluster.js';
+import { buildIndex } from '../../domain/leader/index.js';
+import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
+import { placeVm } from '../../domain/leader/placement.js';
+import type { ActionAnswer, DecisionView, PlaceAnswer, PlaceRequest } from './api.js';
+import { budgetDecision, computeSplit } from './budgets.js';
+import { dryRunView } from './decisions.js';
+import type { LeaderCore } from './leader.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function refused(reason: string, dryRun: boolean): ActionAnswer {
+  return { done: false, dryRun, reason, decisions: [] };
+}
+
+export class Operations {
+  constructor(private readonly l: LeaderCore) {}
+
+  private notLeading(): string | undefined {
+    return this.l.token === undefined ? `not the leader; the leader is ${this.l.leaderId ?? 'unknown'}` : undefined;
+  }
+
+  setClusterBudget(watts: number, opts: { dryRun: boolean }): ActionAnswer {
+    if (typeof watts !== 'number' || !Number.isFinite(watts) || watts <= 0 || watts > 1e9) return refused(`cluster budget: expected a positive number of watts up to 1e9, got ${String(watts)}`, opts.dryRun);
+    const l = this.l;
+    const lead = this.notLeading();
+    if (lead) return refused(lead, opts.dryRun);
+    if (opts.dryRun) {
+      const now = l.clock.now();
+      const s = computeSplit(l.table, watts, l.cfg.params.budget, now);
+      const byId = new Map(s.consumers.map((c) => [c.id, c]));
+      const decisions = s.changed.map((id) => dryRunView(now, budgetDecision(id, s.budgets.get(id) as number, l.table.get(id)?.budgetWatts ?? 0, byId.get(id), s, 'cluster-budget', `cluster budget ${watts} W`), l.token));
+      return { done: true, dryRun: true, reason: `cluster budget ${l.clusterBudgetWatts} W -> ${watts} W would change ${decisions.length} host budget(s)${s.shortfallWatts > 0 ? `; ${s.shortfallWatts.toFixed(0)} W short of the hosts' floors` : ''}`, decisions };
+    }
+    const before = l.clusterBudgetWatts;
+    l.clusterBudgetWatts = watts;
+    const since = l.decisionLog.list({ limit: 1 })[0]?.id ?? 0;
+    const s = l.split('cluster-budget', `cluster budget set to ${watts} W`);
+    const decisions = l.decisionLog.list({ limit: 10_000 }).filter((d) => d.id > since);
+    l.log.info({ event: 'leader.cluster-budget', from: before, to: watts }, `cluster budget ${before} W -> ${watts} W`);
+    return { done: true, dryRun: false, reason: `cluster budget ${before} W -> ${watts} W; ${decisions.length} host budget(s) changed${s && s.shortfallWatts > 0 ? `; ${s.shortfallWatts.toFixed(0)} W short of the hosts' floors` : ''}`, decisions };
+  }
+
+  place(req: PlaceRequest, opts: { dryRun: boolean }): PlaceAnswer {
+    const l = this.l;
+    const problems = placeProblems(req);
+    if (problems.length > 0) return { placed: false, reason: `invalid request: ${problems.join('; ')}`, dryRun: opts.dryRun };
+    const lead = this.notLeading();
+    if (lead) return { placed: false, reason: lead, dryRun: opts.dryRun };
+    const now = l.clock.now();
+    const util = req.cpuUtil ?? 0.5;
+    const vm: VmRequest = {
+      uuid: randomUUID(), vcpus: req.vcpus, memoryMiB: req.memoryMiB, cpuUtil: util, cpuPeak: util, sla: req.slaClass ?? 'silver',
+      minReliability: req.minReliability ?? 0, minTrust: req.minTrust ?? 'untrusted',
+      ...(req.affinityGroup !== undefined ? { affinityGroup: req.affinityGroup } : {}), ...(req.antiAffinityGroup !== undefined ? { antiAffinityGroup: req.antiAffinityGroup } : {}),
+    };
+    const r = placeVm(buildIndex(l.table.clusterState(now)), vm, l.cfg.params.placement);
+    if (!r.ok) return { placed: false, reason: r.reason, dryRun: opts.dryRun };
+    const d = {
+      kind: 'place-vm' as const, target: vm.uuid, value: 0, to: r.chosen.load.host.id, policy: 'leader-placement',
+      reason: { code: 'placed', text: r.reason }, predicted: { watts: Math.round(r.chosen.wattsAfter * 10) / 10, destUtil: Math.round(r.chosen.utilAfter * 1000) / 1000 },
+      inputs: { vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, cpuUtil: util, sla: vm.sla, minTrust: vm.minTrust, minReliability: vm.minReliability, considered: r.considered, score: Math.round(r.chosen.score * 1000) / 1000, ...(req.name !== undefined ? { name: req.name } : {}) },
+    };
+    const decision = opts.dryRun ? dryRunView(now, d, l.token) : l.decisionLog.record(now, d, l.token, 'decided');
+    return { placed: true, host: r.chosen.load.host.id, reason: r.reason, decision, dryRun: opts.dryRun };
+  }
+
+  async migrate(vm: string, to: string | undefined, opts: { dryRun: boolean }): Promise<ActionAnswer> {
+    const l = this.l;
+    if (typeof vm !== 'string' || !UUID.test(vm)) return refused(`vm: expected a UUID, got ${JSON.stringify(vm)}`, opts.dryRun);
+    const lead = this.notLeading();
+    if (lead) return refused(lead, opts.dryRun);
+    const src = l.table.hostOfVm(vm);
+    if (!src || src.liveness !== 'up') return refused(`VM ${vm} is not on any host that is up`, opts.dryRun);
+    const going = l.tracker.migratingTo(vm);
+    if (going !== undefined) return refused(`VM ${vm} is already migrating to ${going}`, opts.dryRun);
+    if (to !== undefined) {
+      const dst = l.table.get(to);
+      if (!dst) return refused(`unknown host ${to}`, opts.dryRun);
+      if (dst.id === src.id) return refused(`VM ${vm} already runs on ${to}`, opts.dryRun);
+      if (dst.liveness !== 'up') return refused(`host ${to} is lost`, opts.dryRun);
+      if (dst.reg.migrationUri === undefined) return refused(`host ${to} registered no migration URI: it takes no migrated VM`, opts.dryRun);
+    }
+    const now = l.clock.now();
+    const p = l.cfg.params.migration;
+    const index = buildIndex(l.planner.stateForMigration(now));
+    const load = index.byHost.get(src.id);
+    const cvm = load?.vms.find((v) => v.uuid === vm);
+    if (!load || !cvm) return refused(`VM ${vm} is not in the planning state`, opts.dryRun);
+    const others = new Set(index.loads.map((x) => x.host.id).filter((id) => to !== undefined && id !== to));
+    const dest = destinationFor(index, cvm, load, l.planner.ledger, () => false, now, p, others);
+    if (!dest) return refused(`no destination${to !== undefined ? ` (${to})` : ''} for ${vm} passes the placement filters and the no-return rule`, opts.dryRun);
+    const d = migrateDecision(cvm, load, dest, p, 'operator', 'operator asked');
+    if (opts.dryRun) return { done: true, dryRun: true, reason: d.reason.text, decisions: [dryRunView(now, d, l.token)] };
+    const view = l.decisionLog.record(now, d, l.token, l.cfg.dryRun ? 'dry-run' : undefined);
+    if (!l.cfg.dryRun) await l.tracker.start(view.id, d);
+    return { done: true, dryRun: false, reason: d.reason.text, decisions: [l.decisionLog.view(view.id) ?? view] };
+  }
+
+  async drain(hostId: string, opts: { dryRun: boolean }, on: boolean): Promise<ActionAnswer> {
+    const l = this.l;
+    const h = l.table.get(hostId);
+    if (!h) return refused(`unknown host ${String(hostId)}`, opts.dryRun);
+    const lead = this.notLeading();
+    if (lead) return refused(lead, opts.dryRun);
+    const want = on ? 'draining' : 'on';
+    const from = on ? 'on' : 'draining';
+    if (h.state !== from) return refused(`host ${hostId} is ${h.state}: only a host that is ${from} can be ${on ? 'drained' : 'undrained'}`, opts.dryRun);
+    if (opts.dryRun) {
+      const plan = on ? `${h.vms.size} VM(s) would be moved away under the stability rules` : 'it would take VMs again';
+      return { done: true, dryRun: true, reason: `host ${hostId} would be ${want}; ${plan}`, decisions: [] };
+    }
+    const now = l.clock.now();
+    h.state = want;
+    h.stateSince = now;
+    l.store.updateHost(hostId, now, { state: want });
+    l.log.info({ event: on ? 'leader.drain' : 'leader.undrain', host: hostId }, `host ${hostId} ${want}`);
+    l.events.emit('host', l.table.view(h));
+    let decisions: readonly DecisionView[] = [];
+    if (on) decisions = (await l.planner.pass({ dryRun: false })).decisions.filter((d) => d.from === hostId);
+    return { done: true, dryRun: false, reason: `host ${hostId} is ${want}${on ? `; ${decisions.length} migration(s) started, the rest follow in the next passes` : ''}`, decisions };
+  }
+}
+
+function placeProblems(r: PlaceRequest): string[] {
+  const p: string[] = [];
+  const int = (path: string, x: unknown, max: number): void => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max) p.push(`${path}: expected an integer 1..${max}, got ${String(x)}`);
+  };
+  const frac = (path: string, x: unknown): void => {
+    if (x !== undefined && (typeof x !== 'number' || !(x >= 0 && x <= 1))) p.push(`${path}: expected a number 0..1, got ${String(x)}`);
+  };
+  int('vcpus', r.vcpus, 4096);
+  int('memoryMiB', r.memoryMiB, 2 ** 40);
+  frac('cpuUtil', r.cpuUtil);
+  frac('minReliability', r.minReliability);
+  if (r.slaClass !== undefined && !['gold', 'silver', 'bronze'].includes(r.slaClass)) p.push(`slaClass: expected gold, silver or bronze, got ${String(r.slaClass)}`);
+  if (r.minTrust !== undefined && trustRank(r.minTrust) < 0) p.push(`minTrust: expected untrusted, standard, trusted or attested, got ${String(r.minTrust)}`);
+  return p;
+}

@@ -1,0 +1,108 @@
+// Helpers for the leader daemon's tests: a leader started in-process on a memory "network" whose
+// connections carry each host's own identity (as a TLS certificate CN would), and host daemons
+// played by the REAL LeaderLink (the host's side of the link), with their state in plain objects.
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { systemClock } from '../../src/adapters/clock.js';
+import { LeaderLink, type LeaderCommandHandlers } from '../../src/adapters/leader-link/link.js';
+import { parseLeaderConfig, type LeaderConfig } from '../../src/daemons/leader/config.js';
+import { startLeader, type Leader } from '../../src/daemons/leader/leader.js';
+import { ErrorCodes, VmanageError } from '../../src/domain/errors.js';
+import { memoryPair, type Connection, type Connector, type Listener } from '../../src/mchannel/index.js';
+import type { HostRegister, HostUpdate } from '../../src/protocol/leader.js';
+import { tempDir, waitFor, type Teardown } from '../support/proc.js';
+
+export const quiet = pino({ level: process.env['LEADER_TEST_LOG'] ?? 'silent' });
+
+/** One listener, many connectors: each connection's peer identity is the connector's name. */
+export interface MemoryHub {
+  readonly listener: Listener;
+  connector(name: string): Connector;
+  /** Ends every open connection of `name` (both ends). */
+  cut(name: string): void;
+}
+
+export function memoryHub(serverName = 'leader'): MemoryHub {
+  let handler: ((c: Connection) => void) | undefined;
+  let closed = false;
+  const open = new Map<string, Connection[]>();
+  return {
+    listener: { kind: 'memory', address: serverName, onConnection(h) { handler = h; }, async close() { closed = true; } },
+    connector(name) {
+      return {
+        kind: 'memory', target: serverName,
+        async connect() {
+          if (closed || !handler) throw new VmanageError(ErrorCodes.Unavailable, `memory listener ${serverName} is not accepting`);
+          const [client, server] = memoryPair(name, serverName);
+          open.set(name, [...(open.get(name) ?? []), client]);
+          handler(server);
+          return client;
+        },
+      };
+    },
+    cut(name) {
+      for (const c of open.get(name) ?? []) c.stream.destroy();
+      open.delete(name);
+    },
+  };
+}
+
+export async function leaderConfig(t: Teardown, over: Record<string, unknown> = {}, dbPath?: string): Promise<LeaderConfig> {
+  const dir = await tempDir(t, 'vmanage-leader-');
+  return parseLeaderConfig({
+    id: 'cl1', listen: { unix: join(dir, 'leader.sock') }, store: { path: dbPath ?? join(dir, 'leader.db') },
+    cluster: { budgetWatts: 1000 }, periods: { tickMs: 50, splitMs: 200, auditMs: 60_000 }, failure: { hostTimeoutMs: 400, migrationTimeoutMs: 3000 },
+    ...over,
+  });
+}
+
+export async function startTestLeader(t: Teardown, cfg: LeaderConfig, hub = memoryHub()): Promise<{ leader: Leader; hub: MemoryHub }> {
+  // The memory transport holds no handle and systemClock's timers are unref'd: without this the
+  // test worker's event loop could run empty while a test awaits a close or a timer.
+  const keepAlive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keepAlive));
+  const leader = await startLeader(cfg, quiet, { listener: hub.listener, channel: { heartbeatMs: 200, deadAfterMs: 1000, sessionLingerMs: 500 } });
+  t.teardown(() => leader.stop());
+  return { leader, hub };
+}
+
+export interface TestVm { uuid: string; cpuUtil: number; vcpus?: number; memoryKiB?: number }
+
+export interface TestHost {
+  readonly link: LeaderLink;
+  readonly budgets: number[];
+  readonly state: { watts: number; vms: TestVm[]; budgetWatts: number };
+  readonly commands: string[];
+}
+
+export function registration(host: string, over: Partial<HostRegister> = {}): HostRegister {
+  return {
+    host, cpus: 8, memoryKiB: 16 << 20, power: { idleWatts: 100, peakWatts: 300, measured: false }, reliability: 1, trust: 'trusted',
+    frequency: { minKHz: 800_000, maxKHz: 3_000_000 }, migrationUri: `qemu+tls://${host}/system`, ...over,
+  };
+}
+
+/** A host daemon's leader link (the real one) with its connection named `identity`. */
+export function startTestHost(t: Teardown, hub: MemoryHub, host: string, o: { identity?: string; reg?: Partial<HostRegister>; watts?: number; vms?: TestVm[]; commands?: LeaderCommandHandlers; updateMs?: number } = {}): TestHost {
+  const state = { watts: o.watts ?? 150, vms: o.vms ?? [], budgetWatts: 0 };
+  const budgets: number[] = [];
+  const commands: string[] = [];
+  const update = (): HostUpdate => ({
+    ts: Date.now(), watts: state.watts, budgetWatts: state.budgetWatts || 200, budgetSource: state.budgetWatts ? 'leader' : 'config', capKHz: 3_000_000, reliability: 1,
+    vms: state.vms.map((v) => ({ uuid: v.uuid, cpuUtil: v.cpuUtil, sla: 'ok' as const, vcpus: v.vcpus ?? 2, memoryKiB: v.memoryKiB ?? 1 << 20 })),
+  });
+  const link = new LeaderLink({
+    connector: hub.connector(o.identity ?? host), host, clock: systemClock, log: quiet, updateMs: o.updateMs ?? 50,
+    registration: () => registration(host, o.reg), update,
+    onBudget: (w) => { budgets.push(w); state.budgetWatts = w; }, onConnection: () => {}, onCommand: (op) => commands.push(op),
+    ...(o.commands ? { commands: o.commands } : {}), heartbeatMs: 200, deadAfterMs: 1000,
+  });
+  t.teardown(() => link.stop());
+  return { link, budgets, state, commands };
+}
+
+export async function registered(h: TestHost): Promise<void> {
+  await waitFor('registration', () => h.link.registered);
+}
+
+export const uuidOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
