@@ -29,6 +29,37 @@ export interface SimResult extends Metrics {
   readonly finishedVms: number;
   /** Highest cluster power at any step, W. */
   readonly peakWatts: number;
+  /** Migrations by the reason the policy gave. */
+  readonly migrationsByReason: Record<string, number>;
+  /** Migrations that sent a VM back to a host it left less than PING_PONG_S before. */
+  readonly pingPongs: number;
+  /** Distinct VMs / hosts involved in migrations (as source). */
+  readonly migratedVms: number;
+  readonly migrationSourceHosts: number;
+  /** The policy's own counters (SimPolicy.diagnostics), when it keeps any. */
+  readonly diagnostics?: Record<string, unknown>;
+}
+
+/** A return to the host a VM left within this long counts as a ping-pong, s. */
+export const PING_PONG_S = 3600;
+
+/** Who moved where: ping-pongs, reasons, distinct VMs and source hosts. */
+class MigrationLog {
+  readonly byReason: Record<string, number> = {};
+  pingPongs = 0;
+  private readonly left = new Map<number, { host: number; at: number }>();
+  private readonly vms = new Set<number>();
+  private readonly sources = new Set<number>();
+  note(m: Migration, source: number, t: number): void {
+    this.byReason[m.reason] = (this.byReason[m.reason] ?? 0) + 1;
+    const prev = this.left.get(m.vm);
+    if (prev && prev.host === m.target && t - prev.at < PING_PONG_S) this.pingPongs++;
+    this.left.set(m.vm, { host: source, at: t });
+    this.vms.add(m.vm);
+    this.sources.add(source);
+  }
+  get migratedVms(): number { return this.vms.size; }
+  get sourceHosts(): number { return this.sources.size; }
 }
 
 interface Pending { vm: number; endS: number }
@@ -36,11 +67,12 @@ interface Pending { vm: number; endS: number }
 /** CloudSim's updates fall 0.1 s after each trace sample; the demand it sees is interpolated there. */
 const UPDATE_OFFSET_S = 0.1;
 
-function startAll(dc: Datacenter, setup: SimSetup, migs: readonly Migration[], t: number, pending: Pending[]): void {
+function startAll(dc: Datacenter, setup: SimSetup, migs: readonly Migration[], t: number, pending: Pending[], log: MigrationLog): void {
   for (const m of migs) {
     const spec = setup.vms[m.vm];
     const host = setup.hosts[m.target];
     if (!spec || !host || (dc.vmHost[m.vm] as number) === m.target) continue;
+    log.note(m, dc.vmHost[m.vm] as number, t);
     dc.startMigration(m.vm, m.target);
     pending.push({ vm: m.vm, endS: t + migrationSeconds(spec, host) });
   }
@@ -58,6 +90,7 @@ export function simulate(opts: SimOptions): SimResult {
   let lastT = 0;
   let peak = 0;
   let finished = 0;
+  const log = new MigrationLog();
   for (let k = 0; k < workload.intervals; k++) {
     const t = k * I;
     dc.setDemand(k, UPDATE_OFFSET_S / I);
@@ -70,7 +103,7 @@ export function simulate(opts: SimOptions): SimResult {
     const migs = k > 0 ? policy.migrations(dc, ctx) : [];
     migrations += migs.length;
     const pending: Pending[] = [];
-    startAll(dc, setup, migs, t, pending);
+    startAll(dc, setup, migs, t, pending, log);
     if (policy.control) freqChanges += policy.control(dc, ctx);
     dc.measureAll();
     acc.record();
@@ -94,6 +127,8 @@ export function simulate(opts: SimOptions): SimResult {
   }
   return {
     policy: policy.name, vms: dc.vmCount, hosts: dc.hostCount, unplacedVms: unplaced, finishedVms: finished, peakWatts: peak,
+    migrationsByReason: log.byReason, pingPongs: log.pingPongs, migratedVms: log.migratedVms, migrationSourceHosts: log.sourceHosts,
+    ...(policy.diagnostics ? { diagnostics: policy.diagnostics() } : {}),
     ...metricsOf(acc.totals, migrations, freqChanges),
   };
 }

@@ -146,3 +146,28 @@ export function demandShifted(lastDemand: ReadonlyMap<string, number>, consumers
   }
   return false;
 }
+
+/**
+ * The consumers that must go (be emptied and powered off) when the total cannot cover every
+ * consumer's target (its predicted demand, as splitBudget computes it): moving a consumer's load
+ * to the others keeps its dynamic power but saves its floor (idle power), so consumers are shed
+ * in `order` (put the lightest first) until sum(targets) - sum(shed floors) <= totalWatts.
+ * Empty when the total covers every target. Pure; the caller drains what it returns.
+ */
+export function consumersToShed(totalWatts: number, consumers: readonly BudgetConsumer[], p: BudgetSplitParams, order?: (a: BudgetConsumer, b: BudgetConsumer) => number): string[] {
+  const total = sane(totalWatts);
+  let need = -total;
+  for (const c of consumers) {
+    const f = sane(c.floorWatts);
+    need += Math.min(Math.max(f, sane(c.capWatts)), Math.max(f, sane(c.demandWatts) * (1 + p.marginFraction) + p.marginWatts));
+  }
+  const out: string[] = [];
+  const sorted = order ? [...consumers].sort(order) : consumers;
+  for (const c of sorted) {
+    if (need <= 0) break;
+    if (sane(c.floorWatts) <= 0) continue;
+    out.push(c.id);
+    need -= sane(c.floorWatts);
+  }
+  return out;
+}

@@ -10,7 +10,7 @@
 //   in the next passes (an emptied host stays the lightest, so it is picked again first).
 // Power off: an `on` host with no VM, on for at least minOnMs, under the same capacity rule.
 // Power on: when forecast demand / capacity of `on` hosts > powerOnUtil, or a host stayed
-//   overloaded this pass: `off` hosts (off for at least minOffMs), lowest idle W per CPU
+//   overloaded this pass for want of a destination (`unresolvedHosts` counts only those): `off` hosts (off for at least minOffMs), lowest idle W per CPU
 //   first, until the capacity covers the forecast again. powerOffUtil < powerOnUtil.
 // Forecast demand: the sum of the VMs' recent peaks x (1 + growthMargin), in cores.
 import { z } from 'zod';

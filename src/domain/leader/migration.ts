@@ -55,6 +55,12 @@ export interface MigrationRequest {
 export interface PlanStats {
   overloadedHosts: number;
   unresolvedHosts: number;
+  /**
+   * Of those, hosts where a VM free to move found no destination (more capacity would help:
+   * consolidation powers a host on). Hosts unresolved only because their VMs are in cooldown
+   * or in flight are not counted: powering a host on does not help them.
+   */
+  noDestinationHosts: number;
   /** Hosts over budget that would stay over budget - margin even empty (raise their budget). */
   budgetUnreachableHosts: number;
   blockedVms: number;
@@ -103,7 +109,7 @@ function isOverloaded(load: HostLoad, p: MigrationParams): boolean {
 }
 
 /** Picks the VMs to move off an overloaded host and their destinations; updates the index. */
-function relieveHost(index: ClusterIndex, load: HostLoad, preferred: string | undefined, ledger: MigrationLedger, limits: PassLimits, now: number, p: MigrationParams, stats: PlanStats): LeaderDecision[] {
+function relieveHost(index: ClusterIndex, load: HostLoad, preferred: string | undefined, ledger: MigrationLedger, limits: PassLimits, now: number, p: MigrationParams, stats: PlanStats, missed?: Set<string>): LeaderDecision[] {
   const out: LeaderDecision[] = [];
   const tried = new Set<string>();
   for (;;) {
@@ -114,7 +120,10 @@ function relieveHost(index: ClusterIndex, load: HostLoad, preferred: string | un
     if (!pick) break;
     tried.add(pick.uuid);
     const dest = destinationFor(index, pick, load, ledger, (id) => limits.hostFull(id), now, p);
-    if (!dest) continue;
+    if (!dest) {
+      missed?.add(load.host.id);
+      continue;
+    }
     const why = preferred === pick.uuid ? `host ${load.host.id} asked to move it` : `host ${load.host.id} over budget or CPU threshold (${Math.max(0, excess.watts).toFixed(0)} W, ${Math.max(0, excess.cores).toFixed(1)} cores over)`;
     out.push(migrateDecision(pick, load, dest, p, preferred === pick.uuid ? 'host-request' : 'overload', why));
     limits.take(load.host.id, dest.load.host.id);
@@ -161,7 +170,8 @@ export function planMigrations(state: ClusterState, requests: readonly Migration
   const now = state.at;
   const index = buildIndex(state);
   const limits = new PassLimits(ledger, p);
-  const stats: PlanStats = { overloadedHosts: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, blockedVms: 0, requestsIgnored: 0 };
+  const stats: PlanStats = { overloadedHosts: 0, unresolvedHosts: 0, noDestinationHosts: 0, budgetUnreachableHosts: 0, blockedVms: 0, requestsIgnored: 0 };
+  const missed = new Set<string>();
   const decisions: LeaderDecision[] = [];
   const touched = new Set<string>();
   for (const r of requests) {
@@ -179,11 +189,14 @@ export function planMigrations(state: ClusterState, requests: readonly Migration
   for (const l of index.loads) if (budgetUnreachable(l, p)) stats.budgetUnreachableHosts++;
   for (const load of overloaded) {
     if (limits.clusterFull()) break;
-    const moved = relieveHost(index, load, undefined, ledger, limits, now, p, stats);
+    const moved = relieveHost(index, load, undefined, ledger, limits, now, p, stats, missed);
     decisions.push(...moved);
     touched.add(load.host.id);
-    if (isOverloaded(load, p)) stats.unresolvedHosts++;
+    if (isOverloaded(load, p)) {
+      stats.unresolvedHosts++;
+      if (missed.has(load.host.id)) stats.noDestinationHosts++;
+    }
   }
-  decisions.push(...consolidate(index, touched, stats.unresolvedHosts, ledger, limits, now, p));
+  decisions.push(...consolidate(index, touched, stats.noDestinationHosts, ledger, limits, now, p));
   return { decisions, stats, index };
 }

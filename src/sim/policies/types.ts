@@ -30,4 +30,6 @@ export interface SimPolicy {
   migrations(dc: Datacenter, ctx: StepContext): Migration[];
   /** Sets host frequencies / caps for this step (dc.freqRatio); returns how many changed. */
   control?(dc: Datacenter, ctx: StepContext): number;
+  /** Counters of the policy's own decisions (which rule fired how often), for reports. */
+  diagnostics?(): Record<string, unknown>;
 }

@@ -4,8 +4,12 @@
 //   utilisation at or below 80 % at that frequency (else full speed);
 // - an independent per-host power cap: the cluster budget split equally over the hosts that are
 //   on, enforced by lowering the frequency until the host's predicted power fits (RAPL-like);
-// - utilisation-threshold migration: a host whose demand exceeds 80 % of its full capacity sheds
+// - utilisation-threshold migration: a host whose measured CPU utilisation exceeds 80 % sheds
 //   its smallest-RAM VMs to the first host (in order) that stays under 80 %; no consolidation.
+//   Utilisation is what the OS measures: busy time at the CURRENT frequency (demand / capacity
+//   at the frequency the governor and the cap left), so a host the cap slowed down looks busier
+//   to the migration manager, which knows nothing of the cap (the conflict the paper describes).
+//   Until 2026-11-25 this used demand / full-speed capacity, which hid the cap from migration.
 import type { Datacenter } from '../datacenter.js';
 import { Plan } from '../plan.js';
 import { initialFirstFit } from './cloudsim.js';
@@ -51,7 +55,7 @@ export function governAndCap(dc: Datacenter, ctx: StepContext): number {
 function thresholdMigrations(dc: Datacenter, step: number): Migration[] {
   const plan = new Plan(dc, step);
   const over = (h: number, extra: number): boolean =>
-    ((plan.demandSum[h] as number) + (extra >= 0 ? (dc.demand[extra] as number) : 0)) / (dc.totalMips[h] as number) > MIGRATION_THRESHOLD;
+    ((plan.demandSum[h] as number) + (extra >= 0 ? (dc.demand[extra] as number) : 0)) / ((dc.totalMips[h] as number) * (dc.freqRatio[h] as number)) > MIGRATION_THRESHOLD;
   const out: Migration[] = [];
   for (let h = 0; h < dc.hostCount; h++) {
     while (over(h, -1)) {
@@ -72,6 +76,14 @@ function thresholdMigrations(dc: Datacenter, step: number): Migration[] {
 export const uncoordinated: SimPolicy = {
   name: 'uncoordinated',
   initialPlacement: initialFirstFit,
-  migrations: (dc, ctx) => thresholdMigrations(dc, ctx.step),
+  // The governor reacts within milliseconds, the migration manager over minutes: it sees the
+  // utilisation at the frequency the governor and the cap chose for the current demand.
+  migrations: (dc, ctx) => {
+    const before = dc.freqRatio.slice();
+    governAndCap(dc, ctx);
+    const out = thresholdMigrations(dc, ctx.step);
+    dc.freqRatio.set(before); // control() applies (and counts) the step's frequencies
+    return out;
+  },
   control: governAndCap,
 };

@@ -1,117 +1,85 @@
-// `vmanage`: the production host policies (src/domain/policies: the paper's SLA-aware DVFS and the
-// budget controller) run UNCHANGED for every host on an injected ManualClock, fed snapshots built
-// from the simulated state; the cluster budget is split among the hosts that are on with the
-// leader's water-filling split (src/domain/leader/budget-split.ts). Placement and migrations:
-// PABFD with LR overload detection and underload consolidation (the machinery of the baselines),
-// until the leader's own migration planner is wired in here.
-// The host policies decide every `periodMs` of simulated time: ITERATIONS times per trace step,
-// with the demand of that step (the traces have one sample per 300 s).
+// `vmanage`: the production code end to end on simulated adapters. Per host, the host policies
+// of vmanage-mvm (sim/vmanage/host.ts: sla-dvfs, budget, violation-trigger; lowest cap wins) run
+// PERIODS_PER_STEP control periods per trace step on an injected ManualClock; the Cluster Leader
+// (sim/vmanage/leader.ts: budget split, planMigrations with the MigrationLedger, placement,
+// consolidation with power off / on) runs once per trace step on the hosts' requests.
+// Order within a step, as on a real cluster: the leader's pass first (on the requests the
+// triggers raised during the previous step), then the migrations start, then the hosts' control
+// periods run on the new demand and placement.
 import { ManualClock } from '../../domain/clock.js';
-import { budgetSplitDefaults, splitBudget, type BudgetConsumer } from '../../domain/leader/budget-split.js';
-import type { Decision, HostSnapshot, VmSnapshot } from '../../domain/model.js';
-import { budgetPolicy, slaDvfsPolicy, type Policy } from '../../domain/policies/index.js';
+import { migrationDefaults, type MigrationParams } from '../../domain/leader/migration.js';
 import type { Datacenter } from '../datacenter.js';
-import { migrationPolicy } from './cloudsim.js';
-import { lrDetector } from './detectors.js';
-import type { SimPolicy, StepContext } from './types.js';
+import { SimHost, hostParams, type HostCounters, type HostRequest } from '../vmanage/host.js';
+import { SimLeader } from '../vmanage/leader.js';
+import type { Migration, SimPolicy, StepContext } from './types.js';
 
-const ITERATIONS = 10;
-const MIN_RATIO = 0.5;
+/** Host control periods per trace step (300 s / 10 = 30 s of simulated time each). */
+export const PERIODS_PER_STEP = 10;
+/** Recent-peak window of the leader, in trace samples (12 x 300 s = 1 h). */
+export const PEAK_WINDOW_SAMPLES = 12;
 
-interface HostControllers { dvfs: Policy<unknown>; budget: Policy<unknown> }
-
-function hostDemand(dc: Datacenter, h: number): number {
-  let d = 0;
-  for (const v of dc.hostVms[h] as number[]) d += dc.demand[v] as number;
-  return d;
+export interface VmanageOptions {
+  readonly params?: MigrationParams;
+  readonly windowSamples?: number;
+  /** Place VMs at time 0 at full size instead of their declared (first-sample) CPU use. */
+  readonly fullSizePlacement?: boolean;
 }
 
-function wattsAt(dc: Datacenter, h: number, demand: number, r: number): number {
-  const u = demand / ((dc.totalMips[h] as number) * r);
-  return dc.setup.hosts[h]?.power.watts(u > 1 ? 1 : u, r) ?? 0;
-}
-
-function snapshot(dc: Datacenter, h: number, now: number, periodMs: number, budgetW: number): HostSnapshot {
-  const spec = dc.setup.hosts[h];
-  const maxKHz = (dc.peMips[h] as number) * 1000; // 1 MIPS per MHz
-  const r = dc.freqRatio[h] as number;
-  const demand = hostDemand(dc, h);
-  const capacity = (dc.totalMips[h] as number) * r;
-  const hostSlack = demand > 0 ? (capacity - demand) / demand : 1;
-  const vms: VmSnapshot[] = (dc.hostVms[h] as number[]).map((v) => {
-    const d = dc.demand[v] as number;
-    const slack = d > 0 ? Math.min(hostSlack, ((dc.peMips[h] as number) * r - d) / d) : 1;
-    return {
-      uuid: `vm-${v}`, vcpus: 1, cpuUtil: d / (dc.setup.vms[v]?.mips ?? 1), scheduler: {}, migrationOpen: false,
-      sla: { status: slack < 0 ? 'violated' : 'ok', slack, reportedAt: now, violations: slack < 0 ? 1 : 0 },
-    };
-  });
-  return {
-    host: `host-${h}`, at: now, periodMs,
-    power: { watts: wattsAt(dc, h, demand, r), ageMs: 0, stale: false, source: 'sim' },
-    budget: { watts: budgetW, source: 'leader', leaderAt: now },
-    cpuUtil: Math.min(1, demand / capacity), cpus: spec?.pes ?? 1,
-    frequency: { capKHz: Math.round(r * maxKHz), minKHz: Math.round(MIN_RATIO * maxKHz), maxKHz },
-    ...(spec ? { powerModel: spec.power } : {}),
-    reliability: 1, leaderConnected: true, vms,
-  };
-}
-
-function capOf(decisions: readonly Decision[]): number | undefined {
-  return decisions.find((d) => d.kind === 'set-frequency-cap')?.value;
-}
-
-export function vmanagePolicy(): SimPolicy {
+export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
+  const params = opts.params ?? migrationDefaults;
   const clock = new ManualClock(0);
-  const controllers = new Map<number, HostControllers>();
-  const inner = migrationPolicy('vmanage', lrDetector('lr-1.2', 1.2), 0.7);
-  let previous: Map<string, number> | undefined;
+  const hosts = new Map<number, SimHost>();
+  const hostCounters: HostCounters = { overBudgetPeriods: 0, capDecisions: {}, triggerRequests: 0 };
+  let leader: SimLeader | undefined;
+  let queued: HostRequest[] = [];
 
-  function budgets(dc: Datacenter, ctx: StepContext): Float64Array {
-    const out = new Float64Array(dc.hostCount).fill(Infinity);
-    if (ctx.budgetW === undefined) {
-      for (let h = 0; h < dc.hostCount; h++) out[h] = (dc.setup.hosts[h]?.power.peakWatts ?? 0) + 50;
-      return out;
-    }
-    const consumers: BudgetConsumer[] = [];
-    for (let h = 0; h < dc.hostCount; h++) {
-      const spec = dc.setup.hosts[h];
-      if (!spec || (dc.hostVms[h] as number[]).length === 0) continue;
-      consumers.push({ id: String(h), floorWatts: spec.power.idleWatts, capWatts: spec.power.peakWatts, demandWatts: wattsAt(dc, h, hostDemand(dc, h), 1) });
-    }
-    const split = splitBudget(ctx.budgetW, consumers, budgetSplitDefaults, previous);
-    previous = split.budgets;
-    for (const [id, w] of split.budgets) out[Number(id)] = w;
-    return out;
+  function leaderOf(dc: Datacenter): SimLeader {
+    leader ??= new SimLeader(dc, params, opts.windowSamples ?? PEAK_WINDOW_SAMPLES);
+    return leader;
+  }
+
+  function migrations(dc: Datacenter, ctx: StepContext): Migration[] {
+    const requests = queued;
+    queued = [];
+    return leaderOf(dc).pass(ctx.timeS * 1000, ctx.budgetW, requests);
   }
 
   function control(dc: Datacenter, ctx: StepContext): number {
-    const budget = budgets(dc, ctx);
-    const periodMs = (dc.setup.intervalS * 1000) / ITERATIONS;
+    const l = leaderOf(dc);
+    const periodMs = (dc.setup.intervalS * 1000) / PERIODS_PER_STEP;
+    const p = hostParams(periodMs, dc.setup.intervalS * 1000);
+    if (ctx.timeS * 1000 > clock.now()) clock.advance(ctx.timeS * 1000 - clock.now());
     const start = dc.freqRatio.slice();
-    for (let i = 0; i < ITERATIONS; i++) {
-      for (let h = 0; h < dc.hostCount; h++) {
-        if ((dc.hostVms[h] as number[]).length === 0) { dc.freqRatio[h] = 1; continue; }
-        let c = controllers.get(h);
-        if (!c) { c = { dvfs: slaDvfsPolicy.create(), budget: budgetPolicy.create() }; controllers.set(h, c); }
-        const s = snapshot(dc, h, clock.now(), periodMs, budget[h] as number);
-        const byBudget = capOf(c.budget.decide(s, budgetPolicy.defaults, clock));
-        const bySla = capOf(c.dvfs.decide(s, slaDvfsPolicy.defaults, clock));
-        // The budget wins: a lower cap from the budget controller overrides any raise.
-        let cap = s.frequency.capKHz;
-        if (byBudget !== undefined && byBudget < cap) cap = byBudget;
-        else if (bySla !== undefined) cap = byBudget !== undefined ? Math.min(bySla, byBudget) : bySla;
-        dc.freqRatio[h] = Math.min(1, Math.max(MIN_RATIO, cap / s.frequency.maxKHz));
+    const open = new Set<number>();
+    const active: SimHost[] = [];
+    for (let h = 0; h < dc.hostCount; h++) {
+      if ((dc.hostVms[h] as number[]).length === 0) { dc.freqRatio[h] = 1; continue; }
+      let host = hosts.get(h);
+      if (!host) { host = new SimHost(h); hosts.set(h, host); }
+      active.push(host);
+    }
+    for (let i = 0; i < PERIODS_PER_STEP; i++) {
+      for (const host of active) {
+        for (const r of host.period(dc, l.budgets[host.h] as number, clock, periodMs, p, open, hostCounters)) {
+          open.add(r.vm);
+          queued.push(r);
+        }
       }
       clock.advance(periodMs);
     }
     let changes = 0;
     for (let h = 0; h < dc.hostCount; h++) {
       if (dc.freqRatio[h] !== start[h]) changes++;
-      dc.capWatts[h] = budget[h] as number;
+      dc.capWatts[h] = l.budgets[h] as number;
     }
     return changes;
   }
 
-  return { name: 'vmanage', initialPlacement: inner.initialPlacement, migrations: inner.migrations, control };
+  return {
+    name: 'vmanage',
+    initialPlacement: (dc) => leaderOf(dc).initialPlacement(opts.fullSizePlacement ?? false),
+    migrations,
+    control,
+    diagnostics: () => ({ host: { ...hostCounters }, leader: leader ? { ...leader.counters } : {} }),
+  };
 }

@@ -1,0 +1,209 @@
+// The Cluster Leader in the simulator: the production leader policies (src/domain/leader) on a
+// ClusterState built from the simulated data centre, once per trace step, as the leader daemon
+// runs them on host updates: the budget split (budgetPolicy, with its hysteresis), then
+// planMigrations (host requests from the violation trigger first, then the audit, then
+// consolidation with power-off / power-on) under the MigrationLedger's stability rules.
+// Placement of the VMs at time 0 is placeVm, one VM after the other.
+//
+// Units in the ClusterState: CPU in compute units of REF_MIPS (a G4 host has 3.72, a 2500-MIPS VM
+// 2.5 vCPUs), so that "cores" add up across the two host types; memory MiB; W; ms.
+import type { ClusterHost, ClusterState, ClusterVm, HostPowerState, VmRequest } from '../../domain/cluster.js';
+import { budgetPolicy, migrationPolicy, type MigrationPolicy } from '../../domain/leader/index.js';
+import { consumersToShed, hostConsumers, type BudgetConsumer } from '../../domain/leader/budget-split.js';
+import { addVm, buildIndex } from '../../domain/leader/cluster-index.js';
+import { UtilWindow } from '../../domain/leader/demand.js';
+import type { MigrationParams, MigrationRequest } from '../../domain/leader/migration.js';
+import { placeVm } from '../../domain/leader/placement.js';
+import type { Datacenter } from '../datacenter.js';
+import type { Migration } from '../policies/types.js';
+import { hostDemand, simWatts, type HostRequest } from './host.js';
+
+/** One compute unit, MIPS. */
+export const REF_MIPS = 1000;
+/** Host budget when there is no cluster budget (scenario cloudsim): above any host's peak, W. */
+const NO_BUDGET_MARGIN_W = 50;
+
+export interface LeaderCounters {
+  decisions: Record<string, number>;
+  requestsIgnored: number;
+  blockedVms: number;
+  unresolvedHosts: number;
+  budgetUnreachableHosts: number;
+  powerOn: number;
+  powerOff: number;
+  /** Hosts drained because the budget could not cover every host on (consumersToShed). */
+  shed: number;
+  /** Passes where the budget split had a shortfall (floors over the total). */
+  shortfallPasses: number;
+}
+
+interface InFlight { uuid: string; from: string; to: string }
+
+export class SimLeader {
+  readonly state: HostPowerState[];
+  readonly stateSince: Float64Array;
+  readonly budgets: Float64Array;
+  readonly counters: LeaderCounters = { decisions: {}, requestsIgnored: 0, blockedVms: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, powerOn: 0, powerOff: 0, shed: 0, shortfallPasses: 0 };
+  private readonly windows: UtilWindow[];
+  private readonly migration: MigrationPolicy = migrationPolicy.create();
+  private readonly split = budgetPolicy.create();
+  private inFlight: InFlight[] = [];
+  /** Hosts being drained for the budget: budget 0, their VMs requested away, then powered off. */
+  private readonly draining = new Set<number>();
+
+  /** windowSamples: trace samples in the recent-peak window the planner judges destinations on. */
+  constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number) {
+    this.state = Array.from({ length: dc.hostCount }, () => 'on');
+    this.stateSince = new Float64Array(dc.hostCount).fill(-1e12);
+    this.budgets = Float64Array.from(dc.setup.hosts, (s) => s.power.peakWatts + NO_BUDGET_MARGIN_W);
+    this.windows = Array.from({ length: dc.vmCount }, () => new UtilWindow(windowSamples));
+  }
+
+  /**
+   * Places every VM with the leader's placement, one after the other; returns how many found no
+   * host. fullSize: judged at the VM's full size (CloudSim creates VMs at their full MIPS); else
+   * at the CPU use its request declares, taken as its first trace sample.
+   */
+  initialPlacement(fullSize: boolean): number {
+    const dc = this.dc;
+    const index = buildIndex(this.clusterState(0, false));
+    let unplaced = 0;
+    for (let v = 0; v < dc.vmCount; v++) {
+      const first = fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number);
+      const req = this.vmRequest(v, first, first);
+      const r = placeVm(index, req, this.p.placement);
+      if (!r.ok) { unplaced++; continue; }
+      addVm(index, r.chosen.load, { ...req, host: r.chosen.load.host.id });
+      dc.place(v, hostIndex(r.chosen.load.host.id));
+    }
+    return unplaced;
+  }
+
+  /**
+   * One leader pass at simulated time nowMs: the last pass's migrations are over, VM windows take
+   * this step's sample, the budget is split (budgetW undefined: none), the planner runs on the
+   * hosts' requests. Returns the migrations to start; records power changes.
+   */
+  pass(nowMs: number, budgetW: number | undefined, requests: readonly HostRequest[]): Migration[] {
+    const dc = this.dc;
+    for (const f of this.inFlight) this.migration.ledger.finished(f.uuid, true, nowMs);
+    this.inFlight = [];
+    this.migration.ledger.prune(nowMs, this.p.stability);
+    for (let h = 0; h < dc.hostCount; h++) {
+      if (this.state[h] === 'powering-on') { this.state[h] = 'on'; this.stateSince[h] = nowMs; }
+    }
+    for (let v = 0; v < dc.vmCount; v++) {
+      if ((dc.vmHost[v] as number) >= 0) (this.windows[v] as UtilWindow).push((dc.demand[v] as number) / (dc.setup.vms[v]?.mips ?? 1));
+    }
+    if (budgetW !== undefined) this.splitBudget(nowMs, budgetW);
+    const reqs: MigrationRequest[] = [];
+    for (const h of this.draining) {
+      const vms = dc.hostVms[h] as number[];
+      if (vms.length === 0) continue;
+      const v = vms.reduce((a, b) => ((dc.demand[b] as number) < (dc.demand[a] as number) ? b : a));
+      reqs.push({ host: hostId(h), vm: vmId(v), shedWatts: 0 });
+    }
+    for (const r of requests) reqs.push({ host: hostId(r.host), vm: vmId(r.vm), shedWatts: r.shedWatts });
+    const plan = this.migration.plan(this.clusterState(nowMs, true), reqs, this.p);
+    const c = this.counters;
+    c.requestsIgnored += plan.stats.requestsIgnored;
+    c.blockedVms += plan.stats.blockedVms;
+    c.unresolvedHosts += plan.stats.unresolvedHosts;
+    c.budgetUnreachableHosts += plan.stats.budgetUnreachableHosts;
+    const out: Migration[] = [];
+    for (const d of plan.decisions) {
+      const key = `${d.kind}:${d.reason.code}`;
+      c.decisions[key] = (c.decisions[key] ?? 0) + 1;
+      if (d.kind === 'migrate-vm' && d.from !== undefined && d.to !== undefined) {
+        this.migration.ledger.started(d.target, d.from, d.to, nowMs, this.p.stability);
+        this.inFlight.push({ uuid: d.target, from: d.from, to: d.to });
+        out.push({ vm: Number(d.target.slice(1)), target: hostIndex(d.to), reason: d.reason.code });
+      } else if (d.kind === 'power-off-host') {
+        this.setState(hostIndex(d.target), 'off', nowMs);
+        c.powerOff++;
+      } else if (d.kind === 'power-on-host') {
+        this.setState(hostIndex(d.target), 'powering-on', nowMs);
+        c.powerOn++;
+      }
+    }
+    return out;
+  }
+
+  private setState(h: number, s: HostPowerState, nowMs: number): void {
+    if ((this.dc.hostVms[h] as number[]).length > 0 && s === 'off') return; // never cut a host with VMs
+    if (s === 'off') this.draining.delete(h);
+    this.state[h] = s;
+    this.stateSince[h] = nowMs;
+  }
+
+  /**
+   * Budgets for this pass. When the total cannot cover every host's predicted demand, the
+   * lightest hosts are drained (consumersToShed: each one emptied saves its idle power) and get
+   * budget 0 until they are off; the others share the total (splitBudget, with hysteresis).
+   * A drained host stays drained (no flapping); Σ budgets <= total always.
+   */
+  private splitBudget(nowMs: number, budgetW: number): void {
+    const all = hostConsumers(buildIndex(this.clusterState(nowMs, true)));
+    const lighter = (a: BudgetConsumer, b: BudgetConsumer): number => a.demandWatts - b.demandWatts || (a.id < b.id ? -1 : 1);
+    const kept = all.filter((c) => !this.draining.has(hostIndex(c.id)));
+    for (const id of consumersToShed(budgetW, kept, budgetPolicy.defaults, lighter)) {
+      this.draining.add(hostIndex(id));
+      this.counters.shed++;
+    }
+    const consumers = all.map((c) => (this.draining.has(hostIndex(c.id)) ? { ...c, floorWatts: 0, capWatts: 0, demandWatts: 0 } : c));
+    const r = this.split.split(budgetW, consumers, budgetPolicy.defaults);
+    if (r.shortfallWatts > 0) this.counters.shortfallPasses++;
+    for (const [id, w] of r.budgets) this.budgets[hostIndex(id)] = w;
+  }
+
+  private vmRequest(v: number, util: number, peak: number): VmRequest {
+    const spec = this.dc.setup.vms[v];
+    return {
+      uuid: vmId(v), vcpus: (spec?.mips ?? 0) / REF_MIPS, memoryMiB: spec?.ramMb ?? 0, cpuUtil: util, cpuPeak: peak,
+      sla: 'bronze', minReliability: 0, minTrust: 'untrusted',
+    };
+  }
+
+  /** The cluster as the leader sees it from host registrations and updates. */
+  clusterState(nowMs: number, withVms: boolean): ClusterState {
+    const dc = this.dc;
+    const memoryLimits = dc.setup.memoryLimitsMigration;
+    const hosts: ClusterHost[] = dc.setup.hosts.map((spec, h) => ({
+      id: hostId(h),
+      attrs: {
+        cpus: (dc.totalMips[h] as number) / REF_MIPS,
+        // CloudSim's set-up: RAM does not limit where a running VM goes (SimSetup.memoryLimitsMigration).
+        memoryMiB: memoryLimits ? spec.ramMb : Number.MAX_SAFE_INTEGER,
+        powerModel: spec.power, capWatts: spec.power.peakWatts, trust: 'standard',
+      },
+      state: this.state[h] as HostPowerState,
+      budgetWatts: this.budgets[h] as number,
+      ...((dc.hostVms[h] as number[]).length > 0 ? { measuredWatts: simWatts(dc, h, hostDemand(dc, h), dc.freqRatio[h] as number) } : {}),
+      reliability: 1,
+      stateSince: this.stateSince[h] as number,
+    }));
+    const vms: ClusterVm[] = [];
+    if (withVms) {
+      for (let v = 0; v < dc.vmCount; v++) {
+        const h = dc.vmHost[v] as number;
+        if (h < 0) continue;
+        const w = this.windows[v] as UtilWindow;
+        const util = w.last() ?? 0;
+        vms.push({ ...this.vmRequest(v, util, w.peak() ?? util), host: hostId(h) });
+      }
+    }
+    return { at: nowMs, hosts, vms };
+  }
+}
+
+function hostId(h: number): string {
+  return `h${String(h).padStart(4, '0')}`;
+}
+
+function hostIndex(id: string): number {
+  return Number(id.slice(1));
+}
+
+function vmId(v: number): string {
+  return `v${v}`;
+}
