@@ -34,9 +34,11 @@ const power = z.object({
     z.object({ kind: z.literal('rapl'), root: absPath.optional() }).strict(),
     z.object({ kind: z.literal('bmc'), bmc: BmcConfigSchema }).strict(),
     z.object({ kind: z.literal('sim'), utilisation: z.number().min(0).max(1).default(0.5) }).strict(),
+    // The simulated world's power for this host (demo cluster; needs actuator sim-world).
+    z.object({ kind: z.literal('sim-world') }).strict(),
   ]),
   /** The frequency cap (and power limit) actuator: vmanage-powerd on the system bus. */
-  actuator: z.object({
+  actuator: z.discriminatedUnion('kind', [z.object({
     kind: z.literal('powerd'),
     /** D-Bus address of powerd's bus (default: the system bus). */
     busAddress: z.string().min(1).max(4096).optional(),
@@ -44,6 +46,8 @@ const power = z.object({
     limitSource: z.string().min(1).max(64).optional(),
     timeoutMs: z.number().int().min(10).max(60_000).default(2000),
   }).strict(),
+  // The simulated world's cap for this host (demo cluster): sim:///HOST?world=/path/world.sock.
+  z.object({ kind: z.literal('sim-world'), uri: z.string().regex(/^sim:\/\/\/[^?]+\?world=\//, 'sim:///HOST?world=/path/to/world.sock').max(4096), timeoutMs: z.number().int().min(10).max(60_000).default(2000) }).strict()]),
   /** Host power model (linear idle..peak, DVFS-aware with a voltage floor). */
   model: z.object({ idleWatts: watts, peakWatts: watts, vFloor: z.number().min(0).max(1).default(0.6) }).strict()
     .refine((m) => m.peakWatts > m.idleWatts, 'peakWatts must be above idleWatts'),
@@ -78,7 +82,7 @@ const power = z.object({
   dryRun: z.boolean().default(false),
   /** Whether the leader's power-off command (consolidation) may shut this host down (logind). */
   allowPowerOff: z.boolean().default(false),
-}).strict();
+}).strict().refine((p) => (p.sensor.kind === 'sim-world') === (p.actuator.kind === 'sim-world'), { path: ['sensor', 'kind'], message: 'sensor sim-world and actuator sim-world go together' });
 
 export const mvmConfigSchema = z.object({
   /** This host's name (peers address each other by it). */

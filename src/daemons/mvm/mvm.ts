@@ -6,6 +6,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LibvirtHypervisor } from '../../adapters/libvirt/index.js';
+import { SimHypervisor } from '../../adapters/sim/hypervisor.js';
 import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
 import { GuestChannelManager } from '../../adapters/guests/manager.js';
 import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
@@ -115,7 +116,9 @@ export function saveSessions(path: string, states: ReadonlyMap<string, SessionSt
 
 export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervisor): Promise<Mvm> {
   const clock = systemClock;
-  const hv = hypervisor ?? new LibvirtHypervisor({ uri: cfg.hypervisor.uri, ...(cfg.hypervisor.busAddress ? { busAddress: cfg.hypervisor.busAddress } : {}), log });
+  // sim:///HOST?world=SOCKET: a host of the simulated world (demo cluster); else libvirt.
+  const hv = hypervisor ?? (cfg.hypervisor.uri.startsWith('sim:') ? new SimHypervisor({ uri: cfg.hypervisor.uri, clock })
+    : new LibvirtHypervisor({ uri: cfg.hypervisor.uri, ...(cfg.hypervisor.busAddress ? { busAddress: cfg.hypervisor.busAddress } : {}), log }));
   const peers = cfg.handover.peers.map((p) => ({ name: p.name, connector: connectorFor(p) }));
   const guests = new GuestChannelManager({
     hypervisor: hv,

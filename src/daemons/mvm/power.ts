@@ -14,6 +14,7 @@ import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import { dvfsModel } from '../../domain/power-model.js';
 import type { FrequencyActuator, PowerLimitActuator, PowerModel, PowerSensor } from '../../domain/ports/power.js';
 import type { PowerConfig } from './config.js';
+import { openSimWorldPlant } from './power-sim.js';
 
 export interface PowerPlant {
   readonly sensor: PowerSensor;
@@ -40,6 +41,7 @@ export function linearDvfsModel(m: PowerConfig['model']): PowerModel {
 }
 
 export async function openPowerPlant(cfg: PowerConfig, clock: Clock, log: Logger): Promise<PowerPlant> {
+  if (cfg.actuator.kind === 'sim-world') return await openSimWorldPlant(cfg, cfg.actuator, clock);
   let bus: MessageBus | undefined;
   if (cfg.actuator.busAddress) {
     bus = dbus.sessionBus({ busAddress: cfg.actuator.busAddress });
@@ -76,6 +78,7 @@ export async function openPowerPlant(cfg: PowerConfig, clock: Clock, log: Logger
     if (cfg.sensor.kind === 'powerd') return measured(powerd.sensor);
     if (cfg.sensor.kind === 'rapl') return measured(new RaplSensor({ clock, ...(cfg.sensor.root ? { root: cfg.sensor.root } : {}) }));
     if (cfg.sensor.kind === 'bmc') return measured(createBmc(cfg.sensor.bmc, { clock }).sensor);
+    if (cfg.sensor.kind === 'sim-world') throw new VmanageError(ErrorCodes.ConfigInvalid, 'power.sensor sim-world needs power.actuator sim-world', {});
     const sim = new SimPower({ model, clock, utilisation: constantUtilisation(cfg.sensor.utilisation), minKHz, maxKHz, name: 'sim' });
     sim.capKHz = capKHz;
     // The simulated host runs at whatever cap powerd accepted.
