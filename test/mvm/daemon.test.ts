@@ -144,10 +144,10 @@ test.serial('the daemon registers with the leader, follows its budget down throu
   });
   const mvm = await startMvmDaemon(t, lv, {
     power: powerSection(pd.address, 1, { startCapKHz: 3_900_000, budget: { watts: 400, safeWatts: 400 } }),
-    leader: { endpoint: { unix: sock }, updateMs: 200, trust: 'restricted' },
+    leader: { endpoint: { unix: sock }, updateMs: 200, trust: 'standard' },
   });
   await waitFor('the registration', () => registers.length >= 1);
-  t.like(registers[0], { host: 'h1', cpus: 2, power: { idleWatts: 100, peakWatts: 200, measured: false }, reliability: 1, trust: 'restricted', frequency: { minKHz: 800_000, maxKHz: 3_900_000 } });
+  t.like(registers[0], { host: 'h1', cpus: 2, power: { idleWatts: 100, peakWatts: 200, measured: false }, reliability: 1, trust: 'standard', frequency: { minKHz: 800_000, maxKHz: 3_900_000 } });
   await ch!.send('leader.budget', { token: 3, watts: 120 });
   await waitFor('the stale budget counted', async () => (await status(mvm.control)).counters['leader_stale_tokens'] === 1);
   t.is(await pd.capKHz(), 3_900_000, 'a deposed leader\'s budget changes nothing');
