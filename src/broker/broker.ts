@@ -149,6 +149,7 @@ export class Broker {
       this.opts.journal.append({ at: snapshot.at, host, decision: o.decision, outcome: 'overruled' });
       logger.debug({ ...why(host, o.decision), by: o.by.policy }, 'decision overruled by a more restrictive one');
     }
+    for (const d of chosen) this.opts.bus?.emit('applying', { decision: d });
     const results = await Promise.all(chosen.map((d) => this.opts.actuator.apply(d)));
     for (const r of results) this.record(snapshot, r);
     this.opts.actuator.prune();

@@ -16,6 +16,8 @@ export interface BrokerEvents {
   'migration-resolved': { readonly vm: string; readonly outcome: string };
   /** After each control cycle. */
   'cycle': { readonly snapshot: HostSnapshot; readonly decisions: readonly Decision[]; readonly results: readonly ApplyResult[] };
+  /** A decision the broker is about to hand to the actuator (before its rails are checked). */
+  'applying': { readonly decision: Decision };
   'applied': { readonly result: ApplyResult & { ok: true }; readonly journalId: number };
   'refused': { readonly result: ApplyResult & { ok: false }; readonly journalId: number };
 }

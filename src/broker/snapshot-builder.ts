@@ -74,7 +74,8 @@ export interface ReportCounters {
 
 export class SnapshotBuilder {
   private readonly vms = new Map<string, VmState>();
-  private readonly openMigrations = new Map<string, number>();
+  /** VM uuid -> its migration request: since when (ms) and how far it got (see migrationSending). */
+  private readonly openMigrations = new Map<string, { since: number; state: MigrationState }>();
   private power: PowerReading | undefined;
   private leaderWatts: number | undefined;
   private leaderContactAt: number | undefined;
@@ -85,6 +86,8 @@ export class SnapshotBuilder {
   private powerLimit: PowerLimitKnobState | undefined;
   private readonly gate: ReportGateParams;
   readonly counters: ReportCounters = { accepted: 0, rate: 0, invalid: 0, unknownVm: 0 };
+  /** Requests answered before their sending finished (they stay closed; see migrationRequested). */
+  readonly migrationCounters = { resolvedWhileSending: 0 };
 
   constructor(private readonly opts: SnapshotBuilderOptions) {
     this.frequency = opts.frequency;
@@ -138,8 +141,42 @@ export class SnapshotBuilder {
     this.openMigrations.delete(uuid);
   }
 
-  migrationRequested(uuid: string): void { this.openMigrations.set(uuid, this.opts.clock.now()); }
-  migrationResolved(uuid: string): void { this.openMigrations.delete(uuid); }
+  // A migration request's life: the broker decides it and starts sending it (migrationSending:
+  // open, so no policy asks for the VM again while it is on its way); the send completes
+  // (migrationRequested: open) or fails (migrationNotSent: closed). An answer (migrationResolved:
+  // the leader's status, or the VM left the host) closes it whenever it comes, also before the
+  // send completed: a send that completes after its answer must not re-open the request, else
+  // it stays open until migrationTimeoutMs and blocks every further request.
+
+  /** The broker started sending a request for `uuid`. */
+  migrationSending(uuid: string): void {
+    if (this.openMigrations.get(uuid)?.state === 'open') return;
+    this.openMigrations.set(uuid, { since: this.opts.clock.now(), state: 'sending' });
+  }
+
+  /** The request for `uuid` was sent. Returns false when its answer came first (it stays closed). */
+  migrationRequested(uuid: string): boolean {
+    if (this.openMigrations.get(uuid)?.state === 'answered') {
+      this.openMigrations.delete(uuid);
+      this.migrationCounters.resolvedWhileSending++;
+      return false;
+    }
+    this.openMigrations.set(uuid, { since: this.opts.clock.now(), state: 'open' });
+    return true;
+  }
+
+  /** Sending the request for `uuid` failed: nothing is open. */
+  migrationNotSent(uuid: string): void {
+    const st = this.openMigrations.get(uuid)?.state;
+    if (st === 'sending' || st === 'answered') this.openMigrations.delete(uuid);
+  }
+
+  /** The request for `uuid` was answered (done, refused, failed, the VM left). */
+  migrationResolved(uuid: string): void {
+    const m = this.openMigrations.get(uuid);
+    if (m?.state === 'sending') m.state = 'answered';
+    else this.openMigrations.delete(uuid);
+  }
 
   /** An SLA report from the guest of VM `uuid` (identity from the transport, not the message). */
   slaReport(uuid: string, report: SlaReportInput): ReportVerdict {
@@ -166,7 +203,7 @@ export class SnapshotBuilder {
   build(): HostSnapshot {
     const now = this.opts.clock.now();
     const timeout = this.opts.migrationTimeoutMs ?? 600_000;
-    for (const [uuid, at] of this.openMigrations) if (now - at > timeout) this.openMigrations.delete(uuid);
+    for (const [uuid, m] of this.openMigrations) if (now - m.since > timeout) this.openMigrations.delete(uuid);
     const vms: VmSnapshot[] = [...this.vms.values()].map((v) => this.vmSnapshot(v, now));
     const used = vms.reduce((sum, vm) => sum + vm.cpuUtil * vm.vcpus, 0);
     return {
@@ -200,7 +237,7 @@ export class SnapshotBuilder {
       cpuUtil: v.info.cpuUtil,
       sla: { status: v.status, slack: v.slack, violations: v.violations.length, ...(v.reportedAt === undefined ? {} : { reportedAt: v.reportedAt }) },
       scheduler: v.info.scheduler ?? {},
-      migrationOpen: this.openMigrations.has(v.info.uuid),
+      migrationOpen: isOpen(this.openMigrations.get(v.info.uuid)?.state),
     };
   }
 
@@ -208,6 +245,13 @@ export class SnapshotBuilder {
     this.counters[counter]++;
     return { accepted: false, reason, problem };
   }
+}
+
+/** sending: decided, send under way; open: sent, no answer yet; answered: answered while sending. */
+type MigrationState = 'sending' | 'open' | 'answered';
+
+function isOpen(st: MigrationState | undefined): boolean {
+  return st === 'sending' || st === 'open';
 }
 
 function sample(r: PowerReading, now: number): PowerSample {

@@ -1,6 +1,6 @@
 // Connects the bus to a snapshot builder and a broker: inputs update the builder; an accepted SLA
 // violation or a new budget asks for a cycle at once (coalesced by the broker); applied
-// decisions update the builder's view of the knobs. All listeners belong to one owner, so
+// decisions update the builder's view of the knobs and of open migration requests. All listeners belong to one owner, so
 // disconnect() (or bus.removeOwner(owner)) removes them together.
 import type { Logger } from 'pino';
 import type { Broker } from './broker.js';
@@ -40,11 +40,22 @@ export function wireBroker(o: WireOptions): { disconnect(): void } {
   });
   bus.on(owner, 'leader-connection', ({ connected }) => builder.setLeaderConnected(connected));
   bus.on(owner, 'migration-resolved', ({ vm }) => builder.migrationResolved(vm));
+  // A migration request is open from the moment the broker starts sending it; an answer that
+  // overtakes the send (the leader's reply, or the release hook, while the cycle still waits for
+  // a slow knob) closes it for good (SnapshotBuilder.migrationRequested).
+  bus.on(owner, 'applying', ({ decision }) => {
+    if (decision.kind === 'request-migration') builder.migrationSending(decision.target);
+  });
   bus.on(owner, 'applied', ({ result }) => {
     const d = result.decision;
     if (d.kind === 'set-frequency-cap') builder.setFrequencyCap(d.value);
     else if (d.kind === 'set-power-limit') builder.setPowerLimitWatts(d.value);
-    else if (d.kind === 'request-migration') builder.migrationRequested(d.target);
+    else if (d.kind === 'request-migration' && !builder.migrationRequested(d.target)) {
+      o.logger.info({ vm: d.target }, 'migration request answered before its sending completed: it stays closed');
+    }
+  });
+  bus.on(owner, 'refused', ({ result }) => {
+    if (result.decision.kind === 'request-migration') builder.migrationNotSent(result.decision.target);
   });
   return { disconnect: () => void bus.removeOwner(owner) };
 }

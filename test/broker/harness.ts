@@ -1,7 +1,7 @@
 // A broker wired like the MVM will wire it (bus -> snapshot builder -> broker -> actuator), on a
 // manual clock, with a recording backend that also moves the host's knobs in the builder.
 import type { Logger } from 'pino';
-import { Actuator, Broker, createPolicyRegistry, defaultRails, EventBus, MemoryJournal, SnapshotBuilder, wireBroker, withRails, type BrokerEvents, type PolicySpec, type RailsConfig } from '../../src/broker/index.js';
+import { Actuator, Broker, type ActuatorBackend, createPolicyRegistry, defaultRails, EventBus, MemoryJournal, SnapshotBuilder, wireBroker, withRails, type BrokerEvents, type PolicySpec, type RailsConfig } from '../../src/broker/index.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { Decision } from '../../src/domain/model.js';
 import { builtinPolicies, type AnyPolicyBundle } from '../../src/domain/policies/index.js';
@@ -14,6 +14,8 @@ export interface HarnessOptions {
   readonly logger?: Logger;
   readonly rails?: RailsConfig;
   readonly minGapMs?: number;
+  /** Carries decisions out after they are recorded in `done` (default: nothing more). */
+  readonly backend?: ActuatorBackend;
 }
 
 export function harness(o: HarnessOptions) {
@@ -29,7 +31,7 @@ export function harness(o: HarnessOptions) {
   const actuator = new Actuator({
     clock,
     rails: o.rails ?? withRails(defaultRails(), { 'set-frequency-cap': { min: 1_000_000, max: 3_000_000, dwellMs: 0 } }),
-    backend: { name: 'recording', apply: async (d) => { done.push(d); } },
+    backend: { name: 'recording', apply: async (d) => { done.push(d); await o.backend?.apply(d); } },
   });
   const journal = new MemoryJournal(10_000);
   const broker = new Broker({
