@@ -31,7 +31,9 @@ class DrivenHypervisor extends MemoryHypervisor {
     if (!v) throw new VmanageError(ErrorCodes.VmNotFound, `no VM ${uuid}`);
     return v.info;
   }
-  override migrate(uuid: string, opts: MigrationOptions): never {
+  // The base class refuses migrations (it takes no arguments); this one takes the port's.
+  override migrate(...args: unknown[]): never {
+    const [uuid, opts] = args as [string, MigrationOptions];
     return new Promise<void>((resolve, reject) => {
       const finish = (err?: Error): void => { this.migrations.delete(uuid); if (err) reject(err); else resolve(); };
       this.migrations.set(uuid, { opts, finish });

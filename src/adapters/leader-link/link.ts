@@ -4,9 +4,9 @@
 // the progress and end of migrations the leader ordered (host.migration-status).
 // Fencing: every budget and command carries the leader term's token; one older than the newest
 // seen (from a budget, a command or the registration reply) is refused and counted.
-// Several endpoints (leader + standbys): a failed connection attempt moves to the next; a
-// registration refused with "not the leader" closes the channel and, after refusedPauseMs,
-// opens a new one to the next endpoint (a new leader means a new session).
+// Several endpoints (leader + standbys, mchannel/transports/failover.ts): a failed connection
+// attempt moves to the next; a registration refused with "not the leader" closes the channel
+// and, after refusedPauseMs, opens a new one to the next endpoint (a new leader, a new session).
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -15,7 +15,7 @@ import {
   leaderFamily, type HostRegister, type HostRegisterReply, type HostUpdate, type LeaderBudget, type LeaderCommand, type MigrationStatus,
 } from '../../protocol/leader.js';
 import { createRegistry } from '../../protocol/registry.js';
-import { RotatingConnector } from './endpoints.js';
+import { failoverConnector, type FailoverConnector } from '../../mchannel/transports/failover.js';
 
 export type MigrateCommand = Extract<LeaderCommand, { op: 'migrate' }>;
 export type AbortMigrationCommand = Extract<LeaderCommand, { op: 'abort-migration' }>;
@@ -80,7 +80,7 @@ export class LeaderLink {
   /** Newest fencing token seen; -1 before any. */
   newestToken = -1;
   registered = false;
-  readonly endpoints: RotatingConnector;
+  readonly endpoints: FailoverConnector;
   private ch: Channel;
   private timer: TimerHandle | undefined;
   private reopen: TimerHandle | undefined;
@@ -89,7 +89,7 @@ export class LeaderLink {
   private readonly pending: MigrationStatus[] = [];
 
   constructor(private readonly o: LeaderLinkOptions) {
-    this.endpoints = new RotatingConnector(Array.isArray(o.connector) ? o.connector : [o.connector as Connector]);
+    this.endpoints = failoverConnector(Array.isArray(o.connector) ? o.connector : [o.connector as Connector]);
     this.ch = this.open();
     this.schedule();
   }
