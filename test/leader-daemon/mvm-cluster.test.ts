@@ -45,7 +45,7 @@ test('three host daemons register with the leader process and run under the budg
   const status = async (i: number): Promise<MvmStatus> => await requestStatus(mvms[i]!.control) as MvmStatus;
   const budgets = await waitFor('every host under a leader budget', async () => {
     const s = await Promise.all([0, 1, 2].map(status));
-    return s.every((x) => x.power?.budgetSource === 'leader') ? s.map((x) => x.power!.budgetWatts) : undefined;
+    return s.every((x) => x.power?.budgetSource === 'leader') ? s.map((x) => Number(x.power?.budgetWatts)) : undefined;
   }, 30_000);
   t.true(budgets.reduce((a, b) => a + b, 0) <= CLUSTER, `budgets ${budgets.join(', ')}`);
   for (const b of budgets) t.true(b >= 100, `budgets ${budgets.join(', ')}`);
