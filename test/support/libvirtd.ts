@@ -56,13 +56,16 @@ async function saveCapabilities(dir: string): Promise<void> {
 
 const PRIVATE = [['etc', '/etc/libvirt'], ['run', '/run'], ['lib', '/var/lib/libvirt'], ['log', '/var/log/libvirt'], ['cache', '/var/cache/libvirt']] as const;
 
-async function prepareTree(name: string, dir: string, hostUuid: string, opts: HostOptions): Promise<void> {
+async function prepareTree(name: string, dir: string, hostUuid: string, address: string, opts: HostOptions): Promise<void> {
   for (const [sub] of PRIVATE) await mkdir(join(dir, sub), { recursive: true });
   await cp('/etc/libvirt', join(dir, 'etc'), { recursive: true });
   await rm(join(dir, 'etc/qemu/networks/autostart'), { recursive: true, force: true });
   await appendFile(join(dir, 'etc/libvirtd.conf'), `\nhost_uuid = "${hostUuid}"\nlog_outputs = "3:stderr"\n`);
   // stdio_handler=file: QEMU's stdio goes straight to a file, so no virtlogd is needed.
-  await appendFile(join(dir, 'etc/qemu.conf'), '\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\n');
+  // migration_host: what a destination tells the source QEMU to send the memory to when the
+  // caller gives no migrate_uri (a peer-to-peer migration the leader orders), as a real host's
+  // resolvable name would; both namespaces share one hostname, so the veth address it is.
+  await appendFile(join(dir, 'etc/qemu.conf'), `\nuser = "root"\ngroup = "root"\nstdio_handler = "file"\nmigration_host = "${address}"\n`);
   // QEMU's capabilities cache saves libvirtd probing QEMU (~4 s) at the first VM start; it is
   // kept in .cache/ between runs (libvirtd revalidates it against the QEMU binary itself).
   if (existsSync(CAPS_CACHE)) await cp(CAPS_CACHE, join(dir, 'cache/qemu/capabilities'), { recursive: true });
@@ -82,7 +85,7 @@ export async function qemuPids(dir: string): Promise<number[]> {
 
 async function startHost(t: Teardown, name: string, netns: string, address: string, opts: HostOptions): Promise<LibvirtHost> {
   const dir = await tempDir(t, `vmanage-libvirt-${name}-`);
-  await prepareTree(name, dir, randomUUID(), opts);
+  await prepareTree(name, dir, randomUUID(), address, opts);
   const mounts = PRIVATE.map(([sub, target]) => `mount --bind '${join(dir, sub)}' '${target}'`).join(' && ');
   const proc = await startProcess(undefined, 'nsenter', [`--net=/run/netns/${netns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `${mounts} && exec libvirtd`], {
     env: { ...process.env, ...opts.env },

@@ -81,7 +81,7 @@ async function startLibvirtDbus(t: Teardown, host: LibvirtHost): Promise<string>
   return bus.address;
 }
 
-async function writeMvmConfig(host: LibvirtHost, busAddress: string, peer: { name: string; socket: string }, handoverWaitMs: number): Promise<string> {
+async function writeMvmConfig(host: LibvirtHost, busAddress: string, peer: { name: string; socket: string }, handoverWaitMs: number, extra: Record<string, unknown>): Promise<string> {
   const cfg = {
     host: host.name,
     stateFile: join(host.dir, 'mvm-sessions.json'),
@@ -89,6 +89,7 @@ async function writeMvmConfig(host: LibvirtHost, busAddress: string, peer: { nam
     hooks: { socket: join(host.dir, 'hook.sock') },
     handover: { listen: { unix: join(host.dir, 'handover.sock') }, peers: [{ name: peer.name, unix: peer.socket }], waitMs: handoverWaitMs },
     log: { level: 'info' },
+    ...extra,
   };
   const file = join(host.dir, 'mvm.json');
   await writeFile(file, JSON.stringify(cfg, null, 2));
@@ -107,7 +108,13 @@ async function startMvm(t: Teardown, config: string, lines: LogLine[]): Promise<
 }
 
 /** Two libvirt hosts (a, b), each with libvirt-dbus and a vmanage host daemon, hooks installed. */
-export async function startStacks(t: Teardown, opts: { handoverWaitMs?: number } = {}): Promise<{ a: HostStack; b: HostStack }> {
+export interface StackOptions {
+  readonly handoverWaitMs?: number;
+  /** More host daemon configuration per host (e.g. power and leader sections), merged at the top level. */
+  readonly mvmConfig?: (host: LibvirtHost) => Record<string, unknown>;
+}
+
+export async function startStacks(t: Teardown, opts: StackOptions = {}): Promise<{ a: HostStack; b: HostStack }> {
   const dir = await tempDir(t, 'vmanage-e2e-');
   const hookJs = await hookBundle(dir);
   const hosts = await startTwoHosts(t, { hooks: (_name, hostDir) => ({ vmanage: hookWrapper(hookJs, hostDir) }) });
@@ -116,7 +123,7 @@ export async function startStacks(t: Teardown, opts: { handoverWaitMs?: number }
   const sock = (h: LibvirtHost): string => join(h.dir, 'handover.sock');
   const waitMs = opts.handoverWaitMs ?? 30_000;
   const make = async (me: { host: LibvirtHost; busAddress: string }, peer: LibvirtHost): Promise<HostStack> => {
-    const config = await writeMvmConfig(me.host, me.busAddress, { name: peer.name, socket: sock(peer) }, waitMs);
+    const config = await writeMvmConfig(me.host, me.busAddress, { name: peer.name, socket: sock(peer) }, waitMs, opts.mvmConfig?.(me.host) ?? {});
     const lines: LogLine[] = [];
     let current = await startMvm(t, config, lines);
     return {
