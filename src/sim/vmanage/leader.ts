@@ -142,7 +142,7 @@ export class SimLeader {
    * budget 0 until they are off; the others share the total (splitBudget, with hysteresis).
    * A drained host stays drained (no flapping); Σ budgets <= total always.
    */
-  private splitBudget(nowMs: number, budgetW: number): void {
+  splitBudget(nowMs: number, budgetW: number): void {
     const all = hostConsumers(buildIndex(this.clusterState(nowMs, true)));
     const lighter = (a: BudgetConsumer, b: BudgetConsumer): number => a.demandWatts - b.demandWatts || (a.id < b.id ? -1 : 1);
     const kept = all.filter((c) => !this.draining.has(hostIndex(c.id)));

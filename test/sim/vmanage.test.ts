@@ -1,0 +1,72 @@
+// The `vmanage` simulated policy: the production host policies and leader planner on simulated
+// hosts. Small cluster, synthetic workload; each test checks a rule that a wrong wiring breaks.
+import test from 'ava';
+import { createPolicy } from '../../src/sim/policies/index.js';
+import type { SimPolicy } from '../../src/sim/policies/types.js';
+import { simulate } from '../../src/sim/run.js';
+import { referenceSetup } from '../../src/sim/setup.js';
+import { syntheticWorkload } from '../../src/sim/synthetic.js';
+
+const VMS = 60;
+const HOSTS = 40;
+const workload = syntheticWorkload({ vms: VMS, intervals: 72, seed: 5 });
+const setup = referenceSetup(VMS, HOSTS);
+const budgetW = 0.7 * simulate({ workload, policy: createPolicy('dvfs'), setup }).peakWatts;
+
+/** Wraps a policy to look at the data centre after every control step. */
+function watching(p: SimPolicy, after: (caps: Float64Array, freq: Float64Array, hostVms: number[][]) => void): SimPolicy {
+  return {
+    ...p,
+    control(dc, ctx) {
+      const n = p.control ? p.control(dc, ctx) : 0;
+      after(dc.capWatts, dc.freqRatio, dc.hostVms);
+      return n;
+    },
+  };
+}
+
+test('vmanage gives the hosts budgets that never sum above the cluster budget', (t) => {
+  let worst = 0;
+  let steps = 0;
+  simulate({
+    workload, setup, budgetW,
+    policy: watching(createPolicy('vmanage'), (caps) => {
+      let sum = 0;
+      for (const c of caps) sum += c;
+      worst = Math.max(worst, sum);
+      steps++;
+    }),
+  });
+  t.is(steps, workload.intervals);
+  t.true(worst <= budgetW + 1e-6, `sum of host budgets ${worst} W > cluster budget ${budgetW} W`);
+});
+
+test('vmanage under a cluster budget uses less energy, misses fewer SLAs and breaks the budget less than uncoordinated', (t) => {
+  const v = simulate({ workload, setup, budgetW, policy: createPolicy('vmanage') });
+  const u = simulate({ workload, setup, budgetW, policy: createPolicy('uncoordinated') });
+  t.true(v.energyKWh < u.energyKWh, `energy ${v.energyKWh} vs ${u.energyKWh}`);
+  t.true(v.slaViolationPct < u.slaViolationPct, `SLA ${v.slaViolationPct} vs ${u.slaViolationPct}`);
+  t.true(v.budgetViolationPct < u.budgetViolationPct, `budget ${v.budgetViolationPct} vs ${u.budgetViolationPct}`);
+});
+
+test('vmanage never sends a VM back to a host it left within the no-return hour', (t) => {
+  for (const b of [undefined, budgetW]) {
+    const r = simulate({ workload, setup, policy: createPolicy('vmanage'), ...(b === undefined ? {} : { budgetW: b }) });
+    t.is(r.pingPongs, 0);
+  }
+});
+
+test('vmanage reports which production rules fired (host policies and leader decisions)', (t) => {
+  const r = simulate({ workload, setup, budgetW, policy: createPolicy('vmanage') });
+  const d = r.diagnostics as { host: { capDecisions: Record<string, number> }; leader: { decisions: Record<string, number> } };
+  t.true(Object.keys(d.host.capDecisions).some((k) => k.startsWith('sla-dvfs:')));
+  t.true((d.leader.decisions['power-off-host:empty-host'] ?? 0) > 0);
+  const moved = Object.values(r.migrationsByReason).reduce((a, b) => a + b, 0);
+  t.is(moved, r.migrations);
+});
+
+test('uncoordinated threshold migration sees the utilisation a power cap causes; without a cap it stays put', (t) => {
+  const capped = simulate({ workload, setup, budgetW, policy: createPolicy('uncoordinated') });
+  const free = simulate({ workload, setup, policy: createPolicy('uncoordinated') });
+  t.true(capped.migrations > free.migrations, `capped ${capped.migrations}, uncapped ${free.migrations}`);
+});
