@@ -31,8 +31,8 @@ const etcd = z.object({
   endpoints: z.array(z.string().min(1).max(1024)).min(1).max(32),
   /** Cluster name: the election and budget keys live under it. */
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 . _ -'),
-  /** Lease TTL, s: a dead leader's term ends after it. */
-  ttlSeconds: z.number().int().min(1).max(600).default(5),
+  /** Lease TTL, s: a dead leader's term ends after it (4: failover within 5 s of a kill -9). */
+  ttlSeconds: z.number().int().min(1).max(600).default(4),
   tls: tlsFiles.optional(),
 }).strict();
 

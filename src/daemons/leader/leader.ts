@@ -68,7 +68,8 @@ export class LeaderCore implements Leader {
   lastSplitAt: number | undefined;
   private lastDemand = new Map<string, number>();
   private readonly startedAt: number;
-  private timers: TimerHandle[] = [];
+  /** The pending timer of each periodic loop, by loop name. */
+  private readonly timers = new Map<string, TimerHandle>();
   private stopped = false;
   private readonly violation = { hostTicks: 0, overTicks: 0 };
 
@@ -107,23 +108,27 @@ export class LeaderCore implements Leader {
     this.term.events.on('deposed', (reason) => this.deposed(reason));
     this.term.events.on('leader', (id) => { this.leaderId = id; });
     await this.term.start();
-    this.every(this.cfg.periods.tickMs, () => this.tick());
-    this.every(this.cfg.periods.splitMs, () => this.split('period', 'periodic split'));
-    this.every(this.cfg.periods.auditMs, () => void this.planner.pass({ dryRun: false }));
+    if (this.role === 'starting') {
+      this.role = 'standby';
+      this.events.emit('role', { role: 'standby', token: 0 });
+    }
+    this.every('tick', this.cfg.periods.tickMs, () => this.tick());
+    this.every('split', this.cfg.periods.splitMs, () => this.split('period', 'periodic split'));
+    this.every('audit', this.cfg.periods.auditMs, () => void this.planner.pass({ dryRun: false }).catch((err: unknown) => this.log.error({ err }, 'planning pass failed')));
   }
 
-  private every(ms: number, fn: () => void): void {
+  /** Runs fn every ms (after it returns); a failure is logged and the loop goes on. */
+  private every(name: string, ms: number, fn: () => void): void {
     const run = (): void => {
       if (this.stopped) return;
       try {
         fn();
       } catch (err) {
-        this.log.error({ err }, 'leader periodic work failed');
+        this.log.error({ err, loop: name }, 'leader periodic work failed');
       }
-      this.timers.push(this.clock.setTimer(ms, run));
-      if (this.timers.length > 16) this.timers = this.timers.slice(-8);
+      if (!this.stopped) this.timers.set(name, this.clock.setTimer(ms, run));
     };
-    this.timers.push(this.clock.setTimer(ms, run));
+    this.timers.set(name, this.clock.setTimer(ms, run));
   }
 
   private elected(token: number): void {
@@ -288,8 +293,8 @@ export class LeaderCore implements Leader {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of this.timers) t.cancel();
-    this.timers = [];
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
     await this.term.stop().catch((err: unknown) => this.log.warn({ err: String(err) }, 'giving up the term failed'));
     await this.server.close();
     this.db.close();

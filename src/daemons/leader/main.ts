@@ -4,10 +4,11 @@
 // half the watchdog interval, and STOPPING=1 when asked to stop.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createNotifier } from '../../adapters/systemd/notify.js';
-import { ErrorCodes, isVmanageError, VmanageError } from '../../domain/errors.js';
+import { isVmanageError } from '../../domain/errors.js';
 import { loadLeaderConfig, type LeaderConfig } from './config.js';
+import { createEtcdTerm } from './etcd-term.js';
 import { startLeader, type LeaderDeps } from './leader.js';
 
 const DEFAULT_CONFIG = '/etc/vmanage/leader.yaml';
@@ -22,13 +23,9 @@ function version(): string {
 }
 
 /** The term source for the configuration: etcd election when configured, else the local term. */
-function termFor(cfg: LeaderConfig): LeaderDeps {
-  if (cfg.etcd) {
-    // TODO(etcd-term.ts): import { createEtcdTerm } from './etcd-term.js' and return
-    // { term: () => createEtcdTerm(cfg.etcd, cfg.id, log) } once that file exists.
-    throw new VmanageError(ErrorCodes.ConfigInvalid, 'etcd: leader election through etcd is not available in this build (src/daemons/leader/etcd-term.ts is missing); remove the etcd section to run a single leader', { section: 'etcd' });
-  }
-  return {};
+function termFor(cfg: LeaderConfig, log: Logger): LeaderDeps {
+  const etcd = cfg.etcd;
+  return etcd ? { term: () => createEtcdTerm(etcd, cfg.id, log.child({ part: 'etcd' })) } : {};
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -39,13 +36,11 @@ async function main(argv: string[]): Promise<number> {
     .version(version(), '-V, --version')
     .exitOverride();
   let cfg: LeaderConfig;
-  let deps: LeaderDeps;
   let opts: { config: string; checkConfig?: boolean };
   try {
     program.parse(argv, { from: 'user' });
     opts = program.opts<{ config: string; checkConfig?: boolean }>();
     cfg = loadLeaderConfig(opts.config);
-    deps = termFor(cfg);
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version') return 0;
@@ -59,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const log = pino({ name: 'vmanage-leader', level: cfg.log.level, base: { leader: cfg.id } });
   let leader;
   try {
-    leader = await startLeader(cfg, log, deps);
+    leader = await startLeader(cfg, log, termFor(cfg, log));
   } catch (err) {
     log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader failed to start');
     return 1;
