@@ -91,3 +91,22 @@ test('a host silent for the failure timeout is lost: its VMs stay listed, it kee
   await registered(again);
   await waitFor('h1 up', () => leader.hosts().find((x) => x.id === 'h1')?.liveness === 'up');
 });
+
+test('the leader emits its role, hosts, decisions and a power sample every tick; metrics count them', async (t) => {
+  const { leader, hub } = await startTestLeader(t, await leaderConfig(t));
+  const seen = { host: 0, decision: 0, power: [] as number[] };
+  leader.events.on('host', () => seen.host++);
+  leader.events.on('decision', () => seen.decision++);
+  leader.events.on('power', (p) => seen.power.push(p.clusterWatts));
+  t.is(leader.status().role, 'leader');
+  const h = startTestHost(t, hub, 'h1', { watts: 170 });
+  await registered(h);
+  await waitFor('a power sample with the host', () => seen.power.includes(170));
+  await waitFor('a decision event', () => seen.decision > 0);
+  t.true(seen.host >= 1);
+  const m = await leader.registry.metrics();
+  t.regex(m, /vmanage_leader_decisions_total\{kind="set-host-budget"\} [1-9]/);
+  t.regex(m, /vmanage_leader_host_power_watts\{host="h1"\} 170/);
+  t.regex(m, /vmanage_leader_is_leader 1/);
+  t.regex(m, /vmanage_leader_registrations_total 1/);
+});
