@@ -9,6 +9,7 @@ import type { Actuator, ApplyResult } from './actuator.js';
 import type { EventBus } from './bus.js';
 import type { BrokerEvents } from './events.js';
 import type { DecisionJournal } from './journal.js';
+import { LatencyWindow } from './latency.js';
 import { mergeDecisions } from './merge.js';
 import type { PolicyInstance, PolicyRegistry, PolicySpec } from './registry.js';
 
@@ -26,6 +27,16 @@ export interface BrokerOptions {
   readonly periodMs: number;
   /** Least time between two cycles asked for out of period, ms. */
   readonly minGapMs?: number;
+  /** Monotonic time with sub-ms resolution for the latency windows, ms (default performance.now). */
+  readonly monotonicMs?: () => number;
+}
+
+/** Where a decision's time goes, ms (recent samples; see LatencyWindow). */
+export interface BrokerLatency {
+  /** From requestCycle() (an SLA violation, a new budget) to the first decision handed to the actuator. */
+  readonly triggerToApply: LatencyWindow;
+  /** Actuator calls that succeeded, by decision kind: rails + the backend call (e.g. powerd's D-Bus round trip). */
+  readonly apply: Map<string, LatencyWindow>;
 }
 
 export interface CycleResult {
@@ -56,10 +67,15 @@ export class Broker {
   /** stop() was called: no more cycles of any kind. */
   private closed = false;
   private last: CycleResult | undefined;
+  /** When the oldest unserved requestCycle() came (monotonic ms). */
+  private triggeredAt: number | undefined;
+  private readonly mono: () => number;
   readonly counters: BrokerCounters = { cycles: 0, policyErrors: 0, applied: 0, refused: 0 };
+  readonly latency: BrokerLatency = { triggerToApply: new LatencyWindow(), apply: new Map() };
 
   constructor(private readonly opts: BrokerOptions) {
     this.instances = opts.registry.instantiate(opts.policies);
+    this.mono = opts.monotonicMs ?? (() => performance.now());
   }
 
   /** Replaces the policy set (validated first; on error the old set stays). Memory starts afresh. */
@@ -98,6 +114,7 @@ export class Broker {
    */
   requestCycle(): void {
     if (this.closed) return;
+    this.triggeredAt ??= this.mono();
     if (this.running) {
       this.again = true;
       return;
@@ -133,6 +150,8 @@ export class Broker {
     const { clock, logger, host } = this.opts;
     this.lastCycleAt = clock.now();
     this.counters.cycles++;
+    const triggeredAt = this.triggeredAt;
+    this.triggeredAt = undefined;
     const snapshot = this.opts.snapshot();
     this.observe(snapshot);
     const proposed: Decision[] = [];
@@ -150,12 +169,24 @@ export class Broker {
       logger.debug({ ...why(host, o.decision), by: o.by.policy }, 'decision overruled by a more restrictive one');
     }
     for (const d of chosen) this.opts.bus?.emit('applying', { decision: d });
-    const results = await Promise.all(chosen.map((d) => this.opts.actuator.apply(d)));
+    if (triggeredAt !== undefined && chosen.length > 0) this.latency.triggerToApply.record(this.mono() - triggeredAt);
+    const results = await Promise.all(chosen.map((d) => this.timedApply(d)));
     for (const r of results) this.record(snapshot, r);
     this.opts.actuator.prune();
     this.last = { snapshot, decisions: chosen, results };
     this.opts.bus?.emit('cycle', this.last);
     return this.last;
+  }
+
+  private async timedApply(d: Decision): Promise<ApplyResult> {
+    const t0 = this.mono();
+    const r = await this.opts.actuator.apply(d);
+    if (r.ok) {
+      let w = this.latency.apply.get(d.kind);
+      if (!w) this.latency.apply.set(d.kind, (w = new LatencyWindow()));
+      w.record(this.mono() - t0);
+    }
+    return r;
   }
 
   private record(snapshot: HostSnapshot, r: ApplyResult): void {

@@ -9,6 +9,7 @@ export { DryRunBackend, portsBackend, type PortsBackendOptions } from './backend
 export { MemoryJournal, type DecisionJournal, type JournalEntry, type ObservedEffect, type Outcome } from './journal.js';
 export { SnapshotBuilder, defaultReportGate, type ReportGateParams, type SlaReportInput, type ReportVerdict, type VmInput, type SnapshotBuilderOptions } from './snapshot-builder.js';
 export { mergeDecisions } from './merge.js';
-export { Broker, type BrokerOptions, type CycleResult, type BrokerCounters } from './broker.js';
+export { Broker, type BrokerOptions, type CycleResult, type BrokerCounters, type BrokerLatency } from './broker.js';
+export { LatencyWindow } from './latency.js';
 export { wireBroker, type WireOptions } from './wire.js';
 export { registerBrokerMetrics, type BrokerMetricSources } from './metrics.js';

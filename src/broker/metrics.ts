@@ -40,6 +40,20 @@ export function registerBrokerMetrics(registry: Registry, src: BrokerMetricSourc
   if (builder) follow(registry, 'vmanage_broker_sla_reports_total', 'Guest SLA reports, by result', ['result'], () => ({ accepted: builder.counters.accepted, rate_limited: builder.counters.rate, invalid: builder.counters.invalid, unknown_vm: builder.counters.unknownVm }));
   if (bus) follow(registry, 'vmanage_broker_listener_failures_total', 'Event listeners that threw', [], () => ({ all: bus.failures }));
   new Gauge({
+    name: 'vmanage_broker_latency_seconds', help: 'Recent latency quantiles: trigger_to_apply (SLA violation or budget -> first decision handed to the actuator), apply:<kind> (the actuator call, e.g. powerd\'s D-Bus round trip)',
+    labelNames: ['path', 'quantile'], registers: [registry],
+    collect() {
+      this.reset();
+      const windows: [string, { quantile(q: number): number | undefined }][] = [['trigger_to_apply', broker.latency.triggerToApply], ...[...broker.latency.apply].map(([k, w]) => [`apply:${k}`, w] as [string, typeof w])];
+      for (const [path, w] of windows) {
+        for (const q of [0.5, 0.9, 0.99]) {
+          const v = w.quantile(q);
+          if (v !== undefined) this.set({ path, quantile: String(q) }, v / 1000);
+        }
+      }
+    },
+  });
+  new Gauge({
     name: 'vmanage_host_budget_watts', help: 'Host power budget in force, W', labelNames: ['source'], registers: [registry],
     collect() {
       this.reset();

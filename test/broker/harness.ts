@@ -16,6 +16,7 @@ export interface HarnessOptions {
   readonly minGapMs?: number;
   /** Carries decisions out after they are recorded in `done` (default: nothing more). */
   readonly backend?: ActuatorBackend;
+  readonly monotonicMs?: () => number;
 }
 
 export function harness(o: HarnessOptions) {
@@ -35,7 +36,7 @@ export function harness(o: HarnessOptions) {
   });
   const journal = new MemoryJournal(10_000);
   const broker = new Broker({
-    host: 'h1', clock, logger, bus, periodMs: 1000, minGapMs: o.minGapMs ?? 0,
+    host: 'h1', clock, logger, bus, periodMs: 1000, minGapMs: o.minGapMs ?? 0, ...(o.monotonicMs ? { monotonicMs: o.monotonicMs } : {}),
     registry: createPolicyRegistry(o.bundles ?? builtinPolicies()), policies: o.policies,
     actuator, journal, snapshot: () => builder.build(),
   });

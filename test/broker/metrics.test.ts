@@ -22,6 +22,7 @@ test('metrics: cycles, decisions, refusals, SLA reports and the budget are expos
   t.regex(text, /vmanage_broker_sla_reports_total\{result="unknown_vm"\} 1/);
   t.regex(text, /vmanage_host_budget_watts\{source="leader"\} 200/);
   t.regex(text, /vmanage_host_power_watts 235/);
+  t.regex(text, /vmanage_broker_latency_seconds\{path="apply:set-frequency-cap",quantile="0.99"\} [0-9.e-]+/, 'the cap call\'s latency quantiles');
   await h.broker.cycle();
   t.regex(await registry.metrics(), /vmanage_broker_cycles_total 2/, 'follows the source, no double counting');
 });
