@@ -40,7 +40,7 @@ export class UtilWindow {
    */
   peak(q = 0.95, minSamples = 5): number | undefined {
     if (this.count === 0) return undefined;
-    const xs = Array.from(this.ring.subarray(0, this.count)).sort((a, b) => a - b);
+    const xs = this.ring.slice(0, this.count).sort(); // typed array: numeric order
     if (this.count < minSamples) return xs[xs.length - 1];
     const rank = Math.min(xs.length, Math.max(1, Math.ceil(q * xs.length)));
     return xs[rank - 1];

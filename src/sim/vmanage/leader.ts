@@ -66,7 +66,7 @@ export class SimLeader {
    */
   initialPlacement(fullSize: boolean): number {
     const dc = this.dc;
-    const index = buildIndex(this.clusterState(0, false));
+    const index = buildIndex(this.clusterState(0, []));
     let unplaced = 0;
     for (let v = 0; v < dc.vmCount; v++) {
       const first = fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number);
@@ -95,16 +95,19 @@ export class SimLeader {
     for (let v = 0; v < dc.vmCount; v++) {
       if ((dc.vmHost[v] as number) >= 0) (this.windows[v] as UtilWindow).push((dc.demand[v] as number) / (dc.setup.vms[v]?.mips ?? 1));
     }
-    if (budgetW !== undefined) this.splitBudget(nowMs, budgetW);
-    const reqs: MigrationRequest[] = [];
+    const vms = this.clusterVms();
+    if (budgetW !== undefined) this.splitBudget(nowMs, budgetW, vms);
+    // The hosts' own requests (violation trigger) first; a drained host that did not ask gets a
+    // request from the leader for its lightest VM (one per host per pass, as planMigrations takes).
+    const reqs: MigrationRequest[] = requests.map((r) => ({ host: hostId(r.host), vm: vmId(r.vm), shedWatts: r.shedWatts }));
+    const asked = new Set(requests.map((r) => r.host));
     for (const h of this.draining) {
       const vms = dc.hostVms[h] as number[];
-      if (vms.length === 0) continue;
+      if (vms.length === 0 || asked.has(h)) continue;
       const v = vms.reduce((a, b) => ((dc.demand[b] as number) < (dc.demand[a] as number) ? b : a));
       reqs.push({ host: hostId(h), vm: vmId(v), shedWatts: 0 });
     }
-    for (const r of requests) reqs.push({ host: hostId(r.host), vm: vmId(r.vm), shedWatts: r.shedWatts });
-    const plan = this.migration.plan(this.clusterState(nowMs, true), reqs, this.p);
+    const plan = this.migration.plan(this.clusterState(nowMs, vms), reqs, this.p);
     const c = this.counters;
     c.requestsIgnored += plan.stats.requestsIgnored;
     c.blockedVms += plan.stats.blockedVms;
@@ -142,8 +145,8 @@ export class SimLeader {
    * budget 0 until they are off; the others share the total (splitBudget, with hysteresis).
    * A drained host stays drained (no flapping); Σ budgets <= total always.
    */
-  splitBudget(nowMs: number, budgetW: number): void {
-    const all = hostConsumers(buildIndex(this.clusterState(nowMs, true)));
+  splitBudget(nowMs: number, budgetW: number, vms: readonly ClusterVm[] = this.clusterVms()): void {
+    const all = hostConsumers(buildIndex(this.clusterState(nowMs, vms)));
     const lighter = (a: BudgetConsumer, b: BudgetConsumer): number => a.demandWatts - b.demandWatts || (a.id < b.id ? -1 : 1);
     const kept = all.filter((c) => !this.draining.has(hostIndex(c.id)));
     for (const id of consumersToShed(budgetW, kept, budgetPolicy.defaults, lighter)) {
@@ -164,8 +167,22 @@ export class SimLeader {
     };
   }
 
+  /** The VMs as the leader sees them from host updates: last use and recent peak (p95 of the window). */
+  clusterVms(): ClusterVm[] {
+    const dc = this.dc;
+    const vms: ClusterVm[] = [];
+    for (let v = 0; v < dc.vmCount; v++) {
+      const h = dc.vmHost[v] as number;
+      if (h < 0) continue;
+      const w = this.windows[v] as UtilWindow;
+      const util = w.last() ?? 0;
+      vms.push({ ...this.vmRequest(v, util, w.peak() ?? util), host: hostId(h) });
+    }
+    return vms;
+  }
+
   /** The cluster as the leader sees it from host registrations and updates. */
-  clusterState(nowMs: number, withVms: boolean): ClusterState {
+  clusterState(nowMs: number, vms: readonly ClusterVm[]): ClusterState {
     const dc = this.dc;
     const memoryLimits = dc.setup.memoryLimitsMigration;
     const hosts: ClusterHost[] = dc.setup.hosts.map((spec, h) => ({
@@ -182,16 +199,6 @@ export class SimLeader {
       reliability: 1,
       stateSince: this.stateSince[h] as number,
     }));
-    const vms: ClusterVm[] = [];
-    if (withVms) {
-      for (let v = 0; v < dc.vmCount; v++) {
-        const h = dc.vmHost[v] as number;
-        if (h < 0) continue;
-        const w = this.windows[v] as UtilWindow;
-        const util = w.last() ?? 0;
-        vms.push({ ...this.vmRequest(v, util, w.peak() ?? util), host: hostId(h) });
-      }
-    }
     return { at: nowMs, hosts, vms };
   }
 }
