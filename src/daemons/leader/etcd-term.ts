@@ -107,7 +107,7 @@ export class EtcdTerm implements TermSource {
     }
     this.current = token;
     this.counters.elected++;
-    this.log.info({ event: 'leader.elected', token, election: this.cfg.name }, 'elected leader');
+    this.log.info({ event: 'term.elected', token, election: this.cfg.name }, 'elected leader');
     this.events.emit('elected', token);
     this.setLeader(this.id);
   }
@@ -116,7 +116,7 @@ export class EtcdTerm implements TermSource {
     if (this.current === undefined) return;
     this.current = undefined;
     this.counters.deposed++;
-    this.log.warn({ event: 'leader.deposed', reason, election: this.cfg.name }, 'no longer the leader');
+    this.log.warn({ event: 'term.deposed', reason, election: this.cfg.name }, 'no longer the leader');
     this.events.emit('deposed', reason);
     this.setLeader(this.observer?.leader());
   }

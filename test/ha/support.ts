@@ -1,0 +1,89 @@
+// Real peers for the HA tests: vmanage-leader processes (etcd election, or the local term) on unix
+// sockets, and a vmanage-mvm host daemon (libvirt test driver, sim sensor, powerd) that knows
+// every leader endpoint. Log lines are read from each process's JSON output.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { requestStatus } from '../../src/cli/vmanagectl.js';
+import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
+import { powerSection, startLibvirt, startMvmDaemon, startPowerd, type MvmProcess } from '../mvm/support.js';
+import { startProcess, waitFor, type Started, type Teardown } from '../support/proc.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+/** Lease TTL of the tests' elections, s. */
+export const TTL = 4;
+
+export type LogLine = Record<string, unknown> & { time: number };
+
+export function lines(p: Started, event: string): LogLine[] {
+  return p.output().split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as LogLine);
+}
+
+export interface LeaderSpec {
+  readonly id: string;
+  readonly dir: string;
+  /** etcd client URL; absent: the local SQLite term (no election). */
+  readonly etcd?: string;
+  readonly budgetWatts?: number;
+}
+
+export function socketOf(s: LeaderSpec): string {
+  return join(s.dir, `${s.id}.sock`);
+}
+
+/** Starts a vmanage-leader process; resolves once it is ready (leading or standing by). */
+export async function startLeaderProcess(t: Teardown, s: LeaderSpec): Promise<Started> {
+  const file = join(s.dir, `${s.id}.yaml`);
+  writeFileSync(file, stringify({
+    id: s.id, listen: { unix: socketOf(s) }, store: { path: join(s.dir, `${s.id}.db`) },
+    ...(s.etcd ? { etcd: { endpoints: [s.etcd], name: 'ha-test', ttlSeconds: TTL } } : {}),
+    http: { host: '127.0.0.1', port: 0 },
+    cluster: { budgetWatts: s.budgetWatts ?? 360 }, periods: { tickMs: 200, splitMs: 300, auditMs: 600_000 },
+    failure: { hostTimeoutMs: 3000 }, log: { level: 'info' },
+  }));
+  return await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '--config', file], {
+    cwd: root, ready: /vmanage-leader ready/, readyTimeoutMs: 60_000,
+  });
+}
+
+/** The token of the first `leader.elected` line at or after `since` (epoch ms). */
+export async function electedAfter(p: Started, since: number, timeoutMs = 15_000): Promise<LogLine & { token: number }> {
+  return await waitFor(`${p.pid} elected`, () => lines(p, 'leader.elected').find((l) => l.time >= since), timeoutMs, 20) as LogLine & { token: number };
+}
+
+export interface Host { readonly mvm: MvmProcess; status(): Promise<MvmStatus> }
+
+/** One host daemon h1 whose leader endpoints are the given sockets, in that order. */
+export async function startHost(t: Teardown, sockets: readonly string[]): Promise<Host> {
+  const pd = await startPowerd(t);
+  const lv = await startLibvirt(t);
+  const mvm = await startMvmDaemon(t, lv, {
+    host: 'h1',
+    power: powerSection(pd.address, 0.5, { budget: { watts: 200, safeWatts: 150 } }),
+    leader: { endpoints: sockets.map((unix) => ({ unix })), updateMs: 200, migrationUri: 'test+tcp://h1/default', platformRoot: null },
+  });
+  return { mvm, status: async () => await requestStatus(mvm.control) as MvmStatus };
+}
+
+/** The host's `leader.registered` lines (token, endpoint), oldest first. */
+export function registrations(h: Host): (LogLine & { token: number; endpoint: string })[] {
+  return lines(h.mvm.proc, 'leader.registered') as (LogLine & { token: number; endpoint: string })[];
+}
+
+/** The host's count of budgets accepted so far. */
+export async function budgetsTaken(h: Host): Promise<number> {
+  return (await h.status()).counters['leader_budgets'] ?? 0;
+}
+
+/**
+ * Waits until the host registered under `token` (the leader holding it) and took more budgets
+ * than `before`, running under the leader's budget; returns when it registered (epoch ms).
+ */
+export async function servedBy(h: Host, token: number, before: number, timeoutMs = 20_000): Promise<number> {
+  const reg = await waitFor(`h1 registered with token ${token}`, () => registrations(h).find((r) => r.token === token), timeoutMs, 20);
+  await waitFor(`h1 under a budget from the leader with token ${token}`, async () => {
+    const s = await h.status();
+    return s.power?.budgetSource === 'leader' && (s.counters['leader_budgets'] ?? 0) > before;
+  }, timeoutMs, 50);
+  return reg.time;
+}
