@@ -43,11 +43,13 @@ test('three host daemons register with the leader process and run under the budg
   t.deepEqual([...new Set(regs.map((r) => String(r['host'])))].sort(), ['h1', 'h2', 'h3']);
   t.true(regs.every((r) => typeof r['migrationUri'] === 'string' && r['capWatts'] === 200));
   const status = async (i: number): Promise<MvmStatus> => await requestStatus(mvms[i]!.control) as MvmStatus;
-  const budgets = await waitFor('every host under a leader budget', async () => {
+  // Each host applies its budget when it arrives: wait until all three run under the current split.
+  let last: number[] = [];
+  const budgets = await waitFor('every host under a leader budget, together within the cluster budget', async () => {
     const s = await Promise.all([0, 1, 2].map(status));
-    return s.every((x) => x.power?.budgetSource === 'leader') ? s.map((x) => Number(x.power?.budgetWatts)) : undefined;
-  }, 30_000);
-  t.true(budgets.reduce((a, b) => a + b, 0) <= CLUSTER, `budgets ${budgets.join(', ')}`);
+    last = s.map((x) => Number(x.power?.budgetWatts));
+    return s.every((x) => x.power?.budgetSource === 'leader') && last.reduce((a, b) => a + b, 0) <= CLUSTER ? last : undefined;
+  }, 30_000).catch((err: Error) => { throw new Error(`${err.message}; last budgets ${last.join(', ')}`); });
   for (const b of budgets) t.true(b >= 100, `budgets ${budgets.join(', ')}`);
   const decisions = logLines(leader.output(), 'leader.decision').filter((d) => d['kind'] === 'set-host-budget');
   t.true(decisions.length >= 3);

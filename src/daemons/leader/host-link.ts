@@ -80,11 +80,10 @@ export class HostLink {
     l.counters.registrations++;
     l.log.info({ event: 'leader.host-registered', host: host.id, cpus: reg.cpus, memoryMiB: reg.memoryMiB, capWatts: reg.capWatts, trust: attrs.trust, budgetWatts: host.budgetWatts, migrationUri: reg.migrationUri }, `host ${host.id} registered`);
     l.events.emit('host', l.table.view(host));
-    // Its budget (kept from before, or the floor) goes out at once; the split follows.
-    l.clock.setTimer(0, () => {
-      this.sendBudget(host);
-      l.split('host-registered', `host ${host.id} registered`);
-    });
+    // A budget kept from before goes out at once (it is within the cluster budget); a new host
+    // waits for the split, which takes its share from the others first.
+    if (known) l.clock.setTimer(0, () => this.sendBudget(host));
+    l.requestSplit('host-registered', `host ${host.id} registered`);
     return { accepted: true, token };
   }
 

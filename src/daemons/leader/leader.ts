@@ -30,6 +30,9 @@ import { Planner } from './planner.js';
 import { newLeaderCounters, type LeaderCounters } from './sessions.js';
 import type { TermSource } from './term.js';
 
+/** Splits asked for by events (registrations) within this long are done once, ms. */
+const SPLIT_COALESCE_MS = 100;
+
 export interface LeaderDeps {
   readonly clock?: Clock;
   /** Where hosts connect (tests: a memory network); default from cfg.listen. */
@@ -178,6 +181,18 @@ export class LeaderCore implements Leader {
     return false;
   }
 
+  /**
+   * A split soon (within SPLIT_COALESCE_MS): many hosts registering at once (a leader restart, a
+   * rack coming up) cost one split, not one each.
+   */
+  requestSplit(code: string, why: string): void {
+    if (this.timers.has('split-soon') || this.stopped) return;
+    this.timers.set('split-soon', this.clock.setTimer(SPLIT_COALESCE_MS, () => {
+      this.timers.delete('split-soon');
+      this.split(code, why);
+    }));
+  }
+
   /** Splits the cluster budget now and applies (journal, store, leader.budget) what changed. */
   split(code: string, why: string): SplitOutcome | undefined {
     if (this.role !== 'leader' || this.stopped) return undefined;
@@ -189,16 +204,20 @@ export class LeaderCore implements Leader {
     if (s.changed.length === 0) return s;
     const byId = new Map(s.consumers.map((c) => [c.id, c]));
     const changed = new Map<string, number>();
+    const previous = new Map<string, number>();
     for (const id of s.changed) {
       const h = this.table.get(id) as LiveHost;
       const watts = s.budgets.get(id) as number;
       this.decisionLog.record(now, budgetDecision(id, watts, h.budgetWatts, byId.get(id), s, code, why), this.token, this.cfg.dryRun ? 'dry-run' : 'applied');
       if (this.cfg.dryRun) continue;
+      previous.set(id, h.budgetWatts);
       h.budgetWatts = watts;
       changed.set(id, watts);
     }
     if (changed.size > 0) this.store.setBudgets(now, changed, code);
-    for (const id of changed.keys()) this.link.sendBudget(this.table.get(id) as LiveHost);
+    // Lowered budgets go out first, so hosts raised in the same split rarely overlap them.
+    const order = [...changed.keys()].sort((a, b) => (changed.get(a) as number) - (previous.get(a) as number) - ((changed.get(b) as number) - (previous.get(b) as number)));
+    for (const id of order) this.link.sendBudget(this.table.get(id) as LiveHost);
     return s;
   }
 

@@ -5,6 +5,7 @@
 // Passes run one at a time. Hosts that registered no migration URI take no migrated VM: the
 // planner sees them as draining (no new VM), which they are for migrations.
 import type { ClusterState, LeaderDecision } from '../../domain/cluster.js';
+import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import { moveVm, type ClusterIndex } from '../../domain/leader/cluster-index.js';
 import type { MigrationPolicy } from '../../domain/leader/index.js';
 import type { MigrationRequest } from '../../domain/leader/migration.js';
@@ -136,11 +137,16 @@ export class Planner {
     this.poweringOff.set(hostId, id);
     try {
       const r = await l.command(h, { token, op: 'power-off' });
+      if (h.state !== 'powering-off') return; // gone already (its session ended first)
       if (r.done) return l.decisionLog.outcome(id, 'applied', l.clock.now(), { note: 'waiting for the host to go' });
       this.poweringOff.delete(hostId);
       this.setState(h, 'on');
       l.decisionLog.outcome(id, 'refused', l.clock.now(), { error: r.reason ?? 'refused' });
     } catch (err) {
+      // The session ending while the command was out is the host going down (its reply may be
+      // lost with the session): it is off, not failed.
+      if (h.state !== 'powering-off') return;
+      if (isVmanageError(err, ErrorCodes.ChannelClosed) || isVmanageError(err, ErrorCodes.PeerDead)) return this.poweredOff(h);
       this.poweringOff.delete(hostId);
       this.setState(h, 'on');
       l.decisionLog.outcome(id, 'failed', l.clock.now(), { error: (err as Error).message });
