@@ -8,7 +8,7 @@
 // Figures are printed with t.log (docs/ha.md quotes them).
 import test from 'ava';
 import { startEtcd } from '../support/etcd.js';
-import { pidAlive, tempDir, waitFor } from '../support/proc.js';
+import { pidAlive, tempDir, waitFor, type Started } from '../support/proc.js';
 import {
   budgetsTaken, electedAfter, lines, servedBy, socketOf, startHost, startLeaderProcess, TTL, type LeaderSpec,
 } from './support.js';
