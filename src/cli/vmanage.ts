@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `vmanage` command line. Subcommand `sim`: the trace-driven simulator (docs/simulator.md).
+// `vmanage` command line. Subcommand `sim`: the trace-driven simulator (docs/simulator.md);
+// `demo`: the demo cluster (leader + host daemons on simulated hosts, docs/demo.md).
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { isVmanageError } from '../domain/errors.js';
+import { DEMO_DEFAULTS, runDemo, type DemoOptions } from '../demo/run.js';
 import { policyNames } from '../sim/policies/index.js';
 import { writeHtmlReport, type SeriesPoint } from '../sim/html.js';
 import { formatTable, toReport, type SimReport } from '../sim/report.js';
@@ -59,7 +61,41 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON object')
     .option('--html <file>', 'also write an HTML report with charts')
     .action(async (flags: SimFlags) => runSim(flags));
+  program
+    .command('demo')
+    .description('demo cluster on this machine: a leader and host daemons on simulated hosts with PlanetLab load, narrated')
+    .option('--hosts <n>', 'simulated hosts (2..64)', intArg(2, 64), DEMO_DEFAULTS.hosts)
+    .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', intArg(1, 86_400))
+    .option('--json', 'print the final summary as one JSON object on stdout (narration goes to stderr)')
+    .option('--workload <path>', `PlanetLab trace CSV (default: ${'/work/shared/data/planetlab/20110303.csv'} if present, else synthetic)`)
+    .option('--step-ms <ms>', 'wall time of one 5-minute trace step', intArg(200, 600_000), DEMO_DEFAULTS.stepMs)
+    .option('--vms-per-host <n>', 'VMs per host (1..8)', intArg(1, 8), DEMO_DEFAULTS.vmsPerHost)
+    .option('--port <port>', 'dashboard port (the first free one from here)', intArg(1, 65535), DEMO_DEFAULTS.httpPort)
+    .option('--keep', 'keep the working directory (configs, daemon logs)')
+    .option('--no-leader', 'run the host daemons without a leader')
+    .action(async (f: { hosts: number; duration?: number; json?: boolean; workload?: string; stepMs: number; vmsPerHost: number; port: number; keep?: boolean; leader: boolean }) => {
+      const o: DemoOptions = {
+        hosts: f.hosts, json: !!f.json, stepMs: f.stepMs, vmsPerHost: f.vmsPerHost, httpPort: f.port, keep: !!f.keep, noLeader: !f.leader,
+        ...(f.duration !== undefined ? { durationS: f.duration } : {}), ...(f.workload ? { workload: f.workload } : {}),
+      };
+      const say = (l: string): void => void (o.json ? process.stderr : process.stdout).write(`${l}\n`);
+      const summary = await runDemo(o, say);
+      if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else say(`summary: ${JSON.stringify(summary, null, 2)}`);
+      if (summary.failed) {
+        process.stderr.write(`vmanage demo: stopped early: ${summary.failed}\n`);
+        process.exitCode = 1;
+      }
+    });
   return program;
+}
+
+function intArg(min: number, max: number): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
+    return n;
+  };
 }
 
 try {
