@@ -70,3 +70,13 @@ test('uncoordinated threshold migration sees the utilisation a power cap causes;
   const free = simulate({ workload, setup, policy: createPolicy('uncoordinated') });
   t.true(capped.migrations > free.migrations, `capped ${capped.migrations}, uncapped ${free.migrations}`);
 });
+
+test('under a budget too tight for the load, the hosts\' violation triggers ask the leader and it moves the VMs they name', (t) => {
+  const tight = budgetW * (0.3 / 0.7);
+  const r = simulate({ workload, setup, budgetW: tight, policy: createPolicy('vmanage') });
+  const d = r.diagnostics as { host: { triggerRequests: number; overBudgetPeriods: number }; leader: { requestsIgnored: number } };
+  t.true(d.host.overBudgetPeriods > 0);
+  t.true(d.host.triggerRequests > 0);
+  t.true((r.migrationsByReason['host-request'] ?? 0) > 0, JSON.stringify(r.migrationsByReason));
+  t.true(d.leader.requestsIgnored < d.host.triggerRequests);
+});
