@@ -107,7 +107,8 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     clearInterval(poller);
     clearInterval(loadNote);
     world.tick();
-    const summary = summarise({ narrator, world, scenario, startedAt: t0, dashboard, leader: !!leader, failed });
+    const pids = [...(run.leader ? [run.leader.pid] : []), ...run.children.map((c) => c.pid)];
+    const summary = summarise({ narrator, world, scenario, startedAt: t0, dashboard, leader: !!leader, failed, pids });
     stamp('stopping: every host daemon and the leader by PID');
     return summary;
   } finally {

@@ -27,11 +27,13 @@ export interface DemoSummary {
   readonly slaViolationPct: number;
   readonly energyWh: number;
   readonly leaderDecisions: number;
+  /** PIDs of the daemons the demo started (all stopped when the summary is printed). */
+  readonly pids: readonly number[];
   /** Why the demo stopped early (a daemon died), if it did. */
   readonly failed?: string | undefined;
 }
 
-export function summarise(x: { narrator: Narrator; world: World; scenario: DemoScenario; startedAt: number; dashboard: string | undefined; leader: boolean; failed: string | undefined }): DemoSummary {
+export function summarise(x: { narrator: Narrator; world: World; scenario: DemoScenario; startedAt: number; dashboard: string | undefined; leader: boolean; failed: string | undefined; pids: readonly number[] }): DemoSummary {
   const c = x.narrator.counters;
   const t = x.world.totals;
   const pct = (a: number, b: number): number => (b > 0 ? Math.round((a / b) * 10_000) / 100 : 0);
@@ -42,7 +44,7 @@ export function summarise(x: { narrator: Narrator; world: World; scenario: DemoS
     slaFrequencyRaises: c.slaFrequencyRaises, budgetCaps: c.budgetCaps, migrations: c.migrations,
     migrationRequests: c.migrationRequests, migrationsFailed: c.migrationsFailed, sessionHandovers: c.sessionHandovers,
     budgetViolationPct: pct(t.overBudgetMs, t.hostMs), slaViolationPct: pct(t.slaViolatedMs, t.vmMs),
-    energyWh: Math.round((t.energyJ / 3600) * 100) / 100, leaderDecisions: c.leaderDecisions,
+    energyWh: Math.round((t.energyJ / 3600) * 100) / 100, leaderDecisions: c.leaderDecisions, pids: x.pids,
     ...(x.failed ? { failed: x.failed.slice(0, 4000) } : {}),
   };
 }

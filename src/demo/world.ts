@@ -118,9 +118,9 @@ export class World {
     return [...this.hosts.keys()];
   }
 
-  /** Trace position now, in steps (fractional). */
-  stepNow(): number {
-    return (this.o.startStep ?? 0) + (this.o.clock.now() - this.t0) / this.o.stepMs;
+  /** Trace position at `atMs` (default now), in steps (fractional). */
+  stepNow(atMs = this.o.clock.now()): number {
+    return (this.o.startStep ?? 0) + (atMs - this.t0) / this.o.stepMs;
   }
 
   private host(name: string): HostState {
@@ -208,10 +208,11 @@ export class World {
     return Math.max(0, Math.min(1, u)) * v.spec.mips;
   }
 
-  /** The host's state now: CPU shared by weight (water-filling), power, each VM's latency. */
-  now(host: string): HostNow {
+  /** The host's state at `atMs` (default now; caps and placement as they are now): CPU shared
+   *  by weight (water-filling), power, each VM's latency. */
+  now(host: string, atMs?: number): HostNow {
     const h = this.host(host);
-    const step = this.stepNow();
+    const step = this.stepNow(atMs);
     const ratio = h.capKHz / h.spec.maxKHz;
     const coreMips = h.spec.mipsPerCore * ratio;
     const capacity = h.spec.cpus * coreMips;
@@ -255,9 +256,10 @@ export class World {
     const now = this.o.clock.now();
     const dt = now - this.lastTick;
     if (dt <= 0) return;
+    const from = this.lastTick;
     this.lastTick = now;
     for (const [name, h] of this.hosts) {
-      const s = this.now(name);
+      const s = this.now(name, from);
       this.totals.energyJ += (s.watts * dt) / 1000;
       if (h.budgetWatts !== undefined) {
         this.totals.hostMs += dt;
