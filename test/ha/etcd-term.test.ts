@@ -76,7 +76,7 @@ test.serial('a process frozen past its lease TTL deposes itself at once and is e
   await a.start();
   const [token1] = await first as [number];
   const deposed = once(a.events, 'deposed');
-  freeze(1600);
+  freeze(1200);
   const [reason] = await deposed as [string];
   t.regex(reason, /stood still for \d+ ms/);
   t.is(a.token, undefined);

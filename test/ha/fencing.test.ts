@@ -41,5 +41,6 @@ test.serial('budgets from a leader with an older term are refused by the host da
   t.log(`old-term leader (token ${eo.token}) decided ${decided.join(', ')} W for h1; the host refused ${stale.counters['leader_stale_tokens']} messages and kept ${String(stale.power?.budgetWatts)} W from token ${en.token}`);
   t.false(decided.includes(200), 'the old-term leader wanted another budget');
   t.is(stale.power?.budgetWatts, budgetBefore);
-  t.is(stale.power?.budgetSource, 'leader');
+  // 'leader' while the host counts the old-term leader as its connection, 'last-known' around the switch.
+  t.true(['leader', 'last-known'].includes(String(stale.power?.budgetSource)), String(stale.power?.budgetSource));
 });

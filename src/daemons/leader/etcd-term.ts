@@ -4,9 +4,9 @@
 // budgets and commands of a leader that was deposed (it stamps them with an older token).
 // - elected(token): this process leads; deposed(reason): it stops leading at once (lease lost,
 //   etcd unreachable past the TTL, fenced, resigned), then campaigns again as a standby.
-// - A process frozen (SIGSTOP, VM pause, long GC) for longer than the lease TTL may have lost its
-//   lease without the etcd client knowing yet: a watchdog sees the gap in its own ticks and
-//   deposes at once, before the client's keep-alive fails.
+// - A process frozen (SIGSTOP, VM pause, long GC) for longer than 2/3 of the lease TTL may have
+//   lost its lease (kept alive every TTL/3) without the etcd client knowing yet: a watchdog sees
+//   the gap in its own ticks and deposes at once, before the client's keep-alive fails.
 // - leader(id): who leads now, from an observer of the election (for a standby's "not the leader;
 //   leader is X" answers); undefined while nobody leads.
 // - stop(): resigns (revokes the lease, so a standby is elected at once) and closes the client.
@@ -121,12 +121,15 @@ export class EtcdTerm implements TermSource {
     this.setLeader(this.observer?.leader());
   }
 
-  /** A gap in the ticks longer than the lease TTL: the lease may be gone, so stop leading now. */
+  /**
+   * A gap in the ticks during which the lease may have expired: stop leading now. The lease is
+   * kept alive every TTL/3, so it can expire 2/3 TTL after the process stopped running.
+   */
   private tick(): void {
     const now = performance.now();
     const gap = now - this.lastTick;
     this.lastTick = now;
-    if (this.current === undefined || gap < this.ttlSeconds * 1000 - TICK_MS) return;
+    if (this.current === undefined || gap < (this.ttlSeconds * 2000) / 3 - TICK_MS) return;
     this.counters.frozen++;
     // Leave the election (its lease may have expired) and campaign again as a standby.
     this.onDeposed(`the process stood still for ${Math.round(gap)} ms (lease TTL ${this.ttlSeconds} s)`);
