@@ -1,0 +1,52 @@
+// Serves the leader's web dashboard (docs/dashboard.md): GET / (the page), /dashboard/app.js,
+// /dashboard/style.css and the vega + vega-lite browser builds from node_modules. No build step:
+// the page is plain HTML/JS/CSS read once at start-up and kept in memory (~1.3 MB with vega).
+// A Content-Security-Policy allows scripts from this server only (vega compiles its expressions
+// with Function, hence 'unsafe-eval'); the page writes every text through textContent.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+
+interface Asset { readonly type: string; readonly body: Buffer }
+
+const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** The directory of a package's browser build (via a file its `exports` lists). */
+function buildDir(exported: string): string {
+  return dirname(createRequire(import.meta.url).resolve(exported));
+}
+
+export interface DashboardOptions {
+  /** Where index.html, app.js and style.css are (default: next to this file). */
+  readonly dir?: string;
+}
+
+export function loadAssets(opts: DashboardOptions = {}): Map<string, Asset> {
+  const dir = opts.dir ?? dirname(fileURLToPath(import.meta.url));
+  const vega = buildDir('vega/vega-schema.json');
+  const vegaLite = buildDir('vega-lite/vega-lite-schema.json');
+  const js = 'text/javascript; charset=utf-8';
+  return new Map<string, Asset>([
+    ['/', { type: 'text/html; charset=utf-8', body: readFileSync(join(dir, 'index.html')) }],
+    ['/dashboard/app.js', { type: js, body: readFileSync(join(dir, 'app.js')) }],
+    ['/dashboard/style.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(dir, 'style.css')) }],
+    ['/dashboard/vendor/vega.min.js', { type: js, body: readFileSync(join(vega, 'vega.min.js')) }],
+    ['/dashboard/vendor/vega-lite.min.js', { type: js, body: readFileSync(join(vegaLite, 'vega-lite.min.js')) }],
+  ]);
+}
+
+export function dashboardPlugin(opts: DashboardOptions = {}): FastifyPluginAsync {
+  const assets = loadAssets(opts);
+  return async (app: FastifyInstance) => {
+    for (const [path, a] of assets) {
+      app.get(path, async (_req, reply) => reply
+        .header('content-security-policy', CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', path.includes('/vendor/') ? 'public, max-age=86400' : 'no-cache')
+        .type(a.type)
+        .send(a.body));
+    }
+  };
+}

@@ -1,0 +1,92 @@
+// A real leader core (SQLite store, unix-socket M-channel server) with host daemons played by the
+// real LeaderLink over unix sockets, and the HTTP API started on it on a free port.
+import { EventEmitter } from 'node:events';
+import { request } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { LeaderConfig } from '../../src/daemons/leader/config.js';
+import { startHttp, type HttpOptions, type HttpServer } from '../../src/daemons/leader/http.js';
+import { startLeader, type Leader } from '../../src/daemons/leader/leader.js';
+import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
+import { unixConnector, type Listener } from '../../src/mchannel/index.js';
+import { leaderConfig, quiet, registered, startTestHost, uuidOf, type MemoryHub, type TestHost, type TestVm } from '../leader-daemon/support.js';
+import { waitFor, type Teardown } from '../support/proc.js';
+
+export { quiet, uuidOf };
+
+/** Hosts reach the leader's unix socket (a unix peer names no host: the registration does). */
+function unixHub(path: string): MemoryHub {
+  const listener: Listener = { kind: 'unix', address: path, onConnection() {}, async close() {} };
+  return { listener, connector: (name) => unixConnector(path, { label: name }), cut() {} };
+}
+
+/** A term someone else holds: this leader stays a standby that names `leaderId`. */
+export function heldElsewhere(leaderId: string): () => TermSource {
+  return () => {
+    const events = new EventEmitter<TermEvents>();
+    return { events, token: undefined, async start() { events.emit('leader', leaderId); }, async stop() {} };
+  };
+}
+
+export interface Cluster {
+  readonly leader: Leader;
+  readonly http: HttpServer;
+  readonly url: string;
+  readonly hosts: Map<string, TestHost>;
+  readonly cfg: LeaderConfig;
+}
+
+export interface ClusterOptions {
+  /** Host name -> its VMs. */
+  readonly hosts?: Record<string, TestVm[]>;
+  readonly standbyOf?: string;
+  readonly http?: Partial<HttpOptions>;
+  readonly cfg?: Record<string, unknown>;
+}
+
+export async function startCluster(t: Teardown, o: ClusterOptions = {}): Promise<Cluster> {
+  const cfg = await leaderConfig(t, o.cfg ?? {});
+  const leader = await startLeader(cfg, quiet, {
+    channel: { heartbeatMs: 200, deadAfterMs: 1000, sessionLingerMs: 500 },
+    ...(o.standbyOf !== undefined ? { term: heldElsewhere(o.standbyOf) } : {}),
+  });
+  t.teardown(() => leader.stop());
+  const http = await startHttp(leader, { host: '127.0.0.1', port: 0, log: quiet, registry: leader.registry as Registry, ...o.http });
+  t.teardown(() => http.close());
+  const hub = unixHub(leader.address);
+  const hosts = new Map<string, TestHost>();
+  for (const [name, vms] of Object.entries(o.hosts ?? {})) hosts.set(name, startTestHost(t, hub, name, { vms }));
+  if (o.standbyOf === undefined) {
+    for (const h of hosts.values()) await registered(h);
+    const want = [...hosts.values()].reduce((n, h) => n + h.state.vms.length, 0);
+    await waitFor('VMs known to the leader', () => leader.vms().length === want && leader.hosts().every((h) => h.measuredWatts !== undefined));
+  }
+  return { leader, http, url: http.url, hosts, cfg };
+}
+
+export interface Answer<T = unknown> { status: number; body: T; text: string; headers: Record<string, string | string[] | undefined> }
+
+/** One HTTP request with a raw body (so tests can send anything); JSON answers parsed. */
+export function call<T = unknown>(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
+  const raw = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, {
+      method,
+      headers: { ...(raw !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        if ((res.headers['content-type'] ?? '').includes('json')) {
+          try { parsed = JSON.parse(text); } catch { parsed = text; }
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed as T, text, headers: res.headers });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (raw !== undefined) req.write(raw);
+    req.end();
+  });
+}
