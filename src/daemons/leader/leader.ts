@@ -205,16 +205,19 @@ export class LeaderCore implements Leader {
     const byId = new Map(s.consumers.map((c) => [c.id, c]));
     const changed = new Map<string, number>();
     const previous = new Map<string, number>();
-    for (const id of s.changed) {
-      const h = this.table.get(id) as LiveHost;
-      const watts = s.budgets.get(id) as number;
-      this.decisionLog.record(now, budgetDecision(id, watts, h.budgetWatts, byId.get(id), s, code, why), this.token, this.cfg.dryRun ? 'dry-run' : 'applied');
-      if (this.cfg.dryRun) continue;
-      previous.set(id, h.budgetWatts);
-      h.budgetWatts = watts;
-      changed.set(id, watts);
-    }
-    if (changed.size > 0) this.store.setBudgets(now, changed, code);
+    // One transaction for the split's journal entries and budgets (thousands of hosts at once).
+    this.db.transaction(() => {
+      for (const id of s.changed) {
+        const h = this.table.get(id) as LiveHost;
+        const watts = s.budgets.get(id) as number;
+        this.decisionLog.record(now, budgetDecision(id, watts, h.budgetWatts, byId.get(id), s, code, why), this.token, this.cfg.dryRun ? 'dry-run' : 'applied');
+        if (this.cfg.dryRun) continue;
+        previous.set(id, h.budgetWatts);
+        h.budgetWatts = watts;
+        changed.set(id, watts);
+      }
+      if (changed.size > 0) this.store.setBudgets(now, changed, code);
+    })();
     // Lowered budgets go out first, so hosts raised in the same split rarely overlap them.
     const order = [...changed.keys()].sort((a, b) => (changed.get(a) as number) - (previous.get(a) as number) - ((changed.get(b) as number) - (previous.get(b) as number)));
     for (const id of order) this.link.sendBudget(this.table.get(id) as LiveHost);
