@@ -84,7 +84,7 @@ export function leaderConfig(s: DemoScenario, p: DemoPaths, httpPort: number): R
     store: { path: join(p.dir, 'leader.db') },
     http: { host: '127.0.0.1', port: httpPort },
     cluster: { budgetWatts: cluster, shiftWatts: 5 },
-    periods: { tickMs: 1000, splitMs: 3000, auditMs: 5000 },
+    periods: { tickMs: 1000, splitMs: 3000, auditMs: 15_000 },
     failure: { hostTimeoutMs: 10_000, migrationTimeoutMs: 60_000, commandTimeoutMs: 10_000 },
     log: { level: 'info' },
   };

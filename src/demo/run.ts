@@ -93,7 +93,8 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     }
     Object.assign(run, { dashboard });
     await startHosts(run, scenario, paths, !!leader, onLine, watch);
-    stamp(`${o.hosts} host daemons up (pids ${run.children.map((c) => c.pid).join(', ')}); ${scenario.hot} gets the rising load`);
+    world.restart();
+    stamp(`${o.hosts} host daemons up (pids ${run.children.map((c) => c.pid).join(', ')}); the traces start now; ${scenario.hot} gets the rising load`);
     const poller = pollBudgets(run, scenario, paths);
     const loadNote = narrateLoad(world, scenario, stamp);
     await new Promise<void>((resolve) => {

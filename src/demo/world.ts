@@ -94,7 +94,7 @@ export class World {
   readonly totals: WorldTotals = { hostMs: 0, overBudgetMs: 0, vmMs: 0, slaViolatedMs: 0, energyJ: 0, migrations: 0, migrationsAborted: 0 };
   private readonly hosts = new Map<string, HostState>();
   private readonly vmStates = new Map<string, VmState>();
-  private readonly t0: number;
+  private t0: number;
   private lastTick: number;
   readonly latency: { readonly baseMs: number; readonly targetMs: number };
 
@@ -112,6 +112,13 @@ export class World {
     this.latency = o.latency ?? DEFAULT_LATENCY;
     this.t0 = o.clock.now();
     this.lastTick = this.t0;
+  }
+
+  /** Starts the trace (and the totals) over from now: the story begins once every daemon is up. */
+  restart(): void {
+    this.t0 = this.o.clock.now();
+    this.lastTick = this.t0;
+    Object.assign(this.totals, { hostMs: 0, overBudgetMs: 0, vmMs: 0, slaViolatedMs: 0, energyJ: 0 });
   }
 
   hostNames(): string[] {
