@@ -1,5 +1,5 @@
 // Builds the Debian packages into dist/deb/ from the tables in programs.mjs:
-// esbuild bundles (no node_modules tree ships, except a native addon a program names), staged
+// esbuild bundles (no node_modules tree ships, except the modules a program names), staged
 // trees, DEBIAN/ control files and maintainer scripts, then dpkg-deb. Prints one line per .deb.
 // Usage: node scripts/package/build.mjs [--out dist/deb]
 import { build } from 'esbuild';
@@ -55,18 +55,37 @@ async function bundle(p, dir) {
   return mods;
 }
 
-/** Copies a native module and its runtime dependencies (package.json "dependencies"), without sources. */
-function copyNative(name, root, seen = new Set()) {
-  if (seen.has(name)) return;
+/** Files of a shipped module tree that are never needed at run time. */
+const NOT_RUNTIME = /\.(md|markdown|map|ts|mts|cts)$|(^|\/)(\.npmignore|\.travis\.yml|\.eslintrc[^/]*|\.github|\.editorconfig)$|(^|\/)(test|tests|docs?|examples?|benchmarks?)(\/|$)/;
+/** ... and those of a native addon: its C/C++ sources, build intermediates, static libraries, test addons. */
+const NOT_RUNTIME_NATIVE = /(^|\/)(src|deps)(\/|$)|\.(c|cc|h|gyp|gypi|a|mk)$|(^|\/)build\/(Debug|deps|obj.*|[^/]*Makefile|config\.gypi|Release\/(obj.*|test_extension\.node|\.deps))/;
+
+/** Copies a module that cannot be bundled (a native addon; a module that reads its own files at
+ *  run time, like etcd3's .proto) and its runtime dependencies (package.json "dependencies",
+ *  less `omit`: install-time tools, type packages) into /usr/lib/vmanage/node_modules. Returns
+ *  the module names copied. */
+function copyModule(name, root, omit = [], seen = new Set()) {
+  if (seen.has(name) || omit.includes(name)) return seen;
   seen.add(name);
   const from = join(repo, 'node_modules', name);
   const to = join(root, libDir, 'node_modules', name);
+  const native = existsSync(join(from, 'binding.gyp'));
   cpSync(from, to, {
     recursive: true,
-    filter: (s) => !/\/(src|deps|test|docs?)(\/|$)|\.(c|cc|h|gyp|md|ts|map)$|\/build\/(Debug|deps|obj.*|[^/]*\.mk|Makefile)/.test(relative(from, s)),
+    filter: (s) => { const r = relative(from, s); return !NOT_RUNTIME.test(r) && !(native && NOT_RUNTIME_NATIVE.test(r)); },
   });
   const pj = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8'));
-  for (const dep of Object.keys(pj.dependencies ?? {})) copyNative(dep, root, seen);
+  for (const dep of Object.keys(pj.dependencies ?? {})) copyModule(dep, root, omit, seen);
+  return seen;
+}
+
+/** Debian policy 10.1/8.1 for the shipped module trees: addons stripped; 0755 for scripts (#!),
+ *  0644 for the rest (node loads them, dlopen needs no x bit, npm's executable bits are noise). */
+function stripAddons(dir) {
+  for (const f of walk(dir)) {
+    if (f.endsWith('.node')) execFileSync('strip', ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', f]);
+    chmodSync(f, readFileSync(f).subarray(0, 2).toString() === '#!' ? 0o755 : 0o644);
+  }
 }
 
 function licenseOf(mod) {
@@ -137,7 +156,8 @@ async function buildPackage(name, spec, progs, bundleDir) {
       mkdirSync(join(root, 'usr/bin'), { recursive: true });
       symlinkSync(`../lib/vmanage/${p.file}`, join(root, 'usr/bin', p.name));
     }
-    for (const n of p.native ?? []) { copyNative(n, root); mods.add(n); }
+    for (const n of p.modules ?? []) for (const m of copyModule(n, root, p.modulesOmit ?? [])) mods.add(m);
+    if (p.modules?.length) stripAddons(join(root, libDir, 'node_modules'));
   }
   const units = [...spec.units, ...spec.activated];
   for (const u of units) put(root, `/usr/lib/systemd/system/${u}`, src(spec.unitSources?.[u] ?? `systemd/${u}`), 0o644);
@@ -173,15 +193,18 @@ async function buildPackage(name, spec, progs, bundleDir) {
   const arch = spec.arch === 'any' ? execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim() : 'all';
   const control = [
     `Package: ${name}`, `Version: ${version}`, `Architecture: ${arch}`, `Maintainer: ${maintainer}`,
-    `Installed-Size: ${sizeKiB}`, `Depends: ${spec.depends.join(', ')}`,
+    `Installed-Size: ${sizeKiB}`, `Depends: ${spec.depends.join(', ').replaceAll('@VERSION@', version)}`,
     ...(spec.recommends.length ? [`Recommends: ${spec.recommends.join(', ')}`] : []),
+    ...(spec.suggests?.length ? [`Suggests: ${spec.suggests.join(', ')}`] : []),
     'Section: admin', 'Priority: optional', 'Homepage: https://vmanage.org/',
     `Description: ${spec.description}`, ...spec.long.map((l) => ` ${l}`),
   ];
   put(root, 'DEBIAN/control', control.join('\n') + '\n', 0o644);
   put(root, 'DEBIAN/md5sums', md5.join('\n') + '\n', 0o644);
   if (spec.conffiles.length) put(root, 'DEBIAN/conffiles', spec.conffiles.map(([, to]) => to).join('\n') + '\n', 0o644);
-  for (const s of ['postinst', 'prerm', 'postrm']) {
+  // A package with no units, user, udev rules or run-time state (the CLI) needs no scripts.
+  const scripted = units.length > 0 || spec.user || spec.rules || spec.purgeDirs.length > 0;
+  for (const s of scripted ? ['postinst', 'prerm', 'postrm'] : []) {
     put(root, `DEBIAN/${s}`, fill(readFileSync(join(repo, `packaging/maint/${s}.in`), 'utf8'), vars), 0o755);
   }
   const deb = join(out, `${name}_${version}_${arch}.deb`);

@@ -3,11 +3,12 @@
 // scripts/test-packaging.sh.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { startProcess, tempDir } from '../support/proc.js';
 // @ts-expect-error: a plain ESM module of the build scripts, no type declarations
 import { packages, programs } from '../../scripts/package/programs.mjs';
 
@@ -15,7 +16,7 @@ const run = promisify(execFile);
 const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 interface Program { name: string; entry: string; pkg: string; file: string; bin: boolean }
-interface Spec { depends: string[]; units: string[]; activated: string[]; files: Array<[string, string, number]>; conffiles: Array<[string, string, number]> }
+interface Spec { depends: string[]; units: string[]; activated: string[]; files: Array<[string, string, number]>; conffiles: Array<[string, string, number]>; user: boolean; rules?: boolean; purgeDirs: string[] }
 const table = packages as Record<string, Spec>;
 const progs = programs as Program[];
 
@@ -37,7 +38,7 @@ const expected = Object.keys(table).filter((name) => progs.some((p) => p.pkg ===
 test('a package is built for every package with at least one existing program, and only those (slow)', async (t) => {
   const names = (await debs()).map((d) => /([^/]+)_[^_]+_[^_]+\.deb$/.exec(d)?.[1]);
   t.deepEqual(names.sort(), [...expected].sort());
-  t.true(names.includes('vmanage') && names.includes('vmanage-guest-agent'));
+  t.true(names.includes('vmanage') && names.includes('vmanage-guest-agent') && names.includes('vmanage-cli'));
 });
 
 for (const name of expected) {
@@ -45,7 +46,7 @@ for (const name of expected) {
     const deb = (await debs()).find((d) => d.includes(`/${name}_`))!;
     const field = async (f: string): Promise<string> => (await run('dpkg-deb', ['-f', deb, f])).stdout.trim();
     t.is(await field('Version'), version);
-    t.is(await field('Depends'), table[name]!.depends.join(', '));
+    t.is(await field('Depends'), table[name]!.depends.join(', ').replaceAll('@VERSION@', version));
     const listing = (await run('dpkg-deb', ['-c', deb], { maxBuffer: 16 << 20 })).stdout;
     const paths = new Set(listing.split('\n').map((l) => /\.(\/\S*)/.exec(l)?.[1]).filter((p): p is string => !!p));
     const want = [
@@ -61,7 +62,11 @@ for (const name of expected) {
     await run('dpkg-deb', ['-e', deb, ctl]);
     const conffiles = existsSync(join(ctl, 'conffiles')) ? readFileSync(join(ctl, 'conffiles'), 'utf8').trim().split('\n') : [];
     t.deepEqual(conffiles, table[name]!.conffiles.map(([, to]) => to));
-    for (const s of ['postinst', 'prerm', 'postrm']) {
+    // A package with nothing to set up (the CLI) has no maintainer scripts; the others have all three.
+    const spec = table[name]!;
+    const scripted = spec.units.length + spec.activated.length > 0 || spec.user || spec.rules === true || spec.purgeDirs.length > 0;
+    t.is(existsSync(join(ctl, 'postinst')), scripted);
+    for (const s of scripted ? ['postinst', 'prerm', 'postrm'] : []) {
       const text = readFileSync(join(ctl, s), 'utf8');
       t.notRegex(text, /@[A-Z_]+@/, `${s} has an unfilled placeholder`);
       await t.notThrowsAsync(run('sh', ['-n', join(ctl, s)]), `${s} is not valid sh`);
@@ -79,6 +84,22 @@ test('the bundled programs run from an unpacked package, outside the repository 
   const powerd = await run('node', [join(root, 'usr/lib/vmanage/vmanage-powerd.mjs'), '--config', join(dir, 'absent.yaml')]).catch((e: { code: number; stderr: string }) => e);
   t.like(powerd, { code: 2 });
   t.regex((powerd as { stderr: string }).stderr, /absent\.yaml/);
+});
+
+test('the leader runs from its unpacked package on its SQLite store (shipped better-sqlite3 and etcd3 trees), and accepts its shipped config (slow)', async (t) => {
+  const all = await debs();
+  const root = join(dir, 'unpacked-leader');
+  for (const d of all.filter((x) => /\/vmanage-leader_/.test(x))) await run('dpkg-deb', ['-x', d, root]);
+  const js = join(root, 'usr/lib/vmanage/vmanage-leader.mjs');
+  const check = await run('node', [js, '--config', join(root, 'etc/vmanage/leader.yaml'), '--check-config']);
+  t.regex(check.stdout, /: OK/);
+  const work = await tempDir(t, 'vmanage-leader-pkg-');
+  const cfg = join(work, 'leader.yaml');
+  await writeFile(cfg, `id: t\nlisten: { unix: ${join(work, 'leader.sock')} }\nstore: { path: ${join(work, 'leader.db')} }\nhttp: { host: 127.0.0.1, port: 0 }\ncluster: { budgetWatts: 1000 }\n`);
+  const leader = await startProcess(t, process.execPath, [js, '--config', cfg], { cwd: work, ready: /"leader\.ready"/, readyTimeoutMs: 30_000 });
+  await leader.stop();
+  t.true(statSync(join(work, 'leader.db')).size > 0, 'the SQLite store was written');
+  t.regex(leader.output(), /"leader\.stopped"/);
 });
 
 test('lintian reports no errors (slow)', async (t) => {

@@ -6,6 +6,7 @@ import { loadMvmConfig } from '../../src/daemons/mvm/config.js';
 import { loadConfig as loadPowerdConfig } from '../../src/daemons/powerd/config.js';
 import { loadHookConfig } from '../../src/daemons/hook/config.js';
 import { parseConfig as parseAgentConfig } from '../../src/daemons/agent/config.js';
+import { loadLeaderConfig } from '../../src/daemons/leader/config.js';
 // @ts-expect-error: a plain ESM module of the build scripts, no type declarations
 import { packages, programs } from '../../scripts/package/programs.mjs';
 
@@ -33,6 +34,22 @@ test('the hook reads the shipped hook.conf without a problem and reports to the 
 test('the guest agent accepts the shipped agent.json', (t) => {
   const cfg = parseAgentConfig(JSON.parse(readFileSync('packaging/vmanage-guest-agent/etc/vmanage/agent.json', 'utf8')));
   t.is(cfg.device, '/dev/virtio-ports/org.vmanage.agent.0');
+});
+
+test('the leader accepts the shipped leader.yaml; its TLS files are the unit\'s credentials and its store is in the unit\'s StateDirectory', (t) => {
+  const cfg = loadLeaderConfig('packaging/vmanage-leader/etc/vmanage/leader.yaml');
+  const unit = readFileSync('systemd/vmanage-leader.service', 'utf8');
+  const state = /^StateDirectory=(\S+)$/m.exec(unit)?.[1];
+  t.is(cfg.store.path, `/var/lib/${state}/leader.db`);
+  t.true('tls' in cfg.listen, 'hosts connect over mutual TLS');
+  if (!('tls' in cfg.listen)) return;
+  const creds = new Map([...unit.matchAll(/^LoadCredential=([^:\n]+):(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  for (const path of [cfg.listen.tls.ca, cfg.listen.tls.cert, cfg.listen.tls.key]) {
+    const m = /^\/run\/credentials\/vmanage-leader\.service\/(.+)$/.exec(path);
+    t.truthy(m && creds.has(m[1]!), `${path} is a credential of the unit`);
+    t.regex(unit, new RegExp(`^ConditionPathExists=${creds.get(m![1]!)!.replace(/\./g, '\\.')}$`, 'm'), 'the unit waits for the PKI file');
+  }
+  t.is(cfg.http.host, '127.0.0.1', 'the HTTP API is local by default');
 });
 
 interface Spec { units: string[]; activated: string[]; conffiles: Array<[string, string, number]>; unitSources?: Record<string, string> }
