@@ -1,9 +1,14 @@
-// vmanagectl: the operator's command line. Minimal for now: --version, --help and `status`,
-// which asks the host daemon over its control socket. The leader commands come later.
-// Exit status: 0 on success, 1 when the daemon cannot be reached or answers badly, 2 for usage errors.
+// vmanagectl: the operator's command line (packaging/man/vmanagectl.1). `status` asks the host
+// daemon on this machine over its control socket, or the leader with --leader / $VMANAGE_LEADER;
+// the leader commands (ctl-leader.ts) speak the leader's HTTP API; the certificate commands are
+// ctl-ca.ts. Exit status: 0 on success, 1 when a daemon cannot be reached or answers badly,
+// 2 for usage errors, 3 when the leader refused an action.
 import { Command, CommanderError } from 'commander';
 import { createConnection } from 'node:net';
 import pkg from '../../package.json' with { type: 'json' };
+import { registerCaCommands } from './ctl-ca.js';
+import { CtlError } from './ctl-client.js';
+import { leaderStatus, registerLeaderCommands } from './ctl-leader.js';
 
 /** Where the host daemon listens for control requests (one JSON object per line). */
 export const DEFAULT_CONTROL_SOCKET = '/run/vmanage/control.sock';
@@ -54,12 +59,29 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
   program.command('status')
-    .description('show the state of the host daemon (vmanage-mvm) on this machine')
-    .option('-s, --socket <path>', 'control socket of the host daemon', process.env['VMANAGE_CONTROL_SOCKET'] ?? DEFAULT_CONTROL_SOCKET)
+    .description('show the state of the host daemon (vmanage-mvm) on this machine, or of the leader with --leader')
+    .option('-s, --socket <path>', 'control socket of the host daemon (default $VMANAGE_CONTROL_SOCKET or ' + DEFAULT_CONTROL_SOCKET + ')')
+    .option('-l, --leader <url>', 'ask the leader at this URL instead (default with no --socket: $VMANAGE_LEADER when set)')
+    .option('--ca <file>', 'CA certificate to verify an https leader with')
+    .option('--cert <file>', 'client certificate for a leader that requires one')
+    .option('--key <file>', 'key of the client certificate')
     .option('--json', 'print the raw JSON answer')
-    .action(async (opts: { socket: string; json?: boolean }) => {
+    .action(async (opts: { socket?: string; leader?: string; ca?: string; cert?: string; key?: string; json?: boolean }) => {
+      const leader = opts.leader ?? (opts.socket === undefined ? process.env['VMANAGE_LEADER'] : undefined);
+      if (leader !== undefined) {
+        try {
+          io.out(await leaderStatus({ leader, ...(opts.ca ? { ca: opts.ca } : {}), ...(opts.cert ? { cert: opts.cert } : {}), ...(opts.key ? { key: opts.key } : {}) }, opts.json === true));
+          setExit(0);
+        } catch (err) {
+          if (!(err instanceof CtlError)) throw err;
+          io.err(`vmanagectl: ${err.message}\n`);
+          setExit(err.exitCode);
+        }
+        return;
+      }
+      const socket = opts.socket ?? process.env['VMANAGE_CONTROL_SOCKET'] ?? DEFAULT_CONTROL_SOCKET;
       try {
-        const reply = await requestStatus(opts.socket);
+        const reply = await requestStatus(socket);
         io.out(JSON.stringify(reply, null, opts.json ? 0 : 2) + '\n');
         setExit(0);
       } catch (err) {
@@ -68,6 +90,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         setExit(1);
       }
     });
+  registerLeaderCommands(program, io, setExit);
+  registerCaCommands(program, io, setExit);
   return program;
 }
 
