@@ -149,25 +149,26 @@ export function demandShifted(lastDemand: ReadonlyMap<string, number>, consumers
 
 /**
  * The consumers that must go (be emptied and powered off) when the total cannot cover every
- * consumer's target (its predicted demand, as splitBudget computes it): moving a consumer's load
- * to the others keeps its dynamic power but saves its floor (idle power), so consumers are shed
- * in `order` (put the lightest first) until sum(targets) - sum(shed floors) <= totalWatts.
- * Empty when the total covers every target. Pure; the caller drains what it returns.
+ * consumer's target (its predicted demand plus margin, as splitBudget computes it): shedding a
+ * consumer removes its target but its dynamic demand (demand - floor) moves to the others, so
+ * it saves target - max(0, demand - floor) (its idle power and margin; all of it when empty).
+ * Consumers are shed in `order` (put the lightest first) until sum(targets) - savings <=
+ * totalWatts. Empty when the total covers every target. Pure; the caller drains what it returns.
  */
 export function consumersToShed(totalWatts: number, consumers: readonly BudgetConsumer[], p: BudgetSplitParams, order?: (a: BudgetConsumer, b: BudgetConsumer) => number): string[] {
-  const total = sane(totalWatts);
-  let need = -total;
-  for (const c of consumers) {
+  const targetOf = (c: BudgetConsumer): number => {
     const f = sane(c.floorWatts);
-    need += Math.min(Math.max(f, sane(c.capWatts)), Math.max(f, sane(c.demandWatts) * (1 + p.marginFraction) + p.marginWatts));
-  }
+    return Math.min(Math.max(f, sane(c.capWatts)), Math.max(f, sane(c.demandWatts) * (1 + p.marginFraction) + p.marginWatts));
+  };
+  let need = -sane(totalWatts);
+  for (const c of consumers) need += targetOf(c);
   const out: string[] = [];
   const sorted = order ? [...consumers].sort(order) : consumers;
   for (const c of sorted) {
     if (need <= 0) break;
     if (sane(c.floorWatts) <= 0) continue;
     out.push(c.id);
-    need -= sane(c.floorWatts);
+    need -= targetOf(c) - Math.max(0, sane(c.demandWatts) - sane(c.floorWatts));
   }
   return out;
 }

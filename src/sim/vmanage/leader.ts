@@ -129,6 +129,12 @@ export class SimLeader {
         c.powerOn++;
       }
     }
+    for (const h of [...this.draining]) {
+      if ((dc.hostVms[h] as number[]).length === 0 && !out.some((m) => m.target === h) && this.state[h] === 'on') {
+        this.setState(h, 'off', nowMs);
+        c.powerOff++;
+      }
+    }
     return out;
   }
 
@@ -140,20 +146,34 @@ export class SimLeader {
   }
 
   /**
-   * Budgets for this pass. When the total cannot cover every host's predicted demand, the
-   * lightest hosts are drained (consumersToShed: each one emptied saves its idle power) and get
-   * budget 0 until they are off; the others share the total (splitBudget, with hysteresis).
-   * A drained host stays drained (no flapping); Σ budgets <= total always.
+   * Budgets for this pass. When the total cannot cover every host's predicted demand
+   * (consumersToShed returns someone), every empty host that has been on for minOnMs is shed
+   * first (it holds idle power for no load) and powered off at once, then the lightest loaded
+   * hosts are drained as consumersToShed says: budget 0, their VMs requested away, powered off
+   * when empty. The others share the total (splitBudget, with hysteresis), so the watts go to
+   * hosts that carry load and can take more. A drained host stays drained; Σ budgets <= total.
    */
   splitBudget(nowMs: number, budgetW: number, vms: readonly ClusterVm[] = this.clusterVms()): void {
+    const dc = this.dc;
     const all = hostConsumers(buildIndex(this.clusterState(nowMs, vms)));
     const lighter = (a: BudgetConsumer, b: BudgetConsumer): number => a.demandWatts - b.demandWatts || (a.id < b.id ? -1 : 1);
-    const kept = all.filter((c) => !this.draining.has(hostIndex(c.id)));
-    for (const id of consumersToShed(budgetW, kept, budgetPolicy.defaults, lighter)) {
-      this.draining.add(hostIndex(id));
-      this.counters.shed++;
+    let kept = all.filter((c) => !this.draining.has(hostIndex(c.id)));
+    if (consumersToShed(budgetW, kept, budgetPolicy.defaults, lighter).length > 0) {
+      for (const c of kept) {
+        const h = hostIndex(c.id);
+        if (this.state[h] === 'on' && (dc.hostVms[h] as number[]).length === 0 && nowMs - (this.stateSince[h] as number) >= this.p.stability.minOnMs) {
+          this.setState(h, 'off', nowMs);
+          this.counters.powerOff++;
+          this.counters.shed++;
+        }
+      }
+      kept = kept.filter((c) => this.state[hostIndex(c.id)] !== 'off');
+      for (const id of consumersToShed(budgetW, kept, budgetPolicy.defaults, lighter)) {
+        this.draining.add(hostIndex(id));
+        this.counters.shed++;
+      }
     }
-    const consumers = all.map((c) => (this.draining.has(hostIndex(c.id)) ? { ...c, floorWatts: 0, capWatts: 0, demandWatts: 0 } : c));
+    const consumers = all.map((c) => (this.draining.has(hostIndex(c.id)) || this.state[hostIndex(c.id)] === 'off' ? { ...c, floorWatts: 0, capWatts: 0, demandWatts: 0 } : c));
     const r = this.split.split(budgetW, consumers, budgetPolicy.defaults);
     if (r.shortfallWatts > 0) this.counters.shortfallPasses++;
     for (const [id, w] of r.budgets) this.budgets[hostIndex(id)] = w;
