@@ -86,7 +86,27 @@ test.serial('a process frozen past its lease TTL deposes itself at once and is e
   t.true(seen.indexOf(`deposed ${reason}`) < seen.indexOf(`elected ${token2}`));
 });
 
-test.serial('a leader cut off from etcd is deposed within about its TTL', async (t) => {
+test.serial('with a TTL of 3 s a leader cut off from etcd deposes itself before its lease can expire', async (t) => {
+  const etcd = await startEtcd(t);
+  const a = term(t, etcd.url, 'leader-a', 3);
+  const elected = once(a.events, 'elected');
+  await a.start();
+  await elected;
+  await waitFor('a few lease confirmations', () => a.counters.leaseChecks >= 3);
+  const deposed = once(a.events, 'deposed');
+  const cutAt = performance.now();
+  process.kill(etcd.process.pid, 'SIGSTOP');
+  t.teardown(() => void process.kill(etcd.process.pid, 'SIGCONT'));
+  const [reason] = await deposed as [string];
+  const ms = performance.now() - cutAt;
+  t.log(`deposed ${ms.toFixed(0)} ms after etcd stopped answering (TTL 3 s): ${reason}`);
+  t.regex(reason, /has not confirmed the campaign lease/);
+  // Before the TTL ran out (and well before the client's own detection, about TTL + 1 s).
+  t.true(ms < 3000, `${ms} ms`);
+  t.true(a.counters.leaseCheckFailures >= 1);
+});
+
+test.serial('with a TTL under 3 s a leader cut off from etcd is deposed within about TTL + 1 s', async (t) => {
   const etcd = await startEtcd(t);
   const a = term(t, etcd.url, 'leader-a', 1);
   const elected = once(a.events, 'elected');

@@ -7,6 +7,12 @@
 // - A process frozen (SIGSTOP, VM pause, long GC) for longer than 2/3 of the lease TTL may have
 //   lost its lease (kept alive every TTL/3) without the etcd client knowing yet: a watchdog sees
 //   the gap in its own ticks and deposes at once, before the client's keep-alive fails.
+// - Lease guard (TTL >= 3 s): while leading, the term asks etcd every TTL/4 how long its campaign
+//   lease still lives (LeaseTimeToLive, whole seconds, a lower bound). When that time runs out
+//   without a newer answer (etcd unreachable, partition), it deposes itself before the lease can
+//   expire, i.e. before a standby can be elected: no two leaders at once by the clock of this
+//   process. With a TTL under 3 s the seconds are too coarse and only the client's lease-loss
+//   detection applies (about TTL + 1 s after etcd stops answering).
 // - leader(id): who leads now, from an observer of the election (for a standby's "not the leader;
 //   leader is X" answers); undefined while nobody leads.
 // - stop(): resigns (revokes the lease, so a standby is elected at once) and closes the client.
@@ -36,6 +42,9 @@ export interface EtcdTermCounters {
   /** Depositions by the freeze watchdog (the process stood still for longer than the TTL). */
   frozen: number;
   observerErrors: number;
+  /** Lease confirmations that succeeded / failed (etcd unreachable or slow). */
+  leaseChecks: number;
+  leaseCheckFailures: number;
 }
 
 /** Watchdog tick, ms. */
@@ -43,7 +52,7 @@ const TICK_MS = 250;
 
 export class EtcdTerm implements TermSource {
   readonly events = new EventEmitter<TermEvents>();
-  readonly counters: EtcdTermCounters = { elected: 0, deposed: 0, frozen: 0, observerErrors: 0 };
+  readonly counters: EtcdTermCounters = { elected: 0, deposed: 0, frozen: 0, observerErrors: 0, leaseChecks: 0, leaseCheckFailures: 0 };
   private readonly client: Etcd3;
   private readonly election: LeaderElection;
   private current: number | undefined;
@@ -53,6 +62,13 @@ export class EtcdTerm implements TermSource {
   private lastTick = 0;
   private leaderId: string | undefined;
   private running = false;
+  /** Until when (performance.now(), ms) the lease is sure to live; Infinity without the guard. */
+  private leaseSureUntil = Infinity;
+  /** When the last confirmation was asked for (performance.now(), ms). */
+  private leaseConfirmedAt = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  /** Bumped at every election and deposition: a late lease answer of an old term is dropped. */
+  private generation = 0;
 
   constructor(private readonly cfg: EtcdTermConfig, private readonly id: string, private readonly log: Logger) {
     if (cfg.endpoints.length === 0) throw new VmanageError(ErrorCodes.ConfigInvalid, 'etcd.endpoints: at least one endpoint is needed', {});
@@ -89,6 +105,7 @@ export class EtcdTerm implements TermSource {
     this.running = false;
     clearInterval(this.watchdog);
     clearTimeout(this.observeTimer);
+    this.endGuard();
     await this.election.resign();
     const obs = this.observer;
     this.observer = undefined;
@@ -107,6 +124,7 @@ export class EtcdTerm implements TermSource {
     }
     this.current = token;
     this.counters.elected++;
+    this.beginGuard(token);
     this.log.info({ event: 'term.elected', token, election: this.cfg.name }, 'elected leader');
     this.events.emit('elected', token);
     this.setLeader(this.id);
@@ -115,6 +133,7 @@ export class EtcdTerm implements TermSource {
   private onDeposed(reason: string): void {
     if (this.current === undefined) return;
     this.current = undefined;
+    this.endGuard();
     this.counters.deposed++;
     this.log.warn({ event: 'term.deposed', reason, election: this.cfg.name }, 'no longer the leader');
     this.events.emit('deposed', reason);
@@ -129,13 +148,71 @@ export class EtcdTerm implements TermSource {
     const now = performance.now();
     const gap = now - this.lastTick;
     this.lastTick = now;
-    if (this.current === undefined || gap < (this.ttlSeconds * 2000) / 3 - TICK_MS) return;
-    this.counters.frozen++;
-    // Leave the election (its lease may have expired) and campaign again as a standby.
-    this.onDeposed(`the process stood still for ${Math.round(gap)} ms (lease TTL ${this.ttlSeconds} s)`);
+    if (this.current === undefined) return;
+    if (gap >= (this.ttlSeconds * 2000) / 3 - TICK_MS) {
+      this.counters.frozen++;
+      this.stepDown(`the process stood still for ${Math.round(gap)} ms (lease TTL ${this.ttlSeconds} s)`);
+    } else if (now >= this.leaseSureUntil - TICK_MS) {
+      this.stepDown(`etcd has not confirmed the campaign lease for ${Math.round(now - this.leaseConfirmedAt)} ms; it may expire now`);
+    }
+  }
+
+  /** Deposes now, leaves the election (its lease may be gone) and campaigns again as a standby. */
+  private stepDown(reason: string): void {
+    this.onDeposed(reason);
     void this.election.resign().then(() => {
       if (this.running) this.election.start();
     });
+  }
+
+  private beginGuard(token: number): void {
+    this.endGuard();
+    if (this.ttlSeconds < 3) return;
+    const gen = this.generation;
+    // Keep-alives run every TTL/3, so a lease that was just alive has at least 2/3 TTL left.
+    this.leaseConfirmedAt = performance.now();
+    this.leaseSureUntil = this.leaseConfirmedAt + (this.ttlSeconds * 2000) / 3;
+    void this.confirmLease(gen, token, undefined);
+  }
+
+  private endGuard(): void {
+    this.generation++;
+    clearTimeout(this.leaseTimer);
+    this.leaseSureUntil = Infinity;
+  }
+
+  /** One LeaseTimeToLive round trip, then the next after TTL/4. */
+  private async confirmLease(gen: number, token: number, leaseId: string | undefined): Promise<void> {
+    const periodMs = (this.ttlSeconds * 1000) / 4;
+    const sent = performance.now();
+    let id = leaseId;
+    try {
+      id ??= await this.leaseOf(token);
+      const r = await this.client.leaseClient.leaseTimeToLive({ ID: id }, { deadline: Date.now() + periodMs });
+      if (gen !== this.generation) return;
+      const left = Number(r.TTL);
+      if (!(left > 0)) {
+        this.stepDown(`etcd says the campaign lease ${id} has expired`);
+        return;
+      }
+      this.counters.leaseChecks++;
+      // At least `left` whole seconds remained when etcd answered, which was after `sent`.
+      this.leaseSureUntil = Math.max(this.leaseSureUntil, sent + left * 1000);
+      this.leaseConfirmedAt = sent;
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.counters.leaseCheckFailures++;
+      this.log.debug({ err: (err as Error).message }, 'lease confirmation failed');
+    }
+    if (gen === this.generation) this.leaseTimer = setTimeout(() => void this.confirmLease(gen, token, id), periodMs);
+  }
+
+  /** The lease of this term's campaign key (the key whose create revision is the token). */
+  private async leaseOf(token: number): Promise<string> {
+    const res = await this.client.getAll().prefix(`election/${this.cfg.name}/`).exec();
+    const kv = res.kvs.find((k) => Number(k.create_revision) === token);
+    if (!kv) throw new Error(`no campaign key with revision ${token}`);
+    return kv.lease;
   }
 
   private async observe(): Promise<void> {
