@@ -6,7 +6,7 @@
 // Demand per host = the larger of its last reading and its power model at its VMs' recent peak.
 // Units: W.
 import type { LeaderDecision } from '../../domain/cluster.js';
-import { buildIndex } from '../../domain/leader/index.js';
+import { clamp01, type HostLoad } from '../../domain/leader/cluster-index.js';
 import { hostConsumers, splitBudget, type BudgetConsumer, type BudgetSplitParams } from '../../domain/leader/budget-split.js';
 import type { HostTable, LiveHost } from './hosts.js';
 
@@ -27,11 +27,30 @@ export function serving(h: LiveHost): boolean {
   return h.liveness === 'up' && (h.state === 'on' || h.state === 'draining');
 }
 
-/** Budget consumers for the serving hosts (floor, cap, demand), in table order. */
+/**
+ * Budget consumers for the serving hosts (floor, cap, demand), in table order: the domain's
+ * hostConsumers on per-host aggregates (the sums buildIndex makes, without building VM objects:
+ * this runs every tick for every host).
+ */
 export function consumersOf(table: HostTable, now: number): BudgetConsumer[] {
-  const state = table.clusterState(now);
-  const index = buildIndex({ ...state, hosts: state.hosts.filter((h) => serving(table.get(h.id) as LiveHost)), vms: state.vms.filter((v) => serving(table.get(v.host) as LiveHost)) });
-  return hostConsumers(index);
+  const loads: HostLoad[] = [];
+  for (const h of table.hosts.values()) {
+    if (!serving(h)) continue;
+    let peakCores = 0;
+    let nowCores = 0;
+    let memoryMiB = 0;
+    for (const v of h.vms.values()) {
+      const peak = (v.peak ??= v.window.peak()) ?? v.cpuUtil;
+      peakCores += v.vcpus * clamp01(Math.max(peak, v.cpuUtil));
+      nowCores += v.vcpus * clamp01(v.cpuUtil);
+      memoryMiB += v.memoryMiB;
+    }
+    const host = table.clusterHost(h);
+    const m = host.measuredWatts;
+    const wattsOffset = m !== undefined && Number.isFinite(m) ? m - host.attrs.powerModel.watts(clamp01(nowCores / host.attrs.cpus)) : 0;
+    loads.push({ host, vms: [], peakCores, nowCores, memoryMiB, trust: 0, wattsOffset, groups: new Map() });
+  }
+  return hostConsumers({ at: now, loads, byHost: new Map(), affinityHome: new Map() });
 }
 
 export function computeSplit(table: HostTable, clusterWatts: number, params: BudgetSplitParams, now: number): SplitOutcome {

@@ -20,6 +20,8 @@ export interface LiveVm {
   cpuUtil: number;
   sla: 'ok' | 'violated' | 'unknown';
   readonly window: UtilWindow;
+  /** window.peak(), cached until the next sample (the tick and the split both read it). */
+  peak?: number | undefined;
 }
 
 export interface LiveHost {
@@ -110,6 +112,7 @@ export class HostTable {
       vm.cpuUtil = v.cpuUtil;
       vm.sla = v.sla;
       vm.window.push(v.cpuUtil);
+      vm.peak = undefined;
       next.set(v.uuid, vm);
     }
     host.vms = next;
@@ -153,7 +156,7 @@ export class HostTable {
         if (seen.has(v.uuid)) continue; // reported by two hosts (mid-migration): the first keeps it
         seen.add(v.uuid);
         vms.push({
-          uuid: v.uuid, host: h.id, vcpus: v.vcpus, memoryMiB: v.memoryMiB, cpuUtil: v.cpuUtil, cpuPeak: v.window.peak() ?? v.cpuUtil,
+          uuid: v.uuid, host: h.id, vcpus: v.vcpus, memoryMiB: v.memoryMiB, cpuUtil: v.cpuUtil, cpuPeak: (v.peak ??= v.window.peak()) ?? v.cpuUtil,
           sla: VM_DEFAULTS.slaClass, minReliability: 0, minTrust: 'untrusted',
         });
       }
