@@ -77,6 +77,7 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
   };
   let stopping = false;
   let wake: () => void = () => {};
+  let offSignals: () => void = () => {};
   try {
     const leader = o.noLeader ? undefined : daemonEntry('leader');
     let dashboard: string | undefined;
@@ -100,10 +101,14 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     await new Promise<void>((resolve) => {
       wake = () => { if (failed) resolve(); };
       const timer = o.durationS !== undefined ? setTimeout(resolve, o.durationS * 1000) : undefined;
-      const onSignal = (): void => { clearTimeout(timer); resolve(); };
+      // Ctrl-C reaches the children too (same process group): they stop by themselves, which
+      // is no failure.
+      const onSignal = (): void => { stopping = true; clearTimeout(timer); resolve(); };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      offSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
     });
+    offSignals();
     stopping = true;
     clearInterval(poller);
     clearInterval(loadNote);
@@ -114,6 +119,7 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     return summary;
   } finally {
     stopping = true;
+    offSignals();
     await Promise.all(run.children.map((c) => c.stop()));
     await run.leader?.stop();
     await server.close().catch(() => {});

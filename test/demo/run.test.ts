@@ -1,0 +1,19 @@
+// The demo orchestrator end to end, small: two real host daemons (no leader) on the simulated
+// world for a few seconds of fast-forwarded traces. The full story with the leader is CI's
+// scripts/test-demo.sh.
+import test from 'ava';
+import { DEMO_DEFAULTS, runDemo } from '../../src/demo/run.js';
+import { pidAlive } from '../support/proc.js';
+
+test('the demo runs real host daemons on the world, narrates their decisions and stops every one of them', async (t) => {
+  const lines: string[] = [];
+  const summary = await runDemo({ ...DEMO_DEFAULTS, hosts: 2, durationS: 14, stepMs: 1000, noLeader: true }, (l) => lines.push(l));
+  t.is(summary.failed, undefined);
+  t.is(summary.leader, false);
+  t.is(summary.pids.length, 2);
+  for (const pid of summary.pids) t.false(pidAlive(pid), `pid ${pid} still alive`);
+  t.true(summary.slaFrequencyRaises >= 1, `narration:\n${lines.join('\n')}`);
+  t.true(lines.some((l) => /reports its SLA violated \(latency_p95/.test(l)), 'a guest agent report was narrated');
+  t.true(summary.budgetViolationPct >= 0 && summary.budgetViolationPct < 100);
+  t.is(summary.migrations, 0, 'no leader: nothing migrates');
+});
