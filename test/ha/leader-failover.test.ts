@@ -4,13 +4,14 @@
 //    fencing token and runs under its budget;
 //  - SIGTERM: the leader resigns and the standby leads at once;
 //  - SIGSTOP past the lease TTL: the standby takes over; after SIGCONT the old leader stops leading
-//    at once and does not lead again while the other does.
+//    at once and does not lead again while the other does;
+//  - a partition between the leader and etcd: the leader stops leading before the standby starts.
 // Figures are printed with t.log (docs/ha.md quotes them).
 import test from 'ava';
 import { startEtcd } from '../support/etcd.js';
 import { pidAlive, tempDir, waitFor, type Started } from '../support/proc.js';
 import {
-  budgetsTaken, electedAfter, lines, servedBy, socketOf, startHost, startLeaderProcess, TTL, type LeaderSpec,
+  budgetsTaken, electedAfter, lines, partitionableProxy, servedBy, socketOf, startHost, startLeaderProcess, TTL, type LeaderSpec,
 } from './support.js';
 
 test.serial('the standby leads within 5 s of a kill -9 and a SIGTERM hands over at once; the host follows with a larger token each time', async (t) => {
@@ -103,4 +104,24 @@ test.serial.failing('a host whose frozen leader was deposed follows to the new l
   const backMs = (await servedBy(host, eb.token, before)) - contAt;
   t.log(`after SIGCONT the host was with the new leader after ${backMs} ms`);
   t.is((await host.status()).counters['leader_stale_tokens'], 0);
+});
+
+test.serial('a leader cut off from etcd stops leading before the standby is elected', async (t) => {
+  const dir = await tempDir(t, 'vmanage-ha-');
+  const etcd = await startEtcd(t);
+  const proxy = await partitionableProxy(t, new URL(etcd.url));
+  const a: LeaderSpec = { id: 'leader-a', dir, etcd: proxy.url };
+  const b: LeaderSpec = { id: 'leader-b', dir, etcd: etcd.url };
+  const t0 = Date.now();
+  const pa = await startLeaderProcess(t, a);
+  const ea = await electedAfter(pa, t0);
+  const pb = await startLeaderProcess(t, b);
+  await new Promise((r) => setTimeout(r, 1500)); // a few lease confirmations through the proxy
+  const cutAt = Date.now();
+  proxy.freeze();
+  const eb = await electedAfter(pb, cutAt, 15_000);
+  const deposed = await waitFor('the cut-off leader to depose itself', () => lines(pa, 'leader.deposed').find((l) => l.time >= cutAt), 15_000, 20);
+  t.log(`partition: leader-a deposed ${deposed.time - cutAt} ms after the cut (${String(deposed['reason'])}), leader-b elected ${eb.time - cutAt} ms after it; token ${ea.token} -> ${eb.token}`);
+  t.true(deposed.time < eb.time, 'no moment with two leaders (by the machine clock both logs use)');
+  t.true(eb.token > ea.token);
 });

@@ -2,6 +2,7 @@
 // sockets, and a vmanage-mvm host daemon (libvirt test driver, sim sensor, powerd) that knows
 // every leader endpoint. Log lines are read from each process's JSON output.
 import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { requestStatus } from '../../src/cli/vmanagectl.js';
@@ -86,4 +87,33 @@ export async function servedBy(h: Host, token: number, before: number, timeoutMs
     return s.power?.budgetSource === 'leader' && (s.counters['leader_budgets'] ?? 0) > before;
   }, timeoutMs, 50);
   return reg.time;
+}
+
+/** A TCP proxy to `target` (host:port) that can be frozen: a network partition for one process. */
+export interface Partitionable { readonly url: string; freeze(): void }
+
+export async function partitionableProxy(t: Teardown, target: URL): Promise<Partitionable> {
+  const sockets = new Set<Socket>();
+  let frozen = false;
+  const server = createServer((inbound) => {
+    if (frozen) { inbound.destroy(); return; }
+    const outbound = connect(Number(target.port), target.hostname);
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('error', () => { inbound.destroy(); outbound.destroy(); });
+      s.on('close', () => sockets.delete(s));
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    // Bytes stop flowing both ways; connections stay open (as in a partition, nothing is reset).
+    freeze() {
+      frozen = true;
+      for (const s of sockets) { s.unpipe(); s.pause(); }
+    },
+  };
 }
