@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { systemClock } from '../../src/adapters/clock.js';
 import { LeaderLink, type LeaderCommandHandlers } from '../../src/adapters/leader-link/link.js';
 import { parseLeaderConfig, type LeaderConfig } from '../../src/daemons/leader/config.js';
-import { startLeader, type Leader } from '../../src/daemons/leader/leader.js';
+import { startLeader, type Leader, type LeaderDeps } from '../../src/daemons/leader/leader.js';
 import { ErrorCodes, VmanageError } from '../../src/domain/errors.js';
 import { memoryPair, type Connection, type Connector, type Listener } from '../../src/mchannel/index.js';
 import type { HostRegister, HostUpdate } from '../../src/protocol/leader.js';
@@ -56,12 +56,12 @@ export async function leaderConfig(t: Teardown, over: Record<string, unknown> = 
   });
 }
 
-export async function startTestLeader(t: Teardown, cfg: LeaderConfig, hub = memoryHub()): Promise<{ leader: Leader; hub: MemoryHub }> {
+export async function startTestLeader(t: Teardown, cfg: LeaderConfig, hub = memoryHub(), deps: Pick<LeaderDeps, 'term'> = {}): Promise<{ leader: Leader; hub: MemoryHub }> {
   // The memory transport holds no handle and systemClock's timers are unref'd: without this the
   // test worker's event loop could run empty while a test awaits a close or a timer.
   const keepAlive = setInterval(() => {}, 1000);
   t.teardown(() => clearInterval(keepAlive));
-  const leader = await startLeader(cfg, quiet, { listener: hub.listener, channel: { heartbeatMs: 200, deadAfterMs: 1000, sessionLingerMs: 500 } });
+  const leader = await startLeader(cfg, quiet, { ...deps, listener: hub.listener, channel: { heartbeatMs: 200, deadAfterMs: 1000, sessionLingerMs: 500 } });
   t.teardown(() => leader.stop());
   return { leader, hub };
 }
@@ -95,7 +95,7 @@ export function startTestHost(t: Teardown, hub: MemoryHub, host: string, o: { id
     connector: hub.connector(o.identity ?? host), host, clock: systemClock, log: quiet, updateMs: o.updateMs ?? 50,
     registration: () => registration(host, o.reg), update,
     onBudget: (w) => { budgets.push(w); state.budgetWatts = w; }, onConnection: () => {}, onCommand: (op) => commands.push(op),
-    ...(o.commands ? { commands: o.commands } : {}), heartbeatMs: 200, deadAfterMs: 1000,
+    ...(o.commands ? { commands: o.commands } : {}), heartbeatMs: 200, deadAfterMs: 1000, refusedPauseMs: 100,
   });
   t.teardown(() => link.stop());
   return { link, budgets, state, commands };

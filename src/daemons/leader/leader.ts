@@ -147,8 +147,9 @@ export class LeaderCore implements Leader {
     this.role = 'standby';
     this.log.warn({ event: 'leader.deposed', reason }, `no longer leading: ${reason}`);
     this.events.emit('role', { role: 'standby', token: this.term.token ?? 0 });
-    // Hosts reconnect and register with whoever leads now.
-    if (!this.stopped) for (const ch of this.server.channels()) void ch.close();
+    // Connections dropped without ending the sessions (as at a restart): the hosts reconnect,
+    // are told who leads now, and move to that endpoint.
+    if (!this.stopped) for (const ch of this.server.channels()) ch.detach();
   }
 
   private tick(): void {
