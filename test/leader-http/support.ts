@@ -7,16 +7,38 @@ import type { LeaderConfig } from '../../src/daemons/leader/config.js';
 import { startHttp, type HttpOptions, type HttpServer } from '../../src/daemons/leader/http.js';
 import { startLeader, type Leader } from '../../src/daemons/leader/leader.js';
 import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
-import { unixConnector, type Listener } from '../../src/mchannel/index.js';
-import { leaderConfig, quiet, registered, startTestHost, uuidOf, type MemoryHub, type TestHost, type TestVm } from '../leader-daemon/support.js';
+import { systemClock } from '../../src/adapters/clock.js';
+import { LeaderLink } from '../../src/adapters/leader-link/link.js';
+import { unixConnector } from '../../src/mchannel/index.js';
+import type { HostUpdate } from '../../src/protocol/leader.js';
+import { leaderConfig, quiet, registered, registration, uuidOf, type TestHost, type TestVm } from '../leader-daemon/support.js';
 import { waitFor, type Teardown } from '../support/proc.js';
 
 export { quiet, uuidOf };
 
-/** Hosts reach the leader's unix socket (a unix peer names no host: the registration does). */
-function unixHub(path: string): MemoryHub {
-  const listener: Listener = { kind: 'unix', address: path, onConnection() {}, async close() {} };
-  return { listener, connector: (name) => unixConnector(path, { label: name }), cut() {} };
+/** A VM as its host reports it; `name` comes from the guest's domain: untrusted text. */
+export interface NamedVm extends TestVm { readonly name?: string }
+
+/**
+ * A host daemon's real LeaderLink on the leader's unix socket (a unix peer names no host: the
+ * registration does), reporting its VMs (with names) every 50 ms.
+ */
+export function startHost(t: Teardown, socket: string, host: string, vms: NamedVm[]): TestHost {
+  const state = { watts: 150, vms, budgetWatts: 0 };
+  const budgets: number[] = [];
+  const commands: string[] = [];
+  const update = (): HostUpdate => ({
+    ts: Date.now(), watts: state.watts, budgetWatts: state.budgetWatts || 200, budgetSource: state.budgetWatts ? 'leader' : 'config', capKHz: 2_400_000, reliability: 1,
+    vms: state.vms.map((v: NamedVm) => ({ uuid: v.uuid, cpuUtil: v.cpuUtil, sla: 'ok' as const, vcpus: v.vcpus ?? 2, memoryKiB: v.memoryKiB ?? 1 << 20, ...(v.name !== undefined ? { name: v.name } : {}) })),
+  });
+  const link = new LeaderLink({
+    connector: unixConnector(socket, { label: host }), host, clock: systemClock, log: quiet, updateMs: 50,
+    registration: () => registration(host), update,
+    onBudget: (w) => { budgets.push(w); state.budgetWatts = w; }, onConnection: () => {}, onCommand: (op) => commands.push(op),
+    heartbeatMs: 200, deadAfterMs: 1000,
+  });
+  t.teardown(() => link.stop());
+  return { link, budgets, state, commands };
 }
 
 /** A term someone else holds: this leader stays a standby that names `leaderId`. */
@@ -37,7 +59,7 @@ export interface Cluster {
 
 export interface ClusterOptions {
   /** Host name -> its VMs. */
-  readonly hosts?: Record<string, TestVm[]>;
+  readonly hosts?: Record<string, NamedVm[]>;
   readonly standbyOf?: string;
   readonly http?: Partial<HttpOptions>;
   readonly cfg?: Record<string, unknown>;
@@ -52,9 +74,8 @@ export async function startCluster(t: Teardown, o: ClusterOptions = {}): Promise
   t.teardown(() => leader.stop());
   const http = await startHttp(leader, { host: '127.0.0.1', port: 0, log: quiet, registry: leader.registry as Registry, ...o.http });
   t.teardown(() => http.close());
-  const hub = unixHub(leader.address);
   const hosts = new Map<string, TestHost>();
-  for (const [name, vms] of Object.entries(o.hosts ?? {})) hosts.set(name, startTestHost(t, hub, name, { vms }));
+  for (const [name, vms] of Object.entries(o.hosts ?? {})) hosts.set(name, startHost(t, leader.address, name, vms));
   if (o.standbyOf === undefined) {
     for (const h of hosts.values()) await registered(h);
     const want = [...hosts.values()].reduce((n, h) => n + h.state.vms.length, 0);

@@ -123,7 +123,7 @@ export async function startHttp(api: LeaderApi, opts: HttpOptions): Promise<Http
     return reply.type(registry.contentType).send(text);
   });
   if (opts.join) await app.register(opts.join);
-  if (opts.dashboard !== false) await app.register(dashboardPlugin());
+  if (opts.dashboard !== false) await app.register(dashboardPlugin({}, (why) => log.warn({ event: 'http.dashboard-missing' }, why)));
 
   try {
     await app.listen({ host: opts.host, port: opts.port });

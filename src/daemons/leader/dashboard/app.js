@@ -149,11 +149,18 @@ function render() {
 
 // ---- chart (vega-lite compiled once, data streamed into the vega view) ----
 
+/** Plot width that leaves room for the axis and legend inside the chart's box, px. */
+function chartWidth() {
+  return Math.max(200, document.getElementById('chart').clientWidth - 80);
+}
+
 function makeChart() {
   if (!window.vega || !window.vegaLite) return null;
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: 'container', height: 180, autosize: { type: 'fit-x', contains: 'padding' },
+    // Fixed padding around a plot of computed width: the axes and legend always fit (autosize
+    // depends on text measurement, which is not reliable in every browser).
+    width: chartWidth(), height: 170, autosize: { type: 'none' }, padding: { left: 56, right: 16, top: 40, bottom: 30 },
     data: { name: 'power' },
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
@@ -166,6 +173,7 @@ function makeChart() {
   const vg = window.vegaLite.compile(spec).spec;
   const view = new window.vega.View(window.vega.parse(vg), { renderer: 'svg', container: '#chart', hover: false });
   view.runAsync();
+  window.addEventListener('resize', () => view.width(chartWidth()).runAsync());
   return view;
 }
 

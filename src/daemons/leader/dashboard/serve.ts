@@ -37,8 +37,21 @@ export function loadAssets(opts: DashboardOptions = {}): Map<string, Asset> {
   ]);
 }
 
-export function dashboardPlugin(opts: DashboardOptions = {}): FastifyPluginAsync {
-  const assets = loadAssets(opts);
+/**
+ * The dashboard's routes. Assets that cannot be read (a bundle shipped without them) do not stop
+ * the API: GET / then answers 503 saying what is missing, and `onMissing` is told once.
+ */
+export function dashboardPlugin(opts: DashboardOptions = {}, onMissing: (why: string) => void = () => {}): FastifyPluginAsync {
+  let assets: Map<string, Asset>;
+  try {
+    assets = loadAssets(opts);
+  } catch (err) {
+    const why = `dashboard assets unavailable: ${(err as Error).message}`;
+    onMissing(why);
+    return async (app: FastifyInstance) => {
+      app.get('/', async (_req, reply) => reply.code(503).type('text/plain; charset=utf-8').send(`${why}\nThe API under /api still works.\n`));
+    };
+  }
   return async (app: FastifyInstance) => {
     for (const [path, a] of assets) {
       app.get(path, async (_req, reply) => reply
