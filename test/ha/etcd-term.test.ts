@@ -1,7 +1,8 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { pino } from 'pino';
-import { createEtcdTerm, EtcdTerm } from '../../src/daemons/leader/etcd-term.js';
+import { createEtcdTerm, EtcdTerm, registerTermMetrics } from '../../src/daemons/leader/etcd-term.js';
+import { Registry } from 'prom-client';
 import type { TermSource } from '../../src/daemons/leader/term.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 import { startEtcd } from '../support/etcd.js';
@@ -66,6 +67,12 @@ test.serial('stop resigns: the standby is elected at once with a larger token an
   t.is(a.token, undefined);
   t.is(b.leader, 'leader-b');
   t.deepEqual(seenA.slice(0, 3), [`elected ${tokenA}`, 'leader leader-a', 'deposed resigned']);
+  const registry = new Registry();
+  registerTermMetrics(registry, a.counters);
+  const text = await registry.metrics();
+  t.regex(text, /^vmanage_leader_term_elected_total 1$/m);
+  t.regex(text, /^vmanage_leader_term_deposed_total 1$/m);
+  t.regex(text, /^vmanage_leader_term_lease_check_failures_total 0$/m);
 });
 
 test.serial('a process frozen past its lease TTL deposes itself at once and is elected again with a larger token', async (t) => {

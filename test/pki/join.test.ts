@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { initCa, makeCsr, newKey } from '../../src/adapters/pki/ca.js';
 import { joinLeader } from '../../src/adapters/pki/join-client.js';
 import { JoinTokens } from '../../src/adapters/pki/tokens.js';
-import { joinPlugin, type JoinPlugin } from '../../src/daemons/leader/join.js';
+import { joinPlugin, registerJoinMetrics, type JoinPlugin } from '../../src/daemons/leader/join.js';
+import { Registry } from 'prom-client';
 import { ManualClock } from '../../src/domain/clock.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 import { tempDir } from '../support/proc.js';
@@ -71,6 +72,12 @@ test('token refusals: reused, expired, for another name, and a leader\'s name; e
   t.regex(await attempt(`vmj_${'x'.repeat(43)}`, 'host-5', 5), /\(401\): unknown token/);
   t.deepEqual(l.plugin.counters.refused, { 'token-used': 1, 'token-expired': 1, 'token-wrong-name': 1, 'reserved-name': 1, 'token-unknown': 1 });
   t.is(l.plugin.counters.issued, 1);
+  const registry = new Registry();
+  registerJoinMetrics(registry, l.plugin.counters);
+  const text = await registry.metrics();
+  t.regex(text, /^vmanage_leader_joins_issued_total 1$/m);
+  t.regex(text, /^vmanage_leader_joins_refused_total\{reason="token-used"\} 1$/m);
+  t.regex(text, /^vmanage_leader_joins_refused_total\{reason="reserved-name"\} 1$/m);
 });
 
 test('a bad CSR is refused with 400 and does not use the token up', async (t) => {

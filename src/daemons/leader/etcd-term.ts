@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { Etcd3, type ElectionObserver, type IOptions } from 'etcd3';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { LeaderElection } from '../../adapters/etcd/election.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { TermEvents, TermSource } from './term.js';
@@ -268,4 +269,15 @@ function clientOptions(cfg: EtcdTermConfig): IOptions {
 /** The TermSource the leader daemon uses when its configuration has an `etcd` section. */
 export function createEtcdTerm(cfg: EtcdTermConfig, id: string, log: Logger): TermSource {
   return new EtcdTerm(cfg, id, log);
+}
+
+/** Exposes an EtcdTerm's counters as vmanage_leader_term_<field>_total (read at scrape time). */
+export function registerTermMetrics(register: Registry, counters: Readonly<EtcdTermCounters>): void {
+  for (const field of Object.keys(counters) as (keyof EtcdTermCounters)[]) {
+    new Counter({
+      name: `vmanage_leader_term_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`,
+      help: `etcd term counter ${field} (src/daemons/leader/etcd-term.ts)`, registers: [register],
+      collect() { this.reset(); this.inc(counters[field]); },
+    });
+  }
 }

@@ -10,6 +10,7 @@
 // Use: `app.register(joinPlugin({ caDir, tokens, log }))`; `plugin.counters` are readable.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import { CA_CERT, checkCsr, MAX_CSR_BYTES, readCaCert, signCsr } from '../../adapters/pki/ca.js';
 import { CERT_NAME } from '../../adapters/pki/names.js';
 import type { JoinTokens, TokenRefusal } from '../../adapters/pki/tokens.js';
@@ -110,4 +111,22 @@ export function joinPlugin(opts: JoinPluginOptions): JoinPlugin {
     });
   };
   return Object.assign(plugin, { counters });
+}
+
+/**
+ * Exposes the join counters: vmanage_leader_joins_issued_total and
+ * vmanage_leader_joins_refused_total{reason}, read from the live counters at scrape time.
+ */
+export function registerJoinMetrics(register: Registry, counters: JoinCounters): void {
+  new Counter({
+    name: 'vmanage_leader_joins_issued_total', help: 'Host certificates issued through POST /api/join', registers: [register],
+    collect() { this.reset(); this.inc(counters.issued); },
+  });
+  new Counter({
+    name: 'vmanage_leader_joins_refused_total', help: 'Joins refused, by reason', labelNames: ['reason'], registers: [register],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(counters.refused)) if (n) this.inc({ reason }, n);
+    },
+  });
 }
