@@ -37,6 +37,8 @@ export interface DemoOptions {
   readonly keep: boolean;
   /** Without the leader even when it exists (host daemons alone). */
   readonly noLeader: boolean;
+  /** Ends the demo like Ctrl-C (tests, tools). */
+  readonly signal?: AbortSignal;
 }
 
 export const DEMO_DEFAULTS: DemoOptions = { hosts: 4, json: false, stepMs: 3000, vmsPerHost: 2, httpPort: 8470, keep: false, noLeader: false };
@@ -106,7 +108,9 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
       const onSignal = (): void => { stopping = true; clearTimeout(timer); resolve(); };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      offSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); };
+      if (o.signal?.aborted) onSignal();
+      o.signal?.addEventListener('abort', onSignal, { once: true });
+      offSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); o.signal?.removeEventListener('abort', onSignal); };
     });
     offSignals();
     stopping = true;
