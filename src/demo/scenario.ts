@@ -5,7 +5,6 @@
 // trace starting where its rise begins, so the story (load rises -> SLA -> frequency -> budget ->
 // cap -> repeated violations -> migration) happens within the first minute. The others get VMs
 // with light, steady load (room to take a VM). Deterministic for a workload and seed.
-import { randomUUID } from 'node:crypto';
 import { seededRandom } from '../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../domain/errors.js';
 import type { SpecPowerTableId } from '../domain/power-model.js';
@@ -69,6 +68,15 @@ function bestRise(u: ArrayLike<number>): { score: number; start: number } {
   return best;
 }
 
+/** A version-4-shaped UUID from a seeded random source (same scenario, same UUIDs). */
+function uuidFrom(r: { next(): number }): string {
+  const hex = Array.from({ length: 32 }, () => Math.floor(r.next() * 16).toString(16));
+  hex[12] = '4';
+  hex[16] = ((parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export function buildScenario(o: DemoScenarioOptions): DemoScenario {
   const { workload: w } = o;
   if (!(o.hosts >= 2 && o.hosts <= 64)) throw new VmanageError(ErrorCodes.InvalidInput, `--hosts: expected 2..64, got ${o.hosts}`);
@@ -86,11 +94,12 @@ export function buildScenario(o: DemoScenarioOptions): DemoScenario {
   const rises = w.utilisation.map((u, i) => ({ i, ...bestRise(u) })).sort((a, b) => b.score - a.score || a.i - b.i);
   const taken = new Set<number>();
   const vms: WorldVmSpec[] = [];
+  const ids = seededRandom((o.seed ?? 1) * 7919);
   const add = (i: number, host: string, start: number, mips: number, memoryMiB: number): void => {
     taken.add(i);
     const n = vms.length + 1;
     vms.push({
-      uuid: randomUUID(), name: `vm-${String(n).padStart(2, '0')}`, host, vcpus: 1, mips: Math.min(MAX_VM_MIPS, mips),
+      uuid: uuidFrom(ids), name: `vm-${String(n).padStart(2, '0')}`, host, vcpus: 1, mips: Math.min(MAX_VM_MIPS, mips),
       memoryKiB: memoryMiB * 1024, trace: rotate(w.utilisation[i] as Float64Array, start),
     });
   };

@@ -115,3 +115,19 @@ test('water-filling never gives more than wanted or more than the capacity, and 
   ));
   t.pass();
 });
+
+test('the scenario is chosen by rule: same workload and seed, same set-up; the hot host gets the sharpest rises', async (t) => {
+  const { buildScenario } = await import('../../src/demo/scenario.js');
+  const { syntheticWorkload } = await import('../../src/sim/synthetic.js');
+  const workload = syntheticWorkload({ vms: 300, intervals: 288, seed: 3 });
+  const a = buildScenario({ hosts: 4, vmsPerHost: 2, workload });
+  const b = buildScenario({ hosts: 4, vmsPerHost: 2, workload });
+  t.deepEqual(a.vms.map((v) => [v.uuid, v.host, Array.from(v.trace).slice(0, 5)]), b.vms.map((v) => [v.uuid, v.host, Array.from(v.trace).slice(0, 5)]));
+  t.is(new Set(a.vms.map((v) => v.uuid)).size, 8);
+  for (const v of a.vms) t.regex(v.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const mean = (tr: ArrayLike<number>, from: number, to: number): number => Array.from(tr).slice(from, to).reduce((s, x) => s + x, 0) / (to - from);
+  for (const v of a.vms.filter((x) => x.host === a.hot)) t.true(mean(v.trace, 2, 14) - mean(v.trace, 0, 2) > 0.3, `${v.name} rises`);
+  for (const v of a.vms.filter((x) => x.host !== a.hot)) t.true(mean(v.trace, 0, 20) <= 0.3, `${v.name} is light`);
+  t.is(a.capWatts[a.hot], a.budgets[a.hot]);
+  t.throws(() => buildScenario({ hosts: 1, vmsPerHost: 2, workload }), { message: /--hosts: expected 2\.\.64/ });
+});
