@@ -45,7 +45,7 @@ test('the dashboard shows hosts, VMs, decisions and the power chart, and updates
   // The hostile VM name is shown as text, never parsed as markup.
   t.is(await page.locator(`#vms tbody tr[data-vm="${uuidOf(2)}"] td`).first().innerText(), HOSTILE);
   t.is(await page.locator('#pwn').count(), 0);
-  t.is(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+  t.is(await page.evaluate('window.pwned'), undefined);
 
   // A new decision appears without a reload.
   const before = await page.locator('#decisions tbody tr').count();
@@ -61,7 +61,7 @@ test('the dashboard shows hosts, VMs, decisions and the power chart, and updates
   await page.locator('#summary [data-k="power"] dd', { hasText: '410 W / 300 W' }).waitFor({ timeout: 10_000 });
 
   // The chart drew lines for measured power and the budget.
-  await page.waitForFunction(() => document.querySelectorAll('#chart svg path').length >= 2);
+  await page.waitForFunction("document.querySelectorAll('#chart svg path').length >= 2");
   t.true(await page.locator('#chart svg').count() === 1);
 
   const shot = join(await tempDir(undefined, 'vmanage-dashboard-'), 'dashboard.png');
