@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { initCa, makeCsr, newKey } from '../../src/adapters/pki/ca.js';
+import { initCa, issueCert, makeCsr, newKey } from '../../src/adapters/pki/ca.js';
 import { joinLeader } from '../../src/adapters/pki/join-client.js';
 import { JoinTokens } from '../../src/adapters/pki/tokens.js';
 import { joinPlugin, registerJoinMetrics, type JoinPlugin } from '../../src/daemons/leader/join.js';
@@ -127,4 +127,55 @@ test('hostile join bodies always get a 4xx answer, counted, and never a certific
   t.is(refused, sent);
   t.is(l.plugin.counters.issued, 0);
   t.true(l.tokens.check(valid, 'host-1').ok);
+});
+
+test('a host joins over HTTPS, checking the leader\'s certificate with the cluster CA', async (t) => {
+  const caDir = join(await tempDir(t), 'ca');
+  await initCa(caDir);
+  const leaderCert = await issueCert(caDir, { name: 'leader-a', san: ['leader-a', '127.0.0.1'] });
+  const tokens = new JoinTokens(join(caDir, 'tokens.json'), new ManualClock(Date.now()));
+  const app = Fastify({ https: { key: readFileSync(leaderCert.keyPath), cert: readFileSync(leaderCert.certPath) } });
+  await app.register(joinPlugin({ caDir, tokens, log: pino({ level: 'silent' }) }));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+  const url = `https://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const caPem = readFileSync(join(caDir, 'ca.crt'), 'utf8');
+  const dir = join(await tempDir(t), 'pki');
+  const untrusted = await t.throwsAsync(joinLeader({ leaderUrl: url, token: tokens.create('h1', 60_000).token, name: 'h1', dir }));
+  t.true(isVmanageError(untrusted, 'UNAVAILABLE'), 'without the CA the leader\'s certificate is not trusted');
+  const r = await joinLeader({ leaderUrl: url, token: tokens.create('h1', 60_000).token, name: 'h1', dir, httpsCa: caPem });
+  t.is(new X509Certificate(readFileSync(r.certPath)).subject.trim(), 'CN=h1');
+});
+
+test('join tokens behave like a model: each works once, for its name, before its expiry (property)', async (t) => {
+  const dir = await tempDir(t);
+  let n = 0;
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.oneof(
+      fc.record({ op: fc.constant('create' as const), name: fc.constantFrom('h1', 'h2', 'h3'), ttl: fc.integer({ min: 1000, max: 5000 }) }),
+      fc.record({ op: fc.constant('use' as const), which: fc.nat(20), name: fc.constantFrom('h1', 'h2', 'h3') }),
+      fc.record({ op: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 3000 }) }),
+    ), { maxLength: 25 }),
+    async (ops) => {
+      const clock = new ManualClock(1_000_000);
+      const tokens = new JoinTokens(join(dir, `t${n++}.json`), clock);
+      const model: { token: string; name: string; expiresAt: number; used: boolean }[] = [];
+      for (const o of ops) {
+        if (o.op === 'create') {
+          const c = tokens.create(o.name, o.ttl);
+          model.push({ token: c.token, name: o.name, expiresAt: c.expiresAt, used: false });
+        } else if (o.op === 'wait') clock.advance(o.ms);
+        else {
+          const m = model[o.which % Math.max(1, model.length)];
+          if (!m) continue;
+          const expected = m.used ? 'used' : clock.now() >= m.expiresAt ? 'expired' : m.name !== o.name ? 'wrong-name' : 'ok';
+          const got = tokens.consume(m.token, o.name);
+          if ((got.ok ? 'ok' : got.reason) !== expected) return false;
+          if (got.ok) m.used = true;
+        }
+      }
+      return true;
+    },
+  ), { numRuns: 60 });
+  t.pass();
 });
