@@ -49,6 +49,19 @@ out=$(in_ct vmanagectl status 2>&1); rc=$?
 echo "vmanagectl status: the host daemon answers on its control socket"
 [[ "$(in_ct systemctl show -p Type --value vmanage-mvm.service)" == notify ]] || fail "vmanage-mvm is not Type=notify"
 echo "vmanage-mvm: Type=notify, READY=1 received"
+if [[ -e "$root/usr/lib/systemd/system/vmanage-leader.service" ]]; then
+  # The cluster PKI exists (test-packaging.sh made it): the unit ran, with its TLS files as credentials.
+  for _ in $(seq 1 100); do in_ct systemctl is-active --quiet vmanage-leader.service && break; sleep 0.2; done
+  in_ct systemctl is-active --quiet vmanage-leader.service || fail "vmanage-leader is not active: $(in_ct systemctl status --no-pager -n 15 vmanage-leader 2>&1)"
+  leader=$(in_ct systemctl show -p MainPID --value vmanage-leader.service)
+  [[ "$(in_ct awk '/^Uid:/ { print $2 }' "/proc/$leader/status")" == "$(in_ct id -u vmanage)" ]] || fail "vmanage-leader does not run as vmanage"
+  in_ct grep -q '^CapEff:[[:space:]]*0*$' "/proc/$leader/status" || fail "vmanage-leader has capabilities"
+  [[ "$(in_ct systemctl show -p Type --value vmanage-leader.service)" == notify ]] || fail "vmanage-leader is not Type=notify"
+  in_ct node -e 'const s = require("net").connect(8471, "127.0.0.1", () => { s.destroy(); process.exit(0); }); s.on("error", (e) => { console.error(e.message); process.exit(1); });' ||
+    fail "nothing listens on the leader's TLS port 8471"
+  in_ct test -s /var/lib/vmanage-leader/leader.db || fail "no leader store in /var/lib/vmanage-leader"
+  echo "vmanage-leader: active (READY=1), user vmanage, no capabilities, TLS port 8471 open, store in /var/lib/vmanage-leader"
+fi
 in_ct systemctl --failed --no-legend --plain | grep vmanage && fail "a vmanage unit failed"
 stop
 exit 0
