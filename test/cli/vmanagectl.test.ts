@@ -2,32 +2,13 @@
 // leader (real core, hosts over the real LeaderLink, HTTP API): --json parsed, tables checked,
 // actions with --dry-run, exit codes, and a clear message for a leader that is not there.
 import test from 'ava';
-import { build } from 'esbuild';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { ActionAnswer, DecisionView, HostView, LeaderStatus, PlaceAnswer, VmView } from '../../src/daemons/leader/api.js';
 import { freePort, tempDir } from '../support/proc.js';
 import { startCluster, uuidOf, type Cluster } from '../leader-http/support.js';
+import { ctl, ctlBundle, json } from './support.js';
 
-let ctlPath = '';
-
-test.before(async () => {
-  const dir = await tempDir(undefined, 'vmanagectl-bundle-');
-  ctlPath = join(dir, 'vmanagectl.cjs');
-  await build({ entryPoints: ['src/cli/vmanagectl.ts'], outfile: ctlPath, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
-});
-
-interface Run { code: number; out: string; err: string }
-
-function ctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [ctlPath, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 20_000 }, (err, out, errOut) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out, err: errOut });
-    });
-  });
-}
-
-const json = <T>(r: Run): T => JSON.parse(r.out) as T;
+test.before(async () => { await ctlBundle(); });
 
 async function cluster(t: Parameters<typeof startCluster>[0]): Promise<Cluster> {
   return startCluster(t, { hosts: { h1: [{ uuid: uuidOf(1), cpuUtil: 0.6 }, { uuid: uuidOf(2), cpuUtil: 0.2 }], h2: [{ uuid: uuidOf(3), cpuUtil: 0.1 }] } });
