@@ -110,3 +110,28 @@ test('the leader emits its role, hosts, decisions and a power sample every tick;
   t.regex(m, /vmanage_leader_is_leader 1/);
   t.regex(m, /vmanage_leader_registrations_total 1/);
 });
+
+test('in dry-run mode budget decisions are journaled once as dry-run and no host receives a budget', async (t) => {
+  const { leader, hub } = await startTestLeader(t, await leaderConfig(t, { dryRun: true, cluster: { budgetWatts: 500 } }));
+  const h1 = startTestHost(t, hub, 'h1', { watts: 250 });
+  const h2 = startTestHost(t, hub, 'h2', { watts: 110 });
+  await registered(h1);
+  await registered(h2);
+  await waitFor('a split on measured demand', () => (leader.budgets().hosts.find((x) => x.host === 'h1')?.demandWatts ?? 0) >= 250);
+  await new Promise((r) => setTimeout(r, 300)); // the demand settles (demand shifts re-split at once)
+  t.true(new Set(leader.decisions({ limit: 50 }).map((d) => d.target)).size === 2);
+  const n = leader.decisions({ limit: 100 }).length;
+  await new Promise((r) => setTimeout(r, 600)); // three more splits
+  t.is(leader.decisions({ limit: 100 }).length, n, 'the same dry-run decision is not journaled again');
+  t.true(leader.decisions({ limit: 100 }).every((d) => d.outcome === 'dry-run'));
+  t.deepEqual([h1.budgets, h2.budgets], [[], []]);
+  t.true(leader.budgets().hosts.every((b) => b.budgetWatts === 100), 'budgets in force stay at the floor');
+});
+
+test('a cluster budget below the hosts\' idle power scales the floors down and the split stays within it', async (t) => {
+  const { leader, hub } = await startTestLeader(t, await leaderConfig(t, { cluster: { budgetWatts: 150 } }));
+  const hosts = [startTestHost(t, hub, 'h1'), startTestHost(t, hub, 'h2')];
+  for (const h of hosts) await registered(h);
+  await waitFor('budgets', () => hosts.every((h) => h.budgets.length > 0));
+  t.true(leader.budgets().hosts.reduce((a, b) => a + b.budgetWatts, 0) <= 150);
+});

@@ -11,6 +11,7 @@ import { systemClock } from '../../adapters/clock.js';
 import { LeaderStore, openDatabase, type Db } from '../../adapters/store/index.js';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
+import { consumersToShed } from '../../domain/leader/budget-split.js';
 import { migrationPolicy } from '../../domain/leader/index.js';
 import { ChannelServer, type Channel, type ChannelServerOptions, type Listener } from '../../mchannel/index.js';
 import { leaderFamily, type LeaderCommand } from '../../protocol/leader.js';
@@ -70,6 +71,9 @@ export class LeaderCore implements Leader {
   lastSplit: SplitOutcome | undefined;
   lastSplitAt: number | undefined;
   private lastDemand = new Map<string, number>();
+  private lastShortfall = 0;
+  /** Dry run: the budget last journaled per host. */
+  private readonly dryRunBudgets = new Map<string, number>();
   private readonly startedAt: number;
   /** The pending timer of each periodic loop, by loop name. */
   private readonly timers = new Map<string, TimerHandle>();
@@ -202,6 +206,7 @@ export class LeaderCore implements Leader {
     this.lastSplit = s;
     this.lastSplitAt = now;
     this.lastDemand = new Map(s.consumers.map((c) => [c.id, c.demandWatts]));
+    this.warnShortfall(s);
     if (s.changed.length === 0) return s;
     const byId = new Map(s.consumers.map((c) => [c.id, c]));
     const changed = new Map<string, number>();
@@ -211,8 +216,13 @@ export class LeaderCore implements Leader {
       for (const id of s.changed) {
         const h = this.table.get(id) as LiveHost;
         const watts = s.budgets.get(id) as number;
+        // Dry run: budgets never change, so the same decision would come back every split.
+        if (this.cfg.dryRun && this.dryRunBudgets.get(id) === watts) continue;
         this.decisionLog.record(now, budgetDecision(id, watts, h.budgetWatts, byId.get(id), s, code, why), this.token, this.cfg.dryRun ? 'dry-run' : 'applied');
-        if (this.cfg.dryRun) continue;
+        if (this.cfg.dryRun) {
+          this.dryRunBudgets.set(id, watts);
+          continue;
+        }
         previous.set(id, h.budgetWatts);
         h.budgetWatts = watts;
         changed.set(id, watts);
@@ -223,6 +233,16 @@ export class LeaderCore implements Leader {
     const order = [...changed.keys()].sort((a, b) => (changed.get(a) as number) - (previous.get(a) as number) - ((changed.get(b) as number) - (previous.get(b) as number)));
     for (const id of order) this.link.sendBudget(this.table.get(id) as LiveHost);
     return s;
+  }
+
+  /** The budget cannot cover every serving host's floor: says (once per change) which to shed. */
+  private warnShortfall(s: SplitOutcome): void {
+    const short = Math.round(s.shortfallWatts);
+    if (short === this.lastShortfall) return;
+    this.lastShortfall = short;
+    if (short <= 0) return;
+    const shed = consumersToShed(s.totalWatts, s.consumers, this.cfg.params.budget, (a, b) => a.demandWatts - b.demandWatts);
+    this.log.warn({ event: 'leader.budget-shortfall', shortfallWatts: short, totalWatts: s.totalWatts, shed }, `the cluster budget is ${short} W short of the hosts' idle power: drain or power off ${shed.join(', ') || 'hosts'}`);
   }
 
   command(h: LiveHost, c: LeaderCommand): Promise<{ done: boolean; reason?: string }> {
