@@ -15,7 +15,8 @@ const DATA = '/work/shared/data/planetlab';
 const REF = '/work/shared/reference/cloudsim-planetlab.tsv';
 
 interface Ref { energyKWh: number; migrations: number; slatah: number; pdm: number }
-type Row = SimReport & { cloudsim?: Ref; pingPongs: number; migrationsByReason: Record<string, number> };
+/** cpuSeconds: user + system CPU time of the run (wallSeconds depends on the machine's load). */
+type Row = SimReport & { cloudsim?: Ref; cpuSeconds: number; pingPongs: number; migrationsByReason: Record<string, number> };
 
 function readReference(): Map<string, Ref> {
   const out = new Map<string, Ref>();
@@ -40,11 +41,13 @@ function runDay(day: string, w: Workload, scenario: ScenarioName, policies: read
   const out: Record<string, Row> = {};
   for (const p of policies) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = runScenario(w, p, scenario, budget);
-    const rep: Row = { ...toReport(r, (performance.now() - t0) / 1000), pingPongs: r.pingPongs, migrationsByReason: r.migrationsByReason };
+    const c = process.cpuUsage(c0);
+    const rep: Row = { ...toReport(r, (performance.now() - t0) / 1000), cpuSeconds: (c.user + c.system) / 1e6, pingPongs: r.pingPongs, migrationsByReason: r.migrationsByReason };
     const cs = scenario === 'cloudsim' ? ref.get(`${day}/${p}`) : undefined;
     out[p] = cs ? { ...rep, cloudsim: cs } : rep;
-    process.stderr.write(`${day} ${scenario} ${p}: ${rep.energyKWh.toFixed(1)} kWh, ${rep.migrations} migrations, SLA ${rep.slaViolationPct.toFixed(2)} %, ${rep.wallSeconds.toFixed(2)} s\n`);
+    process.stderr.write(`${day} ${scenario} ${p}: ${rep.energyKWh.toFixed(1)} kWh, ${rep.migrations} migrations, SLA ${rep.slaViolationPct.toFixed(2)} %, ${rep.wallSeconds.toFixed(2)} s (CPU ${rep.cpuSeconds.toFixed(2)} s)\n`);
   }
   return out;
 }
@@ -86,10 +89,13 @@ export default async function bench(args: string[]): Promise<object> {
       if (sc === 'capped' && v && rows['uncoordinated']) g['capped'] = cappedGoals(v, rows['uncoordinated']);
     }
   }
-  const cloudsimWall = Object.values(tables['cloudsim'] ?? {}).flatMap((rows) => Object.values(rows).map((r) => r.wallSeconds));
+  const cloudsimRows = Object.values(tables['cloudsim'] ?? {}).flatMap((rows) => Object.values(rows));
+  const vmanageRows = Object.values(tables['cloudsim'] ?? {}).flatMap((rows) => (rows['vmanage'] ? [rows['vmanage']] : []));
   return {
     scenarios: Object.fromEntries(Object.entries(tables).map(([sc, d]) => [sc, sc === 'cloudsim' ? { days: d, accounting: accounting(d) } : { days: d }])),
     goals,
-    oneDayCloudsimWallS: cloudsimWall.length > 0 ? Math.max(...cloudsimWall) : undefined,
+    oneDayCloudsimWallS: cloudsimRows.length > 0 ? Math.max(...cloudsimRows.map((r) => r.wallSeconds)) : undefined,
+    oneDayCloudsimCpuS: cloudsimRows.length > 0 ? Math.max(...cloudsimRows.map((r) => r.cpuSeconds)) : undefined,
+    oneDayCloudsimVmanageWallS: vmanageRows.length > 0 ? Math.max(...vmanageRows.map((r) => r.wallSeconds)) : undefined,
   };
 }
