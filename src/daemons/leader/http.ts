@@ -4,11 +4,14 @@
 // (vmanage_http_rejected_total). Actions are refused with 503 (and who leads) while this leader
 // is not leading. Bodies are at most 64 KiB. Optional: TLS (with client certificates required),
 // the prom-client registry served at /metrics, and the join plugin (POST /api/join).
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fastify, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { LeaderApi } from './api.js';
+import type { LeaderConfig } from './config.js';
 import { dashboardPlugin } from './dashboard/serve.js';
 import { errorReply, rejectionOf, type Rejection } from './http-errors.js';
 import { registerRoutes } from './http-routes.js';
@@ -156,4 +159,24 @@ function serveEvents(hub: SseHub, req: FastifyRequest, reply: FastifyReply, coun
   reply.hijack();
   hub.accept(reply.raw);
   return undefined;
+}
+
+/**
+ * The HTTP options for a leader configuration's `http` section (certificate files read here, so a
+ * missing one fails start-up with its path). With `tls.ca` set, clients must present a
+ * certificate from that CA (mTLS); without it, TLS is server-only.
+ */
+export function httpOptionsFrom(c: LeaderConfig['http'], log: Logger, extra: Partial<HttpOptions> = {}): HttpOptions {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new VmanageError(ErrorCodes.ConfigInvalid, `http.tls.${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { path });
+    }
+  };
+  const tls = c.tls ? {
+    cert: read('cert', c.tls.cert), key: read('key', c.tls.key),
+    ...(c.tls.ca !== undefined ? { ca: read('ca', c.tls.ca) } : {}), requireClientCert: c.tls.ca !== undefined,
+  } : undefined;
+  return { host: c.host, port: c.port, log, ...(tls ? { tls } : {}), ...extra };
 }
