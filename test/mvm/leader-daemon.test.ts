@@ -4,10 +4,12 @@
 // signals. The first leader endpoint is dead (failover). Checked: the registration's power
 // table, cap, migration URI and signals; updates with VM name/vCPUs/memory and budget
 // violations; migrate (the test driver cannot migrate: the end is "failed" with the code),
-// migrate of an unknown VM, and power-off refused while a VM runs, then carried out by logind.
+// migrate of an unknown VM, power-off refused while a VM runs, then carried out by logind, and
+// the host operator's migration request through the control socket.
 import test from 'ava';
 import dbus from 'dbus-next';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { requestStatus } from '../../src/cli/vmanagectl.js';
 import { disconnectBus } from '../../src/adapters/power/powerd-client-protocol.js';
@@ -15,7 +17,7 @@ import { LOGIN1_MANAGER, LOGIN1_NAME, LOGIN1_PATH } from '../../src/adapters/pow
 import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
 import { SECURE_BOOT_VAR } from '../../src/daemons/mvm/platform.js';
 import { Channel, ChannelServer, unixListener } from '../../src/mchannel/index.js';
-import { leaderFamily, type HostRegister, type HostUpdate, type MigrationStatus } from '../../src/protocol/leader.js';
+import { leaderFamily, type HostRegister, type HostUpdate, type MigrationRequest, type MigrationStatus } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
 import { startPrivateBus } from '../support/dbus.js';
 import { tempDir, waitFor, type Teardown } from '../support/proc.js';
@@ -39,6 +41,24 @@ async function startLogind(t: Teardown): Promise<{ address: string; fake: FakeLo
   return { address: bus.address, fake };
 }
 
+/** One control-socket request and its one-line answer. */
+function control(path: string, req: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', reject);
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      sock.destroy();
+      resolve(JSON.parse(buf.slice(0, nl)));
+    });
+    sock.write(`${JSON.stringify(req)}\n`);
+  });
+}
+
 async function platformTree(t: Teardown): Promise<string> {
   const root = await tempDir(t, 'vmanage-platform-');
   await mkdir(join(root, 'sys/firmware/efi/efivars'), { recursive: true });
@@ -55,10 +75,12 @@ test('the host daemon registers its power table and signals, reports VMs, and ca
   const registers: HostRegister[] = [];
   const updates: HostUpdate[] = [];
   const statuses: MigrationStatus[] = [];
+  const requests: MigrationRequest[] = [];
   let ch: Channel | undefined;
   server.events.on('channel', (c: Channel) => {
     ch = c;
     c.handle('host.register', (b) => { registers.push(b as HostRegister); return { accepted: true, token: 5 }; });
+    c.handle('host.migration-request', (b) => { requests.push(b as MigrationRequest); return requests.length === 1 ? { accepted: true } : { accepted: false, reason: 'cooldown' }; });
     void (async () => {
       for await (const m of c) {
         if (m.kind === 'host.update') updates.push(m.body as HostUpdate);
@@ -86,6 +108,12 @@ test('the host daemon registers its power table and signals, reports VMs, and ca
   // A budget below what the host draws even at its lowest cap: every period is a violation.
   await ch!.send('leader.budget', { token: 5, watts: 50 });
   await waitFor('budget violations counted', () => (updates.at(-1)?.budgetViolations ?? 0) >= 2, 30_000);
+
+  // The host's operator asks the leader, through the control socket, to move the VM away.
+  t.deepEqual(await control(mvm.control, { op: 'request-migration', vm: vm.uuid, reason: 'hardware check' }), { ok: true });
+  t.like(requests[0], { vm: vm.uuid, shedWatts: 0, reason: 'operator on h1: hardware check' });
+  t.like(await control(mvm.control, { op: 'request-migration', vm: vm.uuid }), { error: { code: 'UNAVAILABLE', message: `the leader refused to move ${vm.uuid}: cooldown` } });
+  t.like(await control(mvm.control, { op: 'request-migration', vm: 'not-a-uuid' }), { error: { code: 'INVALID_INPUT' } });
 
   const migrate = { token: 5, op: 'migrate', vm: vm.uuid, to: 'h2', destinationUri: 'qemu+unix:///system?socket=/nonexistent', migrationId: 41 };
   t.deepEqual(await ch!.request('leader.command', migrate), { done: true });

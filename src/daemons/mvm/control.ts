@@ -1,6 +1,8 @@
 // The MVM's local surfaces: the control socket vmanagectl talks to (unix stream, one JSON
-// object per line each way: {"op":"status"} -> the status object, anything else -> {"error":
-// {code, message}}) and the Prometheus /metrics endpoint (node http). Requests are untrusted:
+// object per line each way: {"op":"status"} -> the status object; {"op":"request-migration",
+// "vm": UUID, "reason"?: text} -> {"ok":true} once the leader accepted to move the VM away;
+// anything else or a failure -> {"error": {code, message}}) and the Prometheus /metrics endpoint
+// (node http). Requests are untrusted:
 // lines are bounded (MAX_LINE bytes), at most MAX_CLIENTS connections, bad ones counted.
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -13,6 +15,14 @@ const MAX_CLIENTS = 32;
 
 export interface ControlCounters { requests: number; badRequests: number; refusedClients: number }
 
+/** Actions the control socket offers besides status (absent: refused as unsupported). */
+export interface ControlActions {
+  /** Asks the leader to move `vm` away from this host (the host's operator); rejects with why not. */
+  requestMigration?(vm: string, reason: string): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface ControlServer {
   readonly counters: ControlCounters;
   close(): Promise<void>;
@@ -23,7 +33,7 @@ function reply(sock: Socket, body: unknown): void {
 }
 
 /** Listens on `path` (mode 0600, a stale socket file is replaced); `status()` builds the answer. */
-export async function startControlServer(path: string, status: () => unknown): Promise<ControlServer> {
+export async function startControlServer(path: string, status: () => unknown, actions: ControlActions = {}): Promise<ControlServer> {
   const counters: ControlCounters = { requests: 0, badRequests: 0, refusedClients: 0 };
   const clients = new Set<Socket>();
   const server: Server = createServer((sock) => {
@@ -67,8 +77,27 @@ export async function startControlServer(path: string, status: () => unknown): P
       reply(sock, status());
       return;
     }
+    if (op === 'request-migration') {
+      migrationRequest(sock, req as { vm?: unknown; reason?: unknown });
+      return;
+    }
     counters.badRequests++;
-    reply(sock, { error: { code: 'INVALID_INPUT', message: `control request: op: expected "status", got ${JSON.stringify(op)?.slice(0, 40) ?? 'nothing'}` } });
+    reply(sock, { error: { code: 'INVALID_INPUT', message: `control request: op: expected "status" or "request-migration", got ${JSON.stringify(op)?.slice(0, 40) ?? 'nothing'}` } });
+  };
+  const migrationRequest = (sock: Socket, req: { vm?: unknown; reason?: unknown }): void => {
+    const act = actions.requestMigration;
+    if (!act) {
+      reply(sock, { error: { code: 'UNSUPPORTED', message: 'request-migration: this host daemon has no leader configured' } });
+      return;
+    }
+    if (typeof req.vm !== 'string' || !UUID.test(req.vm) || (req.reason !== undefined && (typeof req.reason !== 'string' || req.reason.length > 256))) {
+      counters.badRequests++;
+      reply(sock, { error: { code: 'INVALID_INPUT', message: 'request-migration: expected {"vm": a VM UUID, "reason"?: up to 256 characters}' } });
+      return;
+    }
+    act(req.vm, typeof req.reason === 'string' && req.reason ? req.reason : 'asked on the host').then(() => reply(sock, { ok: true }), (err: unknown) => {
+      reply(sock, { error: { code: (err as { code?: string }).code ?? 'UNAVAILABLE', message: err instanceof Error ? err.message : String(err) } });
+    });
   };
   rmSync(path, { force: true });
   await new Promise<void>((resolve, reject) => {

@@ -208,7 +208,9 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   };
   const registry = createMvmRegistry({ read: () => status().counters }, loop);
   const metrics = cfg.metrics ? await startMetricsServer(cfg.metrics.host, cfg.metrics.port, registry) : undefined;
-  if (cfg.control) local.control = await startControlServer(cfg.control.socket, status);
+  if (cfg.control) {
+    local.control = await startControlServer(cfg.control.socket, status, leader ? { requestMigration: (vm, reason) => leader.link.requestMigration(vm, 0, `operator on ${cfg.host}: ${reason}`) } : {});
+  }
   log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen, control: cfg.control?.socket, metricsPort: metrics?.port, power: plant ? { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz } : undefined }, 'host daemon started');
   return {
     hypervisor: hv, guests, hooks, handover, loop, metrics, status,
