@@ -119,11 +119,12 @@ export class HostTable {
     return duplicates;
   }
 
-  /** Marks hosts silent for longer than timeoutMs as lost; returns those that changed. */
+  /** Marks hosts silent for longer than timeoutMs as lost (not off ones: they are meant to be
+   *  silent); returns those that changed. */
   checkLiveness(now: number, timeoutMs: number): LiveHost[] {
     const changed: LiveHost[] = [];
     for (const h of this.hosts.values()) {
-      if (h.liveness === 'up' && now - h.lastSeen > timeoutMs) {
+      if (h.liveness === 'up' && h.state !== 'off' && now - h.lastSeen > timeoutMs) {
         h.liveness = 'lost';
         changed.push(h);
       }

@@ -257,10 +257,11 @@ export class LeaderCore implements Leader {
     let vms = 0;
     for (const h of this.table.hosts.values()) {
       hosts.total++;
-      if (h.liveness === 'lost') hosts.lost++;
+      // An off host is expected to be silent: counted as off, neither up nor lost.
+      if (h.state === 'off') hosts.off++;
+      else if (h.liveness === 'lost') hosts.lost++;
       else hosts.up++;
       if (h.state === 'draining') hosts.draining++;
-      if (h.state === 'off') hosts.off++;
       if (h.liveness === 'up') clusterWatts += h.measuredWatts ?? 0;
       vms += h.vms.size;
     }
