@@ -50,7 +50,7 @@ for (const [what, raw, paths] of bad) {
   });
 }
 
-test('vmanage-leader exits 2 naming the problem for a bad file, and 0 with --check-config for a good one', async (t) => {
+test('vmanage-leader exits 2 naming the problem for a bad file, 0 with --check-config for a good one, and documents its default config path', async (t) => {
   const dir = await tempDir(t);
   const badFile = join(dir, 'bad.yaml');
   await writeFile(badFile, 'id: x\nlisten: {unix: rel}\n');
@@ -63,4 +63,7 @@ test('vmanage-leader exits 2 naming the problem for a bad file, and 0 with --che
   await writeFile(good, JSON.stringify({ ...minimal, store: { path: join(dir, 'l.db') } }));
   const ok = await run(process.execPath, ['--import', 'tsx', main, '--config', good, '--check-config'], { cwd: root });
   t.regex(ok.stdout, /OK/);
+  const help = await run(process.execPath, ['--import', 'tsx', main, '--help'], { cwd: root });
+  t.regex(help.stdout, /--check-config/);
+  t.regex(help.stdout, /\/etc\/vmanage\/leader\.yaml/);
 });
