@@ -86,6 +86,9 @@ export function leaderConfig(s: DemoScenario, p: DemoPaths, httpPort: number): R
     cluster: { budgetWatts: cluster, shiftWatts: 5 },
     periods: { tickMs: 1000, splitMs: 3000, auditMs: 15_000 },
     failure: { hostTimeoutMs: 10_000, migrationTimeoutMs: 60_000, commandTimeoutMs: 10_000 },
+    // The demo tells the power story: a host is moved from for its budget (its own request after
+    // repeated violations, or the audit seeing it over budget), not for CPU saturation alone.
+    policies: { migration: { overloadUtil: 0.98 } },
     log: { level: 'info' },
   };
 }
