@@ -24,7 +24,7 @@ test('three host daemons register with the leader process and run under the budg
   const file = join(dir, 'leader.yaml');
   const CLUSTER = 480;
   writeFileSync(file, stringify({
-    id: 'cl1', listen: { unix: sock }, store: { path: join(dir, 'leader.db') }, cluster: { budgetWatts: CLUSTER },
+    id: 'cl1', listen: { unix: sock }, store: { path: join(dir, 'leader.db') }, http: { port: 0 }, cluster: { budgetWatts: CLUSTER },
     periods: { tickMs: 200, splitMs: 500, auditMs: 60_000 }, failure: { hostTimeoutMs: 2000 }, log: { level: 'info' },
   }));
   const leader = await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '--config', file], {

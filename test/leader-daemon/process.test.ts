@@ -1,7 +1,7 @@
 // The real vmanage-leader process over TCP + mutual TLS (openssl-made cluster CA): hosts (the real
 // LeaderLink) register under their certificate's CN, one claiming another's name is refused;
 // after a restart of the process with its SQLite file kept the hosts re-register by themselves,
-// the fencing token is larger and the budgets are the ones kept.
+// the fencing token is larger and the budgets are the ones kept; the process serves its HTTP API.
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
@@ -68,6 +68,13 @@ test('hosts register over mTLS under their certificate name; after a restart the
   await waitFor('both hosts registered again with a larger token', () => h1.link.registered && h2.link.registered && h1.link.newestToken > token1 && h2.link.newestToken > token1, 20_000);
   await waitFor('budgets after the restart', () => h1.budgets.length > counts[0]! && h2.budgets.length > counts[1]!);
   t.deepEqual([h1.budgets[counts[0]!], h2.budgets[counts[1]!]], kept, 'the first budget after the restart is the one kept in SQLite');
+  // The same process serves the HTTP API and /metrics.
+  const ready = proc.output().split('\n').find((l) => l.includes('"event":"leader.ready"'));
+  const url = (JSON.parse(ready!) as { http: string }).http;
+  const status = await (await fetch(`${url}/api/status`)).json() as { role: string; token: number; hosts: { up: number } };
+  t.like(status, { role: 'leader', token: token1 + 1 });
+  t.is(status.hosts.up, 2);
+  t.regex(await (await fetch(`${url}/metrics`)).text(), /vmanage_leader_is_leader 1/);
   const sql = new Database(db, { readonly: true });
   t.teardown(() => sql.close());
   t.is((sql.prepare('SELECT token FROM leader_term').get() as { token: number }).token, token1 + 1);

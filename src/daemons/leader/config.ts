@@ -60,6 +60,9 @@ const rawSchema = z.object({
     port: port.default(8470),
     tls: z.object({ cert: absPath, key: absPath, ca: absPath.optional() }).strict().optional(),
   }).strict().default({ host: '127.0.0.1', port: 8470 }),
+  /** POST /api/join on the HTTP API: hosts trade a one-time token for a certificate signed by the
+   *  CA in caDir (docs/certificates.md). Absent: no join endpoint. */
+  join: z.object({ caDir: absPath }).strict().optional(),
   cluster: z.object({
     budgetWatts: z.number().positive().max(1e9),
     /** A host's demand moving by more than this since the last split re-splits at once, W. */

@@ -1,15 +1,21 @@
 // vmanage-leader: the Cluster Leader entry point. Exit codes: 0 after SIGTERM/SIGINT (or a good
 // --check-config), 2 for a bad command line or configuration, 1 when startup fails. Under systemd
 // (Type=notify, NotifyAccess=all, WatchdogSec=) it sends READY=1 once it listens, WATCHDOG=1 at
-// half the watchdog interval, and STOPPING=1 when asked to stop.
+// half the watchdog interval, and STOPPING=1 when asked to stop. It serves the HTTP API, the
+// dashboard and /metrics (http.ts) on cfg.http, with POST /api/join when cfg.join names the CA.
 import { readFileSync } from 'node:fs';
+import { join as pathJoin } from 'node:path';
 import { Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import { systemClock } from '../../adapters/clock.js';
+import { JoinTokens, TOKENS_FILE } from '../../adapters/pki/tokens.js';
 import { createNotifier } from '../../adapters/systemd/notify.js';
 import { isVmanageError } from '../../domain/errors.js';
 import { loadLeaderConfig, type LeaderConfig } from './config.js';
 import { createEtcdTerm } from './etcd-term.js';
-import { startLeader, type LeaderDeps } from './leader.js';
+import { startHttp, httpOptionsFrom } from './http.js';
+import { joinPlugin, registerJoinMetrics, type JoinPlugin } from './join.js';
+import { startLeader, type Leader, type LeaderDeps } from './leader.js';
 
 const DEFAULT_CONFIG = '/etc/vmanage/leader.yaml';
 
@@ -26,6 +32,14 @@ function version(): string {
 function termFor(cfg: LeaderConfig, log: Logger): LeaderDeps {
   const etcd = cfg.etcd;
   return etcd ? { term: () => createEtcdTerm(etcd, cfg.id, log.child({ part: 'etcd' })) } : {};
+}
+
+/** POST /api/join when the configuration names the CA directory (its metrics join the leader's). */
+function joinFor(cfg: LeaderConfig, leader: Leader, log: Logger): { join?: JoinPlugin } {
+  if (!cfg.join) return {};
+  const join = joinPlugin({ caDir: cfg.join.caDir, tokens: new JoinTokens(pathJoin(cfg.join.caDir, TOKENS_FILE), systemClock), log: log.child({ part: 'join' }), reservedNames: [cfg.id] });
+  registerJoinMetrics(leader.registry, join.counters);
+  return { join };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -59,10 +73,18 @@ async function main(argv: string[]): Promise<number> {
     log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader failed to start');
     return 1;
   }
+  let http;
+  try {
+    http = await startHttp(leader, httpOptionsFrom(cfg.http, log.child({ part: 'http' }), { registry: leader.registry, ...joinFor(cfg, leader, log) }));
+  } catch (err) {
+    log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader HTTP API failed to start');
+    await leader.stop();
+    return 1;
+  }
   const notifier = createNotifier({ log: log.child({ part: 'sd_notify' }) });
   await notifier.notify('READY=1', `STATUS=listening on ${leader.address}`);
   const stopWatchdog = notifier.startWatchdog();
-  log.info({ event: 'leader.ready', address: leader.address, token: leader.status().token, sdNotify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs }, 'vmanage-leader ready');
+  log.info({ event: 'leader.ready', address: leader.address, http: http.url, token: leader.status().token, sdNotify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs }, 'vmanage-leader ready');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -70,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
   log.info({ event: 'leader.stopping' }, 'leader stopping');
   stopWatchdog();
   await notifier.notify('STOPPING=1');
+  await http.close();
   await leader.stop();
   log.info({ event: 'leader.stopped' }, 'leader stopped');
   return 0;
