@@ -3,9 +3,10 @@
 // and a power change arrive without a reload (server-sent events), shows a hostile VM name as
 // text, and saves a screenshot.
 import test from 'ava';
-import { existsSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { loadAssets } from '../../src/daemons/leader/dashboard/serve.js';
 import { tempDir } from '../support/proc.js';
 import { call, startCluster, uuidOf } from '../leader-http/support.js';
 
@@ -79,4 +80,22 @@ test('the page and its scripts are served with a content security policy', async
     t.regex(String(r.headers['content-security-policy']), /script-src 'self'/, path);
     t.is(r.headers['x-content-type-options'], 'nosniff');
   }
+});
+
+test('without its files the dashboard answers 503 saying so, and the API keeps working', async (t) => {
+  const empty = await tempDir(t, 'vmanage-no-dashboard-');
+  const c = await startCluster(t, { http: { dashboard: { dir: empty } } });
+  const page = await call(c.url, 'GET', '/');
+  t.is(page.status, 503);
+  t.regex(page.text, new RegExp(`dashboard assets unavailable: .*${empty}/index\\.html`));
+  t.is((await call(c.url, 'GET', '/api/status')).status, 200);
+});
+
+test('the page files can live in another directory (a bundle ships them in ./dashboard beside it)', async (t) => {
+  const dir = await tempDir(t, 'vmanage-dashboard-copy-');
+  mkdirSync(join(dir, 'vendor'));
+  for (const f of ['index.html', 'app.js', 'style.css']) copyFileSync(join('src/daemons/leader/dashboard', f), join(dir, f));
+  const assets = loadAssets({ dir });
+  t.is(String(assets.get('/')?.body).slice(0, 15), '<!doctype html>');
+  t.true((assets.get('/dashboard/vendor/vega.min.js')?.body.length ?? 0) > 100_000);
 });

@@ -12,7 +12,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type { LeaderApi } from './api.js';
 import type { LeaderConfig } from './config.js';
-import { dashboardPlugin } from './dashboard/serve.js';
+import { dashboardPlugin, type DashboardOptions } from './dashboard/serve.js';
 import { errorReply, rejectionOf, type Rejection } from './http-errors.js';
 import { registerRoutes } from './http-routes.js';
 import { SseHub, type SseOptions } from './http-sse.js';
@@ -39,8 +39,8 @@ export interface HttpOptions {
   /** POST /api/join (src/daemons/leader/join.ts). */
   readonly join?: FastifyPluginAsync;
   readonly sse?: SseOptions;
-  /** Serve the dashboard at / (default true). */
-  readonly dashboard?: boolean;
+  /** Serve the dashboard at / (default true; an object says where its files are). */
+  readonly dashboard?: boolean | DashboardOptions;
 }
 
 export interface HttpCounters {
@@ -126,7 +126,10 @@ export async function startHttp(api: LeaderApi, opts: HttpOptions): Promise<Http
     return reply.type(registry.contentType).send(text);
   });
   if (opts.join) await app.register(opts.join);
-  if (opts.dashboard !== false) await app.register(dashboardPlugin({}, (why) => log.warn({ event: 'http.dashboard-missing' }, why)));
+  if (opts.dashboard !== false) {
+    const where = typeof opts.dashboard === 'object' ? opts.dashboard : {};
+    await app.register(dashboardPlugin(where, (why) => log.warn({ event: 'http.dashboard-missing' }, why)));
+  }
 
   try {
     await app.listen({ host: opts.host, port: opts.port });

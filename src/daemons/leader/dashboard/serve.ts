@@ -3,7 +3,7 @@
 // the page is plain HTML/JS/CSS read once at start-up and kept in memory (~1.3 MB with vega).
 // A Content-Security-Policy allows scripts from this server only (vega compiles its expressions
 // with Function, hence 'unsafe-eval'); the page writes every text through textContent.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,27 +13,42 @@ interface Asset { readonly type: string; readonly body: Buffer }
 
 const CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** The directory of a package's browser build (via a file its `exports` lists). */
-function buildDir(exported: string): string {
-  return dirname(createRequire(import.meta.url).resolve(exported));
+/** The directory of a package's browser build (via a file its `exports` lists), if installed. */
+function buildDir(exported: string): string | undefined {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(exported));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first of `dirs` holding `file`, else the first (so the error names a real candidate). */
+function within(dirs: readonly (string | undefined)[], file: string): string {
+  const found = dirs.filter((d): d is string => d !== undefined);
+  return join(found.find((d) => existsSync(join(d, file))) ?? found[0] ?? '.', file);
 }
 
 export interface DashboardOptions {
-  /** Where index.html, app.js and style.css are (default: next to this file). */
+  /**
+   * Where index.html, app.js and style.css are, and vendor/ with vega.min.js and
+   * vega-lite.min.js when node_modules has no vega. Default: next to this file (the source
+   * tree), else ./dashboard beside it (a bundle: /usr/lib/vmanage/dashboard/).
+   */
   readonly dir?: string;
 }
 
 export function loadAssets(opts: DashboardOptions = {}): Map<string, Asset> {
-  const dir = opts.dir ?? dirname(fileURLToPath(import.meta.url));
-  const vega = buildDir('vega/vega-schema.json');
-  const vegaLite = buildDir('vega-lite/vega-lite-schema.json');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const dirs = opts.dir !== undefined ? [opts.dir] : [here, join(here, 'dashboard')];
+  const page = (file: string): Buffer => readFileSync(within(dirs, file));
+  const vendor = (exported: string, file: string): Buffer => readFileSync(within([buildDir(exported), ...dirs.map((d) => join(d, 'vendor'))], file));
   const js = 'text/javascript; charset=utf-8';
   return new Map<string, Asset>([
-    ['/', { type: 'text/html; charset=utf-8', body: readFileSync(join(dir, 'index.html')) }],
-    ['/dashboard/app.js', { type: js, body: readFileSync(join(dir, 'app.js')) }],
-    ['/dashboard/style.css', { type: 'text/css; charset=utf-8', body: readFileSync(join(dir, 'style.css')) }],
-    ['/dashboard/vendor/vega.min.js', { type: js, body: readFileSync(join(vega, 'vega.min.js')) }],
-    ['/dashboard/vendor/vega-lite.min.js', { type: js, body: readFileSync(join(vegaLite, 'vega-lite.min.js')) }],
+    ['/', { type: 'text/html; charset=utf-8', body: page('index.html') }],
+    ['/dashboard/app.js', { type: js, body: page('app.js') }],
+    ['/dashboard/style.css', { type: 'text/css; charset=utf-8', body: page('style.css') }],
+    ['/dashboard/vendor/vega.min.js', { type: js, body: vendor('vega/vega-schema.json', 'vega.min.js') }],
+    ['/dashboard/vendor/vega-lite.min.js', { type: js, body: vendor('vega-lite/vega-lite-schema.json', 'vega-lite.min.js') }],
   ]);
 }
 
