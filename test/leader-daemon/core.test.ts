@@ -51,6 +51,12 @@ test('the cluster budget is split over the hosts: the sum stays within it, each 
   const journaled = leader.decisions({ limit: 100 }).filter((d) => d.kind === 'set-host-budget');
   t.true(journaled.length >= 3);
   t.true(journaled.every((d) => d.token === leader.status().token && d.outcome === 'applied'));
+  const all = leader.decisions({ limit: 1000 });
+  const last = all[all.length - 1]!;
+  const page = leader.decisions({ limit: 2, before: last.id });
+  t.deepEqual(page.map((d) => d.id), all.filter((d) => d.id < last.id).slice(-2).map((d) => d.id), 'a page before an id, newest last');
+  t.like(leader.explain(last.id), { id: last.id, kind: last.kind, reason: last.reason });
+  t.is(leader.explain(999_999), undefined);
 });
 
 test('setting the cluster budget re-splits at once; a dry run only says what would change', async (t) => {
