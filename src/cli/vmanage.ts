@@ -81,7 +81,11 @@ export function buildProgram(): Command {
       const say = (l: string): void => void (o.json ? process.stderr : process.stdout).write(`${l}\n`);
       const summary = await runDemo(o, say);
       if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-      else say(`summary: ${JSON.stringify(summary, null, 2)}`);
+      else {
+        say(`summary: ${summary.slaFrequencyRaises} SLA-driven frequency raises, ${summary.budgetCaps} budget caps, ${summary.migrationRequests} migration requests, `
+          + `${summary.migrations} live migrations (${summary.sessionHandovers} guest sessions handed over); power over budget ${summary.budgetViolationPct} % of host time; `
+          + `SLA broken ${summary.slaViolationPct} % of VM time; ${summary.energyWh} Wh in ${summary.durationS} s (--json for the full summary)`);
+      }
       if (summary.failed) {
         process.stderr.write(`vmanage demo: stopped early: ${summary.failed}\n`);
         process.exitCode = 1;
