@@ -11,6 +11,7 @@ import { WorldServer } from '../../src/demo/world-server.js';
 import { isVmanageError } from '../../src/domain/errors.js';
 import type { MigrationProgress, VmEvent } from '../../src/domain/ports/hypervisor.js';
 import { Channel } from '../../src/mchannel/channel.js';
+import { acceptAnything } from '../../src/mchannel/validator.js';
 import { unixConnector } from '../../src/mchannel/transports/unix.js';
 import { guestFamily } from '../../src/protocol/guest.js';
 import { createRegistry } from '../../src/protocol/registry.js';
@@ -143,4 +144,22 @@ test('sim URIs are parsed strictly: anything else is INVALID_INPUT naming the ex
       return isVmanageError(err) && err.code === 'INVALID_INPUT';
     }
   }));
+});
+
+test('a hostile client gets errors with codes for bad bodies, unknown hosts and unknown kinds, and the world keeps serving', async (t) => {
+  const { socket, uri } = await startWorld(t);
+  const ch = Channel.client(unixConnector(socket), { role: 'host', validator: acceptAnything, clock: systemClock });
+  t.teardown(() => ch.close());
+  const code = async (kind: string, body: unknown): Promise<string> => {
+    const err = await t.throwsAsync(ch.request(kind, body, { timeoutMs: 3000 }));
+    return isVmanageError(err) ? err.code : String(err);
+  };
+  t.is(await code('world.stats', { host: 'h1', vm: 'not-a-uuid' }), 'INVALID_INPUT');
+  t.is(await code('world.cap', { host: 'h1', kHz: -5 }), 'INVALID_INPUT');
+  t.is(await code('world.vms', { host: 'nowhere' }), 'NOT_FOUND');
+  t.is(await code('world.cap', { host: 'h1', kHz: 9_000_000 }), 'OUT_OF_BOUNDS');
+  t.is(await code('world.reboot', { host: 'h1' }), 'UNSUPPORTED');
+  t.is(await code('world.migrate', { host: 'h1', vm: A, to: 'nowhere' }), 'NOT_FOUND');
+  const hv = hypervisor(t, uri('h1'));
+  t.is((await hv.listVms()).length, 1, 'still serving');
 });
