@@ -63,6 +63,8 @@ export interface HeartbeatOptions {
   readonly warmupS?: number;
   /** Simulated hosts per client process. */
   readonly hostsPerClient?: number;
+  /** Longest ramp-up, s: after it the window is measured with the hosts registered by then. */
+  readonly rampLimitS?: number;
 }
 
 export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Promise<Record<string, unknown>> {
@@ -94,12 +96,12 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
       if (i > 600) throw new Error('vmanage-leader did not listen within 60 s');
       await sleep(100);
     }
-    const per = o.hostsPerClient ?? 2500;
+    const per = o.hostsPerClient ?? 5000;
     const clients: Client[] = [];
     const t0 = Date.now();
     for (let from = 0, n = 0; from < hosts; from += per, n++) {
       const spec: ClientSpec = {
-        port, ca: pki.caPem, key: leaf.key, batch: 100,
+        port, ca: pki.caPem, key: leaf.key, batch: 50,
         hosts: Array.from({ length: Math.min(per, hosts - from) }, (_, i) => ({ id: `h${String(from + i).padStart(5, '0')}`, index: from + i, cert: pki.leaf(`h${String(from + i).padStart(5, '0')}`).cert })),
       };
       writeFileSync(join(dir, `client-${n}.json`), JSON.stringify(spec));
@@ -114,7 +116,7 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
     const total = (): number => clients.reduce((s, c) => s + c.registered, 0);
     while (!clients.every((c) => c.rampDone)) {
       if (leader.exitCode !== null) throw new Error(`vmanage-leader exited: ${leaderOut}`);
-      if (Date.now() - t0 > 900_000) throw new Error(`ramp-up took over 15 min (${total()} of ${hosts} registered)`);
+      if (Date.now() - t0 > (o.rampLimitS ?? 600) * 1000) break; // measured with those registered (reported)
       await sleep(500);
     }
     const rampS = (Date.now() - t0) / 1000;
@@ -129,10 +131,13 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
     const wall = (Date.now() - w0) / 1000;
     const s1 = await Promise.all(clients.map(ask));
     const sum = (xs: { updates: number }[]): number => xs.reduce((n, x) => n + x.updates, 0);
+    const updates = sum(s1) - sum(s0);
     return {
       hosts, registered: s1.reduce((n, x) => n + x.registered, 0), clientProcesses: clients.length,
       heartbeatCpuPct: r1(((c1 - c0) / wall) * 100),
-      updatesPerS: r1((sum(s1) - sum(s0)) / wall), windowS: r1(wall), rampS: r1(rampS), leaderRssMB: rssMB(leader.pid!),
+      updatesPerS: r1(updates / wall),
+      // Leader CPU per host.update (with the channel heartbeats and acks around it), µs.
+      cpuUsPerUpdate: updates > 0 ? r1(((c1 - c0) * 1e6) / updates) : null, windowS: r1(wall), rampS: r1(rampS), leaderRssMB: rssMB(leader.pid!),
       registrationFailures: s1.reduce((n, x) => n + x.registrationFailures, 0),
     };
   } finally {

@@ -1,5 +1,6 @@
 // A child process of the heartbeat benchmark: many simulated host daemons, each the real host
-// client (LeaderLink over TCP + mutual TLS with its own certificate, CN = host id) registering
+// client (LeaderLink over TCP + mutual TLS with its own certificate, CN = host id; the TLS
+// context built once per host, see benchTls) registering
 // with the leader and sending host.update (10 VMs) every second. Links are opened in batches so
 // the leader's TLS handshakes do not time out. Talks to the parent over IPC:
 // in: {op:'stats'} -> out: {op:'stats', registered, updates, registrationFailures}; out every
@@ -8,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { systemClock } from '../../src/adapters/clock.js';
 import { LeaderLink } from '../../src/adapters/leader-link/link.js';
-import { tlsConnector } from '../../src/mchannel/transports/tls.js';
+import { connect, createSecureContext, type SecureContext } from 'node:tls';
+import type { Connection, Connector } from '../../src/mchannel/types.js';
 import type { HostRegister, HostUpdate } from '../../src/protocol/leader.js';
 
 export interface ClientSpec {
@@ -42,6 +44,30 @@ function updater(index: number): () => HostUpdate {
   };
 }
 
+/**
+ * The transport of src/mchannel/transports/tls.ts (mutual TLS, the server's certificate must be
+ * the CA's and name "leader") with each host's TLS context built once: the product's connector
+ * builds it from PEM at every connect, which is nothing for one host but thousands of parses
+ * here, on cores the leader shares.
+ */
+function benchTls(port: number, ctx: SecureContext): Connector {
+  return {
+    kind: 'tls', target: `127.0.0.1:${port} (leader)`,
+    connect: (signal) => new Promise<Connection>((resolve, reject) => {
+      const sock = connect({ host: '127.0.0.1', port, secureContext: ctx, servername: 'leader', rejectUnauthorized: true, minVersion: 'TLSv1.2' });
+      const fail = (err: Error): void => { sock.destroy(); reject(err); };
+      signal?.addEventListener('abort', () => fail(new Error('connect aborted')), { once: true });
+      sock.once('error', fail);
+      sock.once('secureConnect', () => {
+        sock.off('error', fail);
+        sock.on('error', () => {});
+        sock.setNoDelay(true);
+        resolve({ stream: sock, peer: { transport: 'tls', id: 'leader' } });
+      });
+    }),
+  };
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as ClientSpec;
   const links: LeaderLink[] = [];
@@ -57,7 +83,7 @@ async function main(): Promise<void> {
   const progress = setInterval(() => process.send?.({ op: 'progress', registered: stats().registered }), 500);
   for (let i = 0; i < spec.hosts.length; i += spec.batch) {
     const batch = spec.hosts.slice(i, i + spec.batch).map((h) => new LeaderLink({
-      connector: tlsConnector({ host: '127.0.0.1', port: spec.port, serverName: 'leader', ca: spec.ca, cert: h.cert, key: spec.key }),
+      connector: benchTls(spec.port, createSecureContext({ ca: spec.ca, cert: h.cert, key: spec.key })),
       host: h.id, clock: systemClock, log, updateMs: 1000, registration: () => registration(h.id), update: updater(h.index),
       onBudget: () => {}, onConnection: () => {},
     }));

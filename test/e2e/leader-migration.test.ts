@@ -8,14 +8,18 @@
 // migration, reports progress and the end; the guest's M-channel session goes to the destination
 // host daemon through the handover. Checked: the VM runs on the destination, the journal says
 // succeeded with the decision's reason, and no SLA report was lost, repeated or reordered.
-import test from 'ava';
-import { pino } from 'pino';
+// The second test runs the vmanage-leader process itself: the source host's operator asks (mvm
+// control socket -> host.migration-request) and the leader chooses the destination.
+import test, { type ExecutionContext } from 'ava';
+import { writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
 import { startLeader } from '../../src/daemons/leader/leader.js';
 import { powerSection, startPowerd } from '../mvm/support.js';
-import { tempDir, waitFor } from '../support/proc.js';
-import { buildGuest, newVmSpec, testVm } from '../support/vm.js';
+import { startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
+import { buildGuest, newVmSpec, testVm, type TestVm } from '../support/vm.js';
 import { startStacks, type HostStack } from './lib/stack.js';
 import { verdict, type Seen } from './lib/reports.js';
 
@@ -111,5 +115,92 @@ test('the leader decides a live migration, the source host carries it out and th
   t.is(v.lost, 0);
   t.is(v.duplicated, 0);
   t.is(v.outOfOrder, 0);
+  ok = true;
+});
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function control(path: string, req: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('error', reject);
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) { sock.destroy(); resolve(JSON.parse(buf.slice(0, nl))); }
+    });
+    sock.write(`${JSON.stringify(req)}\n`);
+  });
+}
+
+function leaderLines(out: string, event: string): Record<string, unknown>[] {
+  return out.split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Stops the report stream and checks it: every number once, in order, no new session. */
+async function streamIntact(t: ExecutionContext, vm: TestVm, stacks: readonly HostStack[], on: HostStack): Promise<void> {
+  const settled = reportsOf(stacks, vm.spec.uuid).length;
+  await waitFor('reports after the migration', () => reportsOf(stacks, vm.spec.uuid).length >= settled + 8, 60_000, 100);
+  await vm.destroy(on.host);
+  const v = verdict(reportsOf(stacks, vm.spec.uuid));
+  t.log(`reports ${v.count} (${v.first}..${v.last}), lost ${v.lost}, duplicated ${v.duplicated}, out of order ${v.outOfOrder}`);
+  t.is(stacks.flatMap((s) => s.lines().filter((l) => l.event === 'guest.session' && l.change === 'handover-timeout')).length, 0);
+  t.is(v.first, 1);
+  t.is(v.lost, 0);
+  t.is(v.duplicated, 0);
+  t.is(v.outOfOrder, 0);
+}
+
+test('the vmanage-leader process moves a VM its host asked to move away, choosing the destination itself', async (t) => {
+  const image = await buildGuest();
+  const dir = await tempDir(t, 'vmanage-e2e-leaderd-');
+  const sock = join(dir, 'leader.sock');
+  const file = join(dir, 'leader.json');
+  writeFileSync(file, JSON.stringify({
+    id: 'cl1', listen: { unix: sock }, store: { path: join(dir, 'leader.db') }, cluster: { budgetWatts: 2000 },
+    periods: { tickMs: 500, splitMs: 1000, auditMs: 3_600_000 }, log: { level: 'info' },
+  }));
+  const leader = await startProcess(t as Teardown, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '-c', file], {
+    cwd: root, ready: /vmanage-leader ready/, readyTimeoutMs: 60_000,
+  });
+  const pd = await startPowerd(t);
+  const { a, b } = await startStacks(t, {
+    mvmConfig: (host) => ({
+      control: { socket: join(host.dir, 'control.sock') },
+      power: powerSection(pd.address, 0.2),
+      leader: { endpoint: { unix: sock }, updateMs: 500, migrationUri: host.p2pUri, platformRoot: null },
+    }),
+  });
+  const vm = testVm(newVmSpec(image, agentConfig));
+  const uuid = vm.spec.uuid;
+  t.teardown(async () => { await vm.destroy(a.host); await vm.destroy(b.host); });
+  let ok = false;
+  t.teardown(() => {
+    if (!ok) t.log(`--- leader:\n${leader.output().split('\n').slice(-30).join('\n')}`);
+  });
+  await vm.start(a.host);
+  await waitFor('the first SLA report at host daemon a', () => a.lines().some((l) => l.event === 'sla.report' && l.vm === uuid), 120_000, 100);
+  await waitFor('both hosts registered at the leader', () => new Set(leaderLines(leader.output(), 'leader.host-registered').map((l) => l['host'])).size === 2, 30_000, 100);
+  const before = reportsOf([a, b], uuid).length;
+  await waitFor('reports flowing', () => reportsOf([a, b], uuid).length >= before + 4, 60_000, 100);
+
+  // Until a's next update lists the VM the leader answers that it does not know it.
+  const asked = await waitFor('the leader to accept the request', async () => {
+    const r = await control(join(a.host.dir, 'control.sock'), { op: 'request-migration', vm: uuid, reason: 'maintenance' }) as { ok?: boolean; error?: { message: string } };
+    if (r.error && !/is not listed on/.test(r.error.message)) throw new Error(`request refused: ${r.error.message}`);
+    return r.ok ? r : undefined;
+  }, 30_000, 500);
+  t.deepEqual(asked, { ok: true });
+  const decision = await waitFor('the leader\'s migrate decision', () => leaderLines(leader.output(), 'leader.decision').find((d) => d['kind'] === 'migrate-vm' && d['target'] === uuid), 30_000, 100);
+  t.like(decision, { from: 'a', to: 'b', reason: { code: 'host-request' } });
+  const end = await waitFor('the migration to end at the leader', () => leaderLines(leader.output(), 'leader.migration-end').find((l) => l['vm'] === uuid), 120_000, 100);
+  t.like(end, { outcome: 'succeeded', from: 'a', to: 'b' }, JSON.stringify(end));
+  await waitFor('the session to resume on b', () => b.lines().some((l) => l.event === 'guest.session' && l.vm === uuid && l.change === 'resumed-from-handover'), 60_000, 100);
+  t.regex(await b.host.virsh('domstate', vm.spec.name), /running/);
+  const outcome = await waitFor('the decision\'s outcome in the journal', () => leaderLines(leader.output(), 'leader.outcome').find((l) => l['id'] === decision['id']), 30_000, 100);
+  t.like(outcome, { outcome: 'succeeded' }, JSON.stringify(outcome));
+  await streamIntact(t, vm, [a, b], b);
   ok = true;
 });
