@@ -7,8 +7,8 @@ import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { loadAssets } from '../../src/daemons/leader/dashboard/serve.js';
-import { tempDir } from '../support/proc.js';
-import { call, startCluster, uuidOf } from '../leader-http/support.js';
+import { tempDir, waitFor } from '../support/proc.js';
+import { call, startCluster, uuidOf, type NamedHost } from '../leader-http/support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HOSTILE = '<img src=x id=pwn onerror="window.pwned=1">';
@@ -47,6 +47,20 @@ test('the dashboard shows hosts, VMs, decisions and the power chart, and updates
   t.is(await page.locator(`#vms tbody tr[data-vm="${uuidOf(2)}"] td`).first().innerText(), HOSTILE);
   t.is(await page.locator('#pwn').count(), 0);
   t.is(await page.evaluate('window.pwned'), undefined);
+
+  // A migration appears with its progress, then its end, without a reload.
+  const mig = await call<{ done: boolean; reason: string }>(c.url, 'POST', `/api/vms/${uuidOf(3)}/migrate`, { to: 'h1' });
+  t.true(mig.body.done, mig.body.reason);
+  const src = c.hosts.get('h2') as NamedHost;
+  await waitFor('the migrate order', () => src.orders.length === 1);
+  const order = src.orders[0] as NamedHost['orders'][number];
+  await src.link.migrationStatus({ migrationId: order.migrationId, vm: uuidOf(3), to: 'h1', state: 'running', progress: 0.4, elapsedMs: 300 });
+  const row = page.locator(`#migrations tbody tr[data-migration="${order.migrationId}"]`);
+  await row.locator('progress').waitFor({ timeout: 10_000 });
+  await page.waitForFunction(`document.querySelector('#migrations tbody tr[data-migration="${order.migrationId}"] progress')?.value === 0.4`);
+  t.regex(await row.innerText(), /h2 → h1\s+running/);
+  await src.link.migrationStatus({ migrationId: order.migrationId, vm: uuidOf(3), to: 'h1', state: 'succeeded', elapsedMs: 900 });
+  await row.locator('.badge.succeeded').waitFor({ timeout: 10_000 });
 
   // A new decision appears without a reload.
   const before = await page.locator('#decisions tbody tr').count();

@@ -8,7 +8,7 @@ import { startHttp, type HttpOptions, type HttpServer } from '../../src/daemons/
 import { startLeader, type Leader } from '../../src/daemons/leader/leader.js';
 import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
 import { systemClock } from '../../src/adapters/clock.js';
-import { LeaderLink } from '../../src/adapters/leader-link/link.js';
+import { LeaderLink, type MigrateCommand } from '../../src/adapters/leader-link/link.js';
 import { unixConnector } from '../../src/mchannel/index.js';
 import type { HostUpdate } from '../../src/protocol/leader.js';
 import { leaderConfig, quiet, registered, registration, uuidOf, type TestHost, type TestVm } from '../leader-daemon/support.js';
@@ -23,7 +23,13 @@ export interface NamedVm extends TestVm { readonly name?: string }
  * A host daemon's real LeaderLink on the leader's unix socket (a unix peer names no host: the
  * registration does), reporting its VMs (with names) every 50 ms.
  */
-export function startHost(t: Teardown, socket: string, host: string, vms: NamedVm[]): TestHost {
+export interface NamedHost extends TestHost {
+  /** The migrate commands the leader sent (accepted: the test reports their progress). */
+  readonly orders: MigrateCommand[];
+}
+
+export function startHost(t: Teardown, socket: string, host: string, vms: NamedVm[]): NamedHost {
+  const orders: MigrateCommand[] = [];
   const state = { watts: 150, vms, budgetWatts: 0 };
   const budgets: number[] = [];
   const commands: string[] = [];
@@ -36,9 +42,14 @@ export function startHost(t: Teardown, socket: string, host: string, vms: NamedV
     registration: () => registration(host), update,
     onBudget: (w) => { budgets.push(w); state.budgetWatts = w; }, onConnection: () => {}, onCommand: (op) => commands.push(op),
     heartbeatMs: 200, deadAfterMs: 1000,
+    commands: {
+      migrate: (c) => { orders.push(c); return { done: true }; },
+      abortMigration: () => ({ done: true }),
+      powerOff: () => ({ done: false, reason: 'test hosts stay on' }),
+    },
   });
   t.teardown(() => link.stop());
-  return { link, budgets, state, commands };
+  return { link, budgets, state, commands, orders };
 }
 
 /** A term someone else holds: this leader stays a standby that names `leaderId`. */
@@ -53,7 +64,7 @@ export interface Cluster {
   readonly leader: Leader;
   readonly http: HttpServer;
   readonly url: string;
-  readonly hosts: Map<string, TestHost>;
+  readonly hosts: Map<string, NamedHost>;
   readonly cfg: LeaderConfig;
 }
 
@@ -74,7 +85,7 @@ export async function startCluster(t: Teardown, o: ClusterOptions = {}): Promise
   t.teardown(() => leader.stop());
   const http = await startHttp(leader, { host: '127.0.0.1', port: 0, log: quiet, registry: leader.registry as Registry, ...o.http });
   t.teardown(() => http.close());
-  const hosts = new Map<string, TestHost>();
+  const hosts = new Map<string, NamedHost>();
   for (const [name, vms] of Object.entries(o.hosts ?? {})) hosts.set(name, startHost(t, leader.address, name, vms));
   if (o.standbyOf === undefined) {
     for (const h of hosts.values()) await registered(h);
