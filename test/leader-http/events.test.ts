@@ -92,3 +92,14 @@ test('streams beyond the limit are refused with 503', async (t) => {
   t.teardown(() => again.close());
   t.is(again.res.statusCode, 200);
 });
+
+test('an event that does not serialise is skipped and counted, never thrown into the leader', async (t) => {
+  const c = await startCluster(t);
+  const s = await openStream(c.url);
+  t.teardown(() => s.close());
+  t.notThrows(() => c.leader.events.emit('power', { at: 1, clusterWatts: 10n as unknown as number, clusterBudgetWatts: 1 }));
+  t.is(c.http.sse.counters.unserialisable, 1);
+  c.leader.events.emit('power', { at: -7, clusterWatts: 1, clusterBudgetWatts: 2 });
+  await waitFor('the next event', () => s.text().includes('"at":-7'));
+  t.pass();
+});

@@ -27,6 +27,8 @@ export interface SseCounters {
   sent: number;
   /** Streams refused because maxClients were open. */
   refused: number;
+  /** Events that could not be turned into JSON (skipped). */
+  unserialisable: number;
 }
 
 interface Client {
@@ -38,7 +40,7 @@ interface Client {
 }
 
 export class SseHub {
-  readonly counters: SseCounters = { dropped: 0, sent: 0, refused: 0 };
+  readonly counters: SseCounters = { dropped: 0, sent: 0, refused: 0, unserialisable: 0 };
   private readonly clients = new Set<Client>();
   private readonly keepAlive: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
@@ -51,7 +53,18 @@ export class SseHub {
     this.maxQueueBytes = opts.maxQueueBytes ?? 4 << 20;
     this.maxClients = opts.maxClients ?? 64;
     const handlers = SSE_EVENTS.map((name) => {
-      const h = (data: unknown): void => this.broadcast(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      // A listener must never throw into the leader's emit: an event that does not serialise is
+      // counted and skipped.
+      const h = (data: unknown): void => {
+        let json: string;
+        try {
+          json = JSON.stringify(data);
+        } catch {
+          this.counters.unserialisable++;
+          return;
+        }
+        this.broadcast(`event: ${name}\ndata: ${json}\n\n`);
+      };
       api.events.on(name, h);
       return [name, h] as const;
     });
