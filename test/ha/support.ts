@@ -81,12 +81,18 @@ export async function budgetsTaken(h: Host): Promise<number> {
  * than `before`, running under the leader's budget; returns when it registered (epoch ms).
  */
 export async function servedBy(h: Host, token: number, before: number, timeoutMs = 20_000): Promise<number> {
-  const reg = await waitFor(`h1 registered with token ${token}`, () => registrations(h).find((r) => r.token === token), timeoutMs, 20);
-  await waitFor(`h1 under a budget from the leader with token ${token}`, async () => {
-    const s = await h.status();
-    return s.power?.budgetSource === 'leader' && (s.counters['leader_budgets'] ?? 0) > before;
-  }, timeoutMs, 50);
-  return reg.time;
+  try {
+    const reg = await waitFor(`h1 registered with token ${token}`, () => registrations(h).find((r) => r.token === token), timeoutMs, 20);
+    await waitFor(`h1 under a budget from the leader with token ${token}`, async () => {
+      const s = await h.status();
+      return s.power?.budgetSource === 'leader' && (s.counters['leader_budgets'] ?? 0) > before;
+    }, timeoutMs, 50);
+    return reg.time;
+  } catch (err) {
+    // What the host saw of its leaders, for the failure message.
+    const seen = h.mvm.proc.output().split('\n').filter((l) => /"part":"leader"/.test(l) && !/update not sent/.test(l)).slice(-15).join('\n');
+    throw new Error(`${(err as Error).message}\nhost h1, last leader lines:\n${seen}`);
+  }
 }
 
 /** A TCP proxy to `target` (host:port) that can be frozen: a network partition for one process. */
