@@ -211,8 +211,15 @@ function listen() {
   const on = (name, fn) => es.addEventListener(name, (ev) => {
     try { fn(JSON.parse(ev.data)); queueRender(); } catch (err) { console.warn('bad event', name, err); }
   });
-  es.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
-  es.onerror = () => { live.textContent = 'reconnecting'; live.className = 'live off'; };
+  let wasDown = false;
+  es.onopen = () => {
+    live.textContent = 'live';
+    live.className = 'live on';
+    // Events sent while the stream was down are lost: read the state again.
+    if (wasDown) loadAll().catch((err) => console.warn(err));
+    wasDown = false;
+  };
+  es.onerror = () => { wasDown = true; live.textContent = 'reconnecting'; live.className = 'live off'; };
   on('decision', (d) => {
     state.decisions.set(d.id, d);
     state.fresh.add(d.id);
