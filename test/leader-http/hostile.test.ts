@@ -75,6 +75,11 @@ test('random bodies on every action route never get a 5xx and the server keeps s
     const r = await call<ErrorBody>(c.url, 'POST', path, { dryRun: true });
     return r.status >= 400 && r.status < 500 && typeof r.body.error?.message === 'string';
   }), { numRuns: 200 });
+  const query = fc.dictionary(fc.constantFrom('limit', 'before', 'x', ''), fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String), fc.double().map(String)), { maxKeys: 3 });
+  await fc.assert(fc.asyncProperty(fc.constantFrom('/api/decisions', '/api/migrations'), query, async (path, q) => {
+    const r = await call<ErrorBody>(c.url, 'GET', `${path}?${new URLSearchParams(q).toString()}`);
+    return r.status === 200 ? Array.isArray(r.body) : r.status === 400 && r.body.error.message.startsWith('querystring');
+  }), { numRuns: 200 });
   t.true(answered >= 300);
   const status = await call(c.url, 'GET', '/api/status');
   t.is(status.status, 200);
