@@ -49,7 +49,11 @@ export async function startLeaderProcess(t: Teardown, s: LeaderSpec): Promise<St
 
 /** The token of the first `leader.elected` line at or after `since` (epoch ms). */
 export async function electedAfter(p: Started, since: number, timeoutMs = 15_000): Promise<LogLine & { token: number }> {
-  return await waitFor(`${p.pid} elected`, () => lines(p, 'leader.elected').find((l) => l.time >= since), timeoutMs, 20) as LogLine & { token: number };
+  try {
+    return await waitFor(`${p.pid} elected`, () => lines(p, 'leader.elected').find((l) => l.time >= since), timeoutMs, 20) as LogLine & { token: number };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nits last lines:\n${p.output().split('\n').slice(-12).join('\n')}`);
+  }
 }
 
 export interface Host { readonly mvm: MvmProcess; status(): Promise<MvmStatus> }
