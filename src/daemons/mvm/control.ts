@@ -82,7 +82,7 @@ export async function startControlServer(path: string, status: () => unknown, ac
       return;
     }
     counters.badRequests++;
-    reply(sock, { error: { code: 'INVALID_INPUT', message: `control request: op: expected "status" or "request-migration", got ${JSON.stringify(op)?.slice(0, 40) ?? 'nothing'}` } });
+    reply(sock, { error: { code: 'INVALID_INPUT', message: `control request: op: expected "status", got ${JSON.stringify(op)?.slice(0, 40) ?? 'nothing'} (ops: status, request-migration)` } });
   };
   const migrationRequest = (sock: Socket, req: { vm?: unknown; reason?: unknown }): void => {
     const act = actions.requestMigration;
