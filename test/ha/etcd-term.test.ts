@@ -111,6 +111,9 @@ test.serial('with a TTL of 3 s a leader cut off from etcd deposes itself before 
   // Before the TTL ran out (and well before the client's own detection, about TTL + 1 s).
   t.true(ms < 3000, `${ms} ms`);
   t.true(a.counters.leaseCheckFailures >= 1);
+  const stopAt = performance.now();
+  await a.stop();
+  t.true(performance.now() - stopAt < 4500, 'stop() does not hang on an unreachable etcd');
 });
 
 test.serial('with a TTL under 3 s a leader cut off from etcd is deposed within about TTL + 1 s', async (t) => {

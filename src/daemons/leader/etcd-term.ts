@@ -50,6 +50,8 @@ export interface EtcdTermCounters {
 
 /** Watchdog tick, ms. */
 const TICK_MS = 250;
+/** Longest wait for the lease revocation at stop(), ms. */
+const STOP_WAIT_MS = 2000;
 
 export class EtcdTerm implements TermSource {
   readonly events = new EventEmitter<TermEvents>();
@@ -107,10 +109,12 @@ export class EtcdTerm implements TermSource {
     clearInterval(this.watchdog);
     clearTimeout(this.observeTimer);
     this.endGuard();
-    await this.election.resign();
+    // Revoking the lease hands over at once; with etcd unreachable it would hang: the lease then
+    // simply expires after the TTL.
+    await within(this.election.resign(), STOP_WAIT_MS);
     const obs = this.observer;
     this.observer = undefined;
-    await obs?.cancel().catch(() => undefined);
+    if (obs) await within(obs.cancel().catch(() => undefined), STOP_WAIT_MS);
     this.setLeader(undefined);
     this.client.close();
   }
@@ -249,6 +253,13 @@ export class EtcdTerm implements TermSource {
     this.leaderId = who;
     this.events.emit('leader', who);
   }
+}
+
+/** Waits for p, at most ms. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
 }
 
 function clientOptions(cfg: EtcdTermConfig): IOptions {
