@@ -130,3 +130,16 @@ test('an operator migration to a named host is journaled and ordered; to an unkn
   await waitFor('the order', () => src.orders.length === 1);
   t.false((await leader.migrate(VM, 'h2', { dryRun: false })).done, 'already migrating');
 });
+
+test('requests from several hosts at once are all planned (they share the passes) and each gets its command', async (t) => {
+  const { leader, hub } = await startTestLeader(t, await leaderConfig(t, { cluster: { budgetWatts: 3000 } }));
+  const a = migratingHost(t, hub, 'h1', [{ uuid: uuidOf(1), cpuUtil: 0.5 }]);
+  const b = migratingHost(t, hub, 'h2', [{ uuid: uuidOf(2), cpuUtil: 0.5 }]);
+  const c = migratingHost(t, hub, 'h3', []);
+  for (const h of [a, b, c]) await registered(h);
+  await waitFor('both VMs listed', () => leader.vms().length === 2);
+  await Promise.all([a.link.requestMigration(uuidOf(1), 20, 'over budget'), b.link.requestMigration(uuidOf(2), 20, 'over budget')]);
+  await waitFor('both commands', () => a.orders.length === 1 && b.orders.length === 1);
+  t.is(leader.status().migrationsInFlight, 2);
+  t.is(leader.decisions({ limit: 50 }).filter((d) => d.kind === 'migrate-vm').length, 2);
+});

@@ -21,6 +21,8 @@ const MAX_QUEUED_REQUESTS = 1024;
 export class Planner {
   private queue: MigrationRequest[] = [];
   private chain: Promise<unknown> = Promise.resolve();
+  /** A real pass queued behind the running one, not started yet. */
+  private waiting: Promise<ActionAnswer> | undefined;
   /** Host id -> the power-off decision waiting for the host to go. */
   private readonly poweringOff = new Map<string, number>();
   /** Requests dropped because the queue was full. */
@@ -51,9 +53,17 @@ export class Planner {
     return { accepted: false, reason: blocked ? `VM ${req.vm} may not move now (${blocked})` : `no destination for ${req.vm} passes the filters and stability rules` };
   }
 
-  /** One pass now (after any running one). */
+  /**
+   * One pass now (after any running one). Real passes asked for while one is waiting to start
+   * share it: a burst of host requests costs one pass after the running one, not one each.
+   */
   pass(opts: { dryRun: boolean }): Promise<ActionAnswer> {
-    const next = this.chain.then(() => this.run(opts));
+    if (!opts.dryRun && this.waiting) return this.waiting;
+    const next = this.chain.then(() => {
+      if (!opts.dryRun) this.waiting = undefined;
+      return this.run(opts);
+    });
+    if (!opts.dryRun) this.waiting = next;
     this.chain = next.catch(() => undefined);
     return next;
   }
