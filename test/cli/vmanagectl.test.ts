@@ -65,9 +65,9 @@ test('actions take --dry-run, answer what they did, and exit 3 when the leader r
   t.regex(drain.out, /^done: /);
   t.is(c.leader.hosts().find((h) => h.id === 'h2')?.state, 'draining');
   t.is((await ctl(['undrain', 'h2', ...L])).code, 0);
-  const migrate = await ctl(['migrate', uuidOf(3), '--to', 'h2', ...L]);
-  t.is(migrate.code, 3, 'a VM already on h2 cannot go to h2');
-  t.regex(migrate.out, /^refused: .*already runs on h2/);
+  const migrate = await ctl(['migrate', uuidOf(1), '--to', 'h1', ...L]);
+  t.is(migrate.code, 3, 'a VM already on h1 cannot go to h1');
+  t.regex(migrate.out, /^refused: .*already runs on h1/);
   const plan = await ctl(['plan', '--dry-run', ...L]);
   t.is(plan.code === 0 || plan.code === 3, true, plan.err);
   t.regex(plan.out, /^\(dry run\) /);
