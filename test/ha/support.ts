@@ -58,14 +58,14 @@ export async function electedAfter(p: Started, since: number, timeoutMs = 15_000
 
 export interface Host { readonly mvm: MvmProcess; status(): Promise<MvmStatus> }
 
-/** One host daemon h1 whose leader endpoints are the given sockets, in that order. */
-export async function startHost(t: Teardown, sockets: readonly string[]): Promise<Host> {
+/** One host daemon h1 whose leader endpoints are the given sockets (or mvm endpoint objects), in that order. */
+export async function startHost(t: Teardown, endpoints: readonly (string | Record<string, unknown>)[]): Promise<Host> {
   const pd = await startPowerd(t);
   const lv = await startLibvirt(t);
   const mvm = await startMvmDaemon(t, lv, {
     host: 'h1',
     power: powerSection(pd.address, 0.5, { budget: { watts: 200, safeWatts: 150 } }),
-    leader: { endpoints: sockets.map((unix) => ({ unix })), updateMs: 200, migrationUri: 'test+tcp://h1/default', platformRoot: null },
+    leader: { endpoints: endpoints.map((e) => (typeof e === 'string' ? { unix: e } : e)), updateMs: 200, migrationUri: 'test+tcp://h1/default', platformRoot: null },
   });
   return { mvm, status: async () => await requestStatus(mvm.control) as MvmStatus };
 }
