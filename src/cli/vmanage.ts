@@ -67,7 +67,7 @@ export function buildProgram(): Command {
     .option('--hosts <n>', 'simulated hosts (2..64)', intArg(2, 64), DEMO_DEFAULTS.hosts)
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', intArg(1, 86_400))
     .option('--json', 'print the final summary as one JSON object on stdout (narration goes to stderr)')
-    .option('--workload <path>', `PlanetLab trace CSV (default: ${'/work/shared/data/planetlab/20110303.csv'} if present, else synthetic)`)
+    .option('--workload <path>', 'PlanetLab trace CSV or synthetic[:VMS[:SEED]] (default: /work/shared/data/planetlab/20110303.csv if present, else synthetic)')
     .option('--step-ms <ms>', 'wall time of one 5-minute trace step', intArg(200, 600_000), DEMO_DEFAULTS.stepMs)
     .option('--vms-per-host <n>', 'VMs per host (1..8)', intArg(1, 8), DEMO_DEFAULTS.vmsPerHost)
     .option('--port <port>', 'dashboard port (the first free one from here)', intArg(1, 65535), DEMO_DEFAULTS.httpPort)

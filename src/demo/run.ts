@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { systemClock } from '../adapters/clock.js';
 import { loadWorkload, type Workload } from '../sim/workload.js';
-import { syntheticWorkload } from '../sim/synthetic.js';
+import { parseSyntheticSpec, syntheticWorkload } from '../sim/synthetic.js';
 import { controlSocket, demoPaths, leaderConfig, mvmConfig, writeJson, type DemoPaths } from './configs.js';
 import { Narrator } from './narrate.js';
 import { daemonEntry, firstFreePort, startChild, type Child } from './procs.js';
@@ -27,7 +27,8 @@ export interface DemoOptions {
   /** Stop after this many seconds; undefined: until Ctrl-C / SIGTERM. */
   readonly durationS?: number;
   readonly json: boolean;
-  /** Trace file (PlanetLab CSV) or undefined: the default day if present, else synthetic. */
+  /** Trace file (PlanetLab CSV), synthetic[:VMS[:SEED]], or undefined: the default day if
+   *  present, else the built-in synthetic day. */
   readonly workload?: string;
   /** Wall time of one 300 s trace step, ms. */
   readonly stepMs: number;
@@ -44,6 +45,8 @@ export interface DemoOptions {
 export const DEMO_DEFAULTS: DemoOptions = { hosts: 4, json: false, stepMs: 3000, vmsPerHost: 2, httpPort: 8470, keep: false, noLeader: false };
 
 function workloadFor(o: DemoOptions): Workload {
+  const synthetic = o.workload ? parseSyntheticSpec(o.workload) : undefined;
+  if (synthetic) return syntheticWorkload(synthetic);
   if (o.workload) return loadWorkload(o.workload);
   return existsSync(DEFAULT_TRACE) ? loadWorkload(DEFAULT_TRACE) : syntheticWorkload({ vms: 400, intervals: 288, seed: 1 });
 }
