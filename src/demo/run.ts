@@ -78,7 +78,7 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     if (s) stamp(s);
   };
   const watch = (c: Child): void => {
-    void c.exited.then((code) => { if (!stopping) failed ??= `${c.name} exited with ${code}:\n${c.tail()}`; wake(); });
+    void c.exited.then((code) => { if (!stopping) failed ??= `${c.name} exited with ${code ?? c.child.signalCode}:\n${c.tail()}`; wake(); });
   };
   let stopping = false;
   let wake: () => void = () => {};

@@ -17,3 +17,20 @@ test('the demo runs real host daemons on the world, narrates their decisions and
   t.true(summary.budgetViolationPct >= 0 && summary.budgetViolationPct < 100);
   t.is(summary.migrations, 0, 'no leader: nothing migrates');
 });
+
+test('a host daemon that dies ends the demo early, says which one, and the others are still stopped', async (t) => {
+  const lines: string[] = [];
+  let killed = false;
+  const summary = await runDemo({ ...DEMO_DEFAULTS, hosts: 2, durationS: 60, stepMs: 1000, noLeader: true }, (l) => {
+    lines.push(l);
+    const pids = /host daemons up \(pids (\d+), (\d+)\)/.exec(l);
+    if (pids && !killed) {
+      killed = true;
+      process.kill(Number(pids[2]), 'SIGKILL');
+    }
+  });
+  t.true(killed, lines.join('\n'));
+  t.regex(summary.failed ?? '', /^host-2 exited with SIGKILL/);
+  t.true(summary.durationS < 40, `stopped early (${summary.durationS} s)`);
+  for (const pid of summary.pids) t.false(pidAlive(pid), `pid ${pid} still alive`);
+});
