@@ -77,7 +77,7 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
     const port = await freePort();
     writeFileSync(join(dir, 'leader.json'), JSON.stringify({
       id: 'bench', listen: { tls: { host: '127.0.0.1', port, ca: join(dir, 'ca.crt'), cert: join(dir, 'leader.crt'), key: join(dir, 'leader.key') } },
-      store: { path: ':memory:' }, cluster: { budgetWatts: hosts * 200 }, failure: { hostTimeoutMs: 15_000 }, log: { level: 'warn' },
+      store: { path: ':memory:' }, http: { port: 0 }, cluster: { budgetWatts: hosts * 200 }, failure: { hostTimeoutMs: 15_000 }, log: { level: 'warn' },
     }));
     const leader = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '-c', join(dir, 'leader.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(leader);

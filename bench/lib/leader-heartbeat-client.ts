@@ -50,12 +50,15 @@ function updater(index: number): () => HostUpdate {
  * builds it from PEM at every connect, which is nothing for one host but thousands of parses
  * here, on cores the leader shares.
  */
+/** The last connection failure (VMANAGE_BENCH_DEBUG diagnostics). */
+let lastConnectError = '';
+
 function benchTls(port: number, ctx: SecureContext): Connector {
   return {
     kind: 'tls', target: `127.0.0.1:${port} (leader)`,
     connect: (signal) => new Promise<Connection>((resolve, reject) => {
       const sock = connect({ host: '127.0.0.1', port, secureContext: ctx, servername: 'leader', rejectUnauthorized: true, minVersion: 'TLSv1.2' });
-      const fail = (err: Error): void => { sock.destroy(); reject(err); };
+      const fail = (err: Error): void => { lastConnectError = err.message; sock.destroy(); reject(err); };
       signal?.addEventListener('abort', () => fail(new Error('connect aborted')), { once: true });
       sock.once('error', fail);
       sock.once('secureConnect', () => {
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
     const until = Date.now() + 30_000;
     const b0 = Date.now();
     while (batch.some((l) => !l.registered) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    if (process.env.VMANAGE_BENCH_DEBUG) process.stderr.write(`batch at ${i}: ${Date.now() - b0} ms, ${batch.filter((l) => !l.registered).length} not registered\n`);
+    if (process.env.VMANAGE_BENCH_DEBUG) process.stderr.write(`batch at ${i}: ${Date.now() - b0} ms, ${batch.filter((l) => !l.registered).length} not registered; last connect error: ${lastConnectError}; link counters: ${JSON.stringify(batch.find((l) => !l.registered)?.counters)}\n`);
   }
   clearInterval(progress);
   process.send?.({ op: 'progress', registered: stats().registered, rampDone: true });

@@ -159,7 +159,7 @@ test('the vmanage-leader process moves a VM its host asked to move away, choosin
   const sock = join(dir, 'leader.sock');
   const file = join(dir, 'leader.json');
   writeFileSync(file, JSON.stringify({
-    id: 'cl1', listen: { unix: sock }, store: { path: join(dir, 'leader.db') }, cluster: { budgetWatts: 2000 },
+    id: 'cl1', listen: { unix: sock }, store: { path: join(dir, 'leader.db') }, http: { port: 0 }, cluster: { budgetWatts: 2000 },
     periods: { tickMs: 500, splitMs: 1000, auditMs: 3_600_000 }, log: { level: 'info' },
   }));
   const leader = await startProcess(t as Teardown, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '-c', file], {
