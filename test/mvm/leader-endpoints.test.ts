@@ -1,12 +1,14 @@
 // Several leader endpoints (the leader and its standbys), each a real ChannelServer on a unix
 // socket: an endpoint nobody listens on is skipped, a standby that answers "not the leader" makes
 // the host close that session and register with the next one; the end of a migration reported
-// while no leader was registered is delivered after the next registration.
+// while no leader was registered is delivered after the next registration; the mvm config's
+// endpoint / endpoints forms.
 import test from 'ava';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { systemClock } from '../../src/adapters/clock.js';
 import { LeaderLink } from '../../src/adapters/leader-link/link.js';
+import { leaderEndpoints, parseMvmConfig } from '../../src/daemons/mvm/config.js';
 import { Channel, ChannelServer, unixConnector, unixListener } from '../../src/mchannel/index.js';
 import { leaderFamily, type HostRegister, type HostUpdate, type MigrationStatus } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
@@ -78,3 +80,22 @@ test('a migration end reported without a registered leader reaches the next lead
   t.deepEqual(leader.statuses, [end], 'the end is kept, the progress is not');
   t.deepEqual(standby.statuses, []);
 });
+
+const power = { sensor: { kind: 'sim' }, actuator: { kind: 'powerd' }, model: { idleWatts: 100, peakWatts: 200 }, budget: { safeWatts: 150 } };
+const configCases: [string, Record<string, unknown>, string[] | RegExp][] = [
+  ['one endpoint is a list of one', { endpoint: { unix: '/run/l.sock' } }, ['/run/l.sock']],
+  ['endpoints keep their order', { endpoints: [{ unix: '/run/a.sock' }, { unix: '/run/b.sock' }] }, ['/run/a.sock', '/run/b.sock']],
+  ['both forms at once are refused', { endpoint: { unix: '/run/l.sock' }, endpoints: [{ unix: '/run/a.sock' }] }, /leader: give endpoint or endpoints/],
+  ['neither is refused', {}, /leader: give endpoint or endpoints/],
+  ['an empty list is refused', { endpoints: [] }, /leader.endpoints: /],
+];
+for (const [what, leader, expected] of configCases) {
+  test(`mvm config leader endpoints: ${what}`, (t) => {
+    const raw = { host: 'h1', hypervisor: {}, power, leader };
+    if (expected instanceof RegExp) {
+      t.throws(() => parseMvmConfig(raw), { message: expected });
+      return;
+    }
+    t.deepEqual(leaderEndpoints(parseMvmConfig(raw).leader!).map((e) => ('unix' in e ? e.unix : '')), expected);
+  });
+}
