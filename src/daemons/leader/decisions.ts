@@ -37,10 +37,12 @@ export class DecisionLog {
 
   /** Journals `d` (with the term's token and, when known, its outcome) and announces it. */
   record(at: number, d: LeaderDecision, token: number | undefined, outcome?: string): DecisionView {
-    const id = this.store.recordDecision(at, d, token !== undefined ? String(token) : undefined);
+    const fencingToken = token !== undefined ? String(token) : undefined;
+    const id = this.store.recordDecision(at, d, fencingToken);
     if (outcome !== undefined) this.store.recordOutcome(id, outcome);
     bump(this.byKind, d.kind);
-    const view = this.view(id) as DecisionView;
+    // Built from what was stored, not read back (a split journals thousands at once).
+    const view = decisionView({ id, at, decision: d, ...(fencingToken !== undefined ? { fencingToken } : {}), ...(outcome !== undefined ? { outcome } : {}) });
     this.log.info({ event: 'leader.decision', id, kind: d.kind, target: d.target, value: d.value, from: d.from, to: d.to, policy: d.policy, reason: d.reason, predicted: d.predicted, outcome }, d.reason.text);
     this.events.emit('decision', view);
     return view;
