@@ -79,7 +79,9 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
       id: 'bench', listen: { tls: { host: '127.0.0.1', port, ca: join(dir, 'ca.crt'), cert: join(dir, 'leader.crt'), key: join(dir, 'leader.key') } },
       store: { path: ':memory:' }, http: { port: 0 }, cluster: { budgetWatts: hosts * 200 }, failure: { hostTimeoutMs: 15_000 }, log: { level: 'warn' },
     }));
-    const leader = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '-c', join(dir, 'leader.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // VMANAGE_BENCH_CPU_PROF=DIR: the leader writes a V8 CPU profile there when it exits.
+    const prof = process.env.VMANAGE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.VMANAGE_BENCH_CPU_PROF] : [];
+    const leader = spawn(process.execPath, [...prof, '--import', 'tsx', join(root, 'src/daemons/leader/main.ts'), '-c', join(dir, 'leader.json')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(leader);
     let leaderOut = '';
     leader.stdout?.on('data', (d: Buffer) => { leaderOut = (leaderOut + d.toString()).slice(-4000); });
