@@ -1,7 +1,7 @@
 // Bundles the programs that ship as single files (the guest agent has no runtime dependencies).
 // Entry points are listed here; each one is optional until its source exists.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const entries = [
   { in: 'src/daemons/agent/main.ts', out: 'dist/bundle/vmanage-agent.js', target: 'node18', format: 'esm' },
@@ -15,4 +15,12 @@ for (const e of entries) {
     target: e.target, minify: e.minify ?? false, banner: e.banner === false ? undefined : { js: '#!/usr/bin/env node' },
     legalComments: 'none', logLevel: 'warning',
   });
+}
+
+// The leader's dashboard is plain HTML/JS/CSS that tsc does not copy: put it beside the compiled
+// serve.js, where dashboard/serve.ts looks first (the packages ship it to /usr/lib/vmanage/dashboard).
+const dashboard = 'src/daemons/leader/dashboard';
+if (existsSync(dashboard)) {
+  mkdirSync('dist/daemons/leader/dashboard', { recursive: true });
+  for (const f of ['index.html', 'app.js', 'style.css']) copyFileSync(`${dashboard}/${f}`, `dist/daemons/leader/dashboard/${f}`);
 }

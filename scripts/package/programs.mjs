@@ -88,6 +88,12 @@ export const packages = {
     files: [
       ['packaging/common/sysusers.conf', '/usr/lib/sysusers.d/vmanage-leader.conf', 0o644],
       ['packaging/man/vmanage-leader.8', '/usr/share/man/man8/vmanage-leader.8', 0o644],
+      // The web dashboard (src/daemons/leader/dashboard/serve.ts finds it beside the bundle).
+      ['src/daemons/leader/dashboard/index.html', '/usr/lib/vmanage/dashboard/index.html', 0o644],
+      ['src/daemons/leader/dashboard/app.js', '/usr/lib/vmanage/dashboard/app.js', 0o644],
+      ['src/daemons/leader/dashboard/style.css', '/usr/lib/vmanage/dashboard/style.css', 0o644],
+      ['node_modules/vega/build/vega.min.js', '/usr/lib/vmanage/dashboard/vendor/vega.min.js', 0o644],
+      ['node_modules/vega-lite/build/vega-lite.min.js', '/usr/lib/vmanage/dashboard/vendor/vega-lite.min.js', 0o644],
     ],
     conffiles: [['packaging/vmanage-leader/etc/vmanage/leader.yaml', '/etc/vmanage/leader.yaml', 0o644]],
     docs: ['docs/leader.example.yaml', 'docs/leader.md', 'docs/certificates.md', 'docs/install.md'],
