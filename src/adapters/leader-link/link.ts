@@ -7,6 +7,10 @@
 // Several endpoints (leader + standbys, mchannel/transports/failover.ts): a failed connection
 // attempt moves to the next; a registration refused with "not the leader" closes the channel
 // and, after refusedPauseMs, opens a new one to the next endpoint (a new leader, a new session).
+// So does a registration reply whose token is older than the newest seen (a deposed leader that
+// still answers). A registration that times out or fails is retried on the same session with
+// exponential backoff (registerRetryMs doubling up to registerRetryMaxMs); a session the leader
+// ends (bye: duplicate identity, refused host) is replaced by a new one after refusedPauseMs.
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -47,6 +51,11 @@ export interface LeaderLinkOptions {
   readonly commands?: LeaderCommandHandlers;
   /** Pause before trying the next endpoint after a "not the leader" refusal, ms (default 2000). */
   readonly refusedPauseMs?: number;
+  /** host.register reply timeout, ms (default 5000). */
+  readonly registerTimeoutMs?: number;
+  /** First retry delay after a failed registration, ms (default 1000); doubles up to registerRetryMaxMs (default 30000). */
+  readonly registerRetryMs?: number;
+  readonly registerRetryMaxMs?: number;
   /** Channel timings (tests): heartbeat / dead-after, ms. */
   readonly heartbeatMs?: number;
   readonly deadAfterMs?: number;
@@ -60,8 +69,12 @@ export interface LeaderLinkCounters {
   updates: number;
   budgets: number;
   commands: number;
-  /** Budgets and commands refused for an old fencing token. */
+  /** Budgets, commands and registration replies refused for an old fencing token. */
   staleTokens: number;
+  /** Registration replies from a deposed leader (token older than the newest seen). */
+  deposed: number;
+  /** Sessions the leader ended (bye) that the link replaced with a new one. */
+  sessionsEnded: number;
   /** Commands the host refused (unknown VM, already migrating, power-off not allowed, ...). */
   commandsRefused: number;
   migrationRequests: number;
@@ -74,7 +87,7 @@ const NOT_LEADER = /not the leader/i;
 
 export class LeaderLink {
   readonly counters: LeaderLinkCounters = {
-    registrations: 0, registrationFailures: 0, notLeader: 0, updates: 0, budgets: 0, commands: 0, staleTokens: 0, commandsRefused: 0,
+    registrations: 0, registrationFailures: 0, notLeader: 0, deposed: 0, sessionsEnded: 0, updates: 0, budgets: 0, commands: 0, staleTokens: 0, commandsRefused: 0,
     migrationRequests: 0, migrationStatuses: 0,
   };
   /** Newest fencing token seen; -1 before any. */
@@ -84,6 +97,10 @@ export class LeaderLink {
   private ch: Channel;
   private timer: TimerHandle | undefined;
   private reopen: TimerHandle | undefined;
+  private retry: TimerHandle | undefined;
+  /** Failed registrations in a row on the current session (backoff exponent). */
+  private failuresInRow = 0;
+  private registering = false;
   private stopped = false;
   private updating = false;
   private readonly pending: MigrationStatus[] = [];
@@ -107,6 +124,7 @@ export class LeaderLink {
     });
     ch.events.on('connected', () => void this.register(ch));
     ch.events.on('disconnected', () => this.lost(ch));
+    ch.events.on('closed', ({ error }) => this.ended(ch, error));
     ch.handle('leader.command', (body) => this.command(body as LeaderCommand));
     void this.consume(ch);
     return ch;
@@ -116,6 +134,19 @@ export class LeaderLink {
     if (ch !== this.ch || !this.registered) return;
     this.registered = false;
     this.o.onConnection(false);
+  }
+
+  /** The leader ended the session (bye; our own close has no error): a new session after a pause. */
+  private ended(ch: Channel, error: VmanageError | undefined): void {
+    if (ch !== this.ch || this.stopped || error === undefined) return;
+    this.counters.sessionsEnded++;
+    this.lost(ch);
+    this.retry?.cancel();
+    this.o.log.warn({ err: error.message, endpoint: this.endpoints.target }, 'the leader ended the session: opening a new one after a pause');
+    this.reopen = this.o.clock.setTimer(this.o.refusedPauseMs ?? 2000, () => {
+      if (this.stopped || ch !== this.ch) return;
+      this.ch = this.open();
+    });
   }
 
   /** False (and counted) when `token` is older than the newest seen; otherwise it becomes the newest. */
@@ -129,16 +160,25 @@ export class LeaderLink {
   }
 
   private async register(ch: Channel): Promise<void> {
+    if (this.registering) return;
+    this.registering = true;
+    this.retry?.cancel();
     try {
-      const reply = await ch.request('host.register', this.o.registration(), { timeoutMs: 5000 }) as HostRegisterReply;
+      const reply = await ch.request('host.register', this.o.registration(), { timeoutMs: this.o.registerTimeoutMs ?? 5000 }) as HostRegisterReply;
       if (ch !== this.ch) return;
+      this.failuresInRow = 0;
       if (!reply.accepted) {
         this.counters.registrationFailures++;
         this.o.log.warn({ reason: reply.reason, endpoint: this.endpoints.target }, 'the leader refused the registration');
         if (NOT_LEADER.test(reply.reason ?? '')) this.nextEndpoint(ch);
         return;
       }
-      this.fence(reply.token);
+      if (!this.fence(reply.token)) {
+        this.counters.deposed++;
+        this.o.log.warn({ token: reply.token, newest: this.newestToken, endpoint: this.endpoints.target }, 'registration answered by a deposed leader (old fencing token): trying the next endpoint');
+        this.nextEndpoint(ch, false);
+        return;
+      }
       this.counters.registrations++;
       this.registered = true;
       this.o.onConnection(true);
@@ -146,13 +186,28 @@ export class LeaderLink {
       this.flushPending();
     } catch (err) {
       this.counters.registrationFailures++;
-      this.o.log.warn({ err: String(err) }, 'registration with the leader failed');
+      this.o.log.warn({ err: String(err) }, 'registration with the leader failed: retrying');
+      this.retryRegistration(ch);
+    } finally {
+      this.registering = false;
     }
   }
 
+  /** Registers again on the same session after a backoff (a new connection registers by itself). */
+  private retryRegistration(ch: Channel): void {
+    if (this.stopped || ch !== this.ch) return;
+    const base = this.o.registerRetryMs ?? 1000;
+    const delay = Math.min(this.o.registerRetryMaxMs ?? 30_000, base * 2 ** Math.min(this.failuresInRow, 16));
+    this.failuresInRow++;
+    this.retry = this.o.clock.setTimer(delay, () => {
+      if (!this.stopped && ch === this.ch && ch.state === 'connected' && !this.registered) void this.register(ch);
+    });
+  }
+
   /** This endpoint is not the leader: drop its session, pause, then dial the next one. */
-  private nextEndpoint(ch: Channel): void {
-    this.counters.notLeader++;
+  private nextEndpoint(ch: Channel, notLeader = true): void {
+    if (notLeader) this.counters.notLeader++;
+    this.failuresInRow = 0;
     void ch.close();
     if (this.stopped) return;
     this.reopen = this.o.clock.setTimer(this.o.refusedPauseMs ?? 2000, () => {
@@ -257,6 +312,7 @@ export class LeaderLink {
     this.stopped = true;
     this.timer?.cancel();
     this.reopen?.cancel();
+    this.retry?.cancel();
     await this.ch.close();
   }
 }
