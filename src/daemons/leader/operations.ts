@@ -1,6 +1,8 @@
 // The operator's actions on the leader (LeaderApi): cluster budget, placement of a new VM, an
 // ordered migration, drain / undrain. Each one answers what it did or, with dryRun, what it would
-// do against the current state, changing nothing. Decisions come from the domain (placeVm,
+// do against the current state, changing nothing. The cluster budget set at runtime is stored
+// (budgets table, key CLUSTER_BUDGET_KEY, with the change as its reason) and wins over the
+// configured one when the leader starts again. Decisions come from the domain (placeVm,
 // destinationFor, splitBudget); this file checks the request, journals and carries them out.
 import { randomUUID } from 'node:crypto';
 import { trustRank, type VmRequest } from '../../domain/cluster.js';
@@ -12,6 +14,9 @@ import { budgetDecision, computeSplit } from './budgets.js';
 import { dryRunView } from './decisions.js';
 import type { LeaderCore } from './leader.js';
 
+/** Budgets-table key of the cluster budget: '' is no host's name (host names have 1..64 characters). */
+export const CLUSTER_BUDGET_KEY = '';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function refused(reason: string, dryRun: boolean): ActionAnswer {
@@ -19,7 +24,22 @@ function refused(reason: string, dryRun: boolean): ActionAnswer {
 }
 
 export class Operations {
-  constructor(private readonly l: LeaderCore) {}
+  constructor(private readonly l: LeaderCore) {
+    this.restoreClusterBudget();
+  }
+
+  /** The last cluster budget set at runtime, if any, replaces the configured one. */
+  private restoreClusterBudget(): void {
+    const l = this.l;
+    const last = l.store.budgetHistory(CLUSTER_BUDGET_KEY, 1)[0];
+    if (!last) return;
+    if (!(Number.isFinite(last.watts) && last.watts > 0 && last.watts <= 1e9)) {
+      l.log.warn({ watts: last.watts }, 'stored cluster budget unusable: the configured one applies');
+      return;
+    }
+    l.log.info({ event: 'leader.cluster-budget-restored', watts: last.watts, setAt: last.at, configured: l.cfg.cluster.budgetWatts }, `cluster budget ${last.watts} W (set at runtime; configured ${l.cfg.cluster.budgetWatts} W)`);
+    l.clusterBudgetWatts = last.watts;
+  }
 
   private notLeading(): string | undefined {
     return this.l.token === undefined ? `not the leader; the leader is ${this.l.leaderId ?? 'unknown'}` : undefined;
@@ -38,6 +58,7 @@ export class Operations {
       return { done: true, dryRun: true, reason: `cluster budget ${l.clusterBudgetWatts} W -> ${watts} W would change ${decisions.length} host budget(s)${s.shortfallWatts > 0 ? `; ${s.shortfallWatts.toFixed(0)} W short of the hosts' floors` : ''}`, decisions };
     }
     const before = l.clusterBudgetWatts;
+    l.store.setBudgets(l.clock.now(), new Map([[CLUSTER_BUDGET_KEY, watts]]), `cluster budget ${before} W -> ${watts} W (operator)`);
     l.clusterBudgetWatts = watts;
     const since = l.decisionLog.list({ limit: 1 })[0]?.id ?? 0;
     const s = l.split('cluster-budget', `cluster budget set to ${watts} W`);
