@@ -1,6 +1,6 @@
 // vmanagectl's leader commands (docs/api.md, packaging/man/vmanagectl.1): reads (hosts, vms,
 // budgets, decisions, explain, migrations, status --leader) and actions (budgets set, place,
-// migrate, drain, undrain, plan; each with --dry-run) over the leader's HTTP API. The leader is
+// migrate, drain, undrain, plan, migrations abort; each with --dry-run) over the leader's HTTP API. The leader is
 // --leader URL, else $VMANAGE_LEADER, else http://127.0.0.1:8470. Human tables by default,
 // the API's JSON with --json. Exit status: 0 ok, 1 unreachable / bad answer / not the leader /
 // unknown object, 2 usage or a request the leader calls invalid, 3 the leader refused the action.
@@ -130,11 +130,16 @@ export function registerLeaderCommands(program: Command, io: CtlIo, setExit: (co
       const d = await c.get<DecisionView>(`/api/decisions/${id}`);
       return { json: d, text: f.explainText(d) };
     }));
-  withLeader(program.command('migrations').description('recent and running migrations'), false)
+  withLeader(program.command('migrations').argument('[abort]', '"abort" to abort a running migration').argument('[id]', 'migration id')
+    .description('recent and running migrations, or `migrations abort ID` a running one'), true)
     .option('--limit <n>', 'how many (default 20)', positiveInt('--limit', 1000), 20)
-    .action(run(async (c, o) => {
-      const m = await c.get<MigrationView[]>(`/api/migrations?limit=${(o as Common & { limit: number }).limit}`);
-      return { json: m, text: f.migrationsTable(m) };
+    .action(run(async (c, o, verb?: string, id?: string) => {
+      if (verb === undefined) {
+        const m = await c.get<MigrationView[]>(`/api/migrations?limit=${(o as Common & { limit: number }).limit}`);
+        return { json: m, text: f.migrationsTable(m) };
+      }
+      if (verb !== 'abort' || id === undefined || !/^[0-9]{1,15}$/.test(id)) throw new CtlError('usage: vmanagectl migrations abort ID (a migration id, see vmanagectl migrations)', 2);
+      return answered(await c.send<ActionAnswer>('POST', `/api/migrations/${id}/abort`, dry(o)));
     }));
 }
 

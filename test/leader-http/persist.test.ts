@@ -3,7 +3,7 @@
 // configured one. A dry run stores nothing.
 import test from 'ava';
 import type { Registry } from 'prom-client';
-import { LeaderStore } from '../../src/adapters/store/index.js';
+import { LeaderStore, openDatabase } from '../../src/adapters/store/index.js';
 import { startHttp } from '../../src/daemons/leader/http.js';
 import { startLeader } from '../../src/daemons/leader/leader.js';
 import { CLUSTER_BUDGET_KEY } from '../../src/daemons/leader/operations.js';
@@ -30,6 +30,8 @@ test('the cluster budget set through the API is the budget of the next leader on
   t.teardown(() => second.stop());
   t.is(second.leader.status().clusterBudgetWatts, 640);
   t.is(second.leader.budgets().clusterWatts, 640);
-  const history = new LeaderStore(second.leader.db).budgetHistory(CLUSTER_BUDGET_KEY);
+  const db = openDatabase(cfg.store.path);
+  t.teardown(() => db.close());
+  const history = new LeaderStore(db).budgetHistory(CLUSTER_BUDGET_KEY);
   t.deepEqual(history.map((h) => h.reason), ['cluster budget 1000 W -> 640 W (operator)'], 'the change is journaled, the dry run is not');
 });

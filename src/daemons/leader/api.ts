@@ -159,4 +159,7 @@ export interface LeaderApi {
   /** One decision with its inputs, reason, predicted and actual outcome; undefined if unknown. */
   explain(id: number): DecisionView | undefined;
   migrations(q: { limit: number }): readonly MigrationView[];
+  /** Asks the source host to abort running migration `id` (leader.command abort-migration);
+   *  undefined when there is no such migration. Optional: an API without it answers 501. */
+  abortMigration?(id: number, opts: { dryRun: boolean }): Promise<ActionAnswer | undefined>;
 }

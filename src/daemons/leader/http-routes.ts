@@ -90,5 +90,10 @@ export function registerRoutes(app: FastifyInstance, api: LeaderApi, count: Coun
       return api[verb](req.params.id, { dryRun: req.body.dryRun === true });
     });
   }
+  app.post('/api/migrations/:id/abort', { schema: S.abortMigration, ...action }, async (req: Req<DryRun, { id: string }>, reply) => {
+    if (!api.abortMigration) return refuse(req, reply, { status: 501, reason: 'not-implemented', code: ErrorCodes.Unsupported, message: 'this leader cannot abort migrations' });
+    const a = await api.abortMigration(Number(req.params.id), { dryRun: req.body.dryRun === true });
+    return a ?? notFound(req, reply, `unknown migration ${req.params.id}`);
+  });
   app.post<{ Body: DryRun }>('/api/plan', { schema: S.plan, ...action }, async (req) => api.plan({ dryRun: req.body.dryRun === true }));
 }

@@ -162,4 +162,5 @@ export const routeSchemas = {
   migrate: { params: vmParams, body: migrateBody, response: { 200: actionAnswer, ...errors } },
   drain: { params: hostParams, body: dryRunOnly, response: { 200: actionAnswer, ...errors } },
   plan: { body: dryRunOnly, response: { 200: actionAnswer, ...errors } },
+  abortMigration: { params: decisionParams, body: dryRunOnly, response: { 200: actionAnswer, ...errors } },
 } as const;

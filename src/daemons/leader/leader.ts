@@ -334,6 +334,10 @@ export class LeaderCore implements Leader {
     return this.tracker.views(q.limit);
   }
 
+  abortMigration(id: number, opts: { dryRun: boolean }): Promise<ActionAnswer | undefined> {
+    return this.ops.abortMigration(id, opts);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -3,7 +3,9 @@
 // source host with the destination's libvirt URI; the source reports host.migration-status
 // (running with progress, then succeeded / failed / aborted). The MigrationLedger (stability rules)
 // learns of every start and end. A running migration with no status for migrationTimeoutMs is
-// failed. After a success the VM is listed on the destination at once, and once both hosts have
+// failed. The operator can abort a running migration: a leader.command {op: 'abort-migration'} to
+// the source, whose host.migration-status 'aborted' (or 'succeeded', if it was too late) ends it.
+// After a success the VM is listed on the destination at once, and once both hosts have
 // reported again the decision's actual outcome records their measured power next to the
 // prediction. Units: W, MiB, ms.
 import type { Logger } from 'pino';
@@ -91,6 +93,33 @@ export class MigrationTracker {
     } catch (err) {
       this.finish(m, 'failed', `migrate command not answered: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Asks the source host to abort migration `id`. undefined: no such migration; otherwise whether
+   * the host took the order (the end still comes as its host.migration-status). With dryRun,
+   * only whether it could be asked.
+   */
+  async abort(id: number, dryRun: boolean): Promise<{ done: boolean; reason: string; decisionId?: number } | undefined> {
+    const m = this.inFlight.get(id);
+    if (!m) {
+      const stored = this.d.store.migrations({ limit: 10_000 }).find((r) => r.id === id);
+      return stored ? { done: false, reason: `migration ${id} is ${stored.status}, not running` } : undefined;
+    }
+    const src = this.d.table.get(m.from);
+    const token = this.d.token();
+    const what = `migration ${id} of ${m.vm} ${m.from} -> ${m.to}`;
+    if (token === undefined) return { done: false, reason: 'not the leader', decisionId: m.decisionId };
+    if (!src?.channel) return { done: false, reason: `${what}: source ${m.from} is not connected`, decisionId: m.decisionId };
+    if (dryRun) return { done: true, reason: `${what} would be aborted by ${m.from}`, decisionId: m.decisionId };
+    this.d.log.info({ event: 'leader.migration-abort', id, vm: m.vm, from: m.from, to: m.to }, `aborting ${what}`);
+    try {
+      const reply = await this.d.command(src, { token, op: 'abort-migration', vm: m.vm, migrationId: id });
+      if (!reply.done) return { done: false, reason: `${m.from} refused to abort ${what}: ${reply.reason ?? 'no reason given'}`, decisionId: m.decisionId };
+    } catch (err) {
+      return { done: false, reason: `abort of ${what} not answered: ${(err as Error).message}`, decisionId: m.decisionId };
+    }
+    return { done: true, reason: `${m.from} is aborting ${what}; its end follows as the migration's status`, decisionId: m.decisionId };
   }
 
   /** A host.migration-status from host `source`. */

@@ -123,6 +123,18 @@ export class Operations {
     return { done: true, dryRun: false, reason: d.reason.text, decisions: [l.decisionLog.view(view.id) ?? view] };
   }
 
+  /** Aborts running migration `id` (undefined: no such migration). */
+  async abortMigration(id: number, opts: { dryRun: boolean }): Promise<ActionAnswer | undefined> {
+    const l = this.l;
+    if (!Number.isSafeInteger(id) || id < 0) return undefined;
+    const lead = this.notLeading();
+    if (lead) return refused(lead, opts.dryRun);
+    const r = await l.tracker.abort(id, opts.dryRun);
+    if (!r) return undefined;
+    const d = r.decisionId !== undefined ? l.decisionLog.view(r.decisionId) : undefined;
+    return { done: r.done, dryRun: opts.dryRun, reason: r.reason, decisions: d ? [d] : [] };
+  }
+
   async drain(hostId: string, opts: { dryRun: boolean }, on: boolean): Promise<ActionAnswer> {
     const l = this.l;
     const h = l.table.get(hostId);
