@@ -56,7 +56,7 @@ async function bundle(p, dir) {
 }
 
 /** Files of a shipped module tree that are never needed at run time. */
-const NOT_RUNTIME = /\.(md|markdown|map|ts|mts|cts)$|(^|\/)(\.npmignore|\.travis\.yml|\.eslintrc[^/]*|\.github|\.editorconfig)$|(^|\/)(test|tests|docs?|examples?|benchmarks?)(\/|$)/;
+const NOT_RUNTIME = /\.(md|markdown|map|ts|mts|cts)$|(^|\/)(\.npmignore|\.travis\.yml|\.eslintrc[^/]*|\.github|\.editorconfig)$|(^|\/)(test|tests|docs?|examples?|benchmarks?|\.bin)(\/|$)/;
 /** ... and those of a native addon: its C/C++ sources, build intermediates, static libraries, test addons. */
 const NOT_RUNTIME_NATIVE = /(^|\/)(src|deps)(\/|$)|\.(c|cc|h|gyp|gypi|a|mk)$|(^|\/)build\/(Debug|deps|obj.*|[^/]*Makefile|config\.gypi|Release\/(obj.*|test_extension\.node|\.deps))/;
 
