@@ -77,11 +77,8 @@ echo '<domain type="kvm"><name>vm1</name><uuid>00000000-0000-4000-8000-000000000
 echo "qemu hook (no daemon): exit 0"
 in_root getent passwd vmanage >/dev/null || fail "no vmanage user"
 if [[ " ${names[*]} " == *" vmanage-leader "* ]]; then
-  # KNOWN BUG (src/daemons/leader/main.ts reads package.json at run time, which is not shipped):
-  # it prints "unknown" from the package. Accepted with a warning until main.ts imports the
-  # version the way vmanagectl does; anything else than the version or "unknown" fails.
-  got=$(in_root vmanage-leader --version) && [[ "$got" == "$version" || "$got" == unknown ]] || fail "vmanage-leader --version said '$got', expected $version"
-  [[ "$got" == "$version" ]] || echo "WARN: vmanage-leader --version says '$got' (known bug, see above), expected $version"
+  # The version is bundled in (main.ts imports package.json as vmanagectl does): it must match.
+  got=$(in_root vmanage-leader --version) && [[ "$got" == "$version" ]] || fail "vmanage-leader --version said '$got', expected $version"
   in_root vmanage-leader --config /etc/vmanage/leader.yaml --check-config >/dev/null || fail "the default leader.yaml: $(in_root vmanage-leader --check-config 2>&1)"
   echo "vmanage-leader --version: $got; --check-config of the default /etc/vmanage/leader.yaml: OK"
   printf 'id: t\nlisten: { unix: /run/vmanage/leader.sock }\nstore: { path: /tmp/x.db }\ncluster: { budgetWatts: -1 }\nbogus: 1\n' >"$root/tmp/bad-leader.yaml"

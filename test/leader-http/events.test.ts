@@ -55,7 +55,7 @@ test('a client that stops reading is dropped while a reading client keeps its st
   t.teardown(() => slow.destroy());
   slow.on('error', () => {});
   await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
-  slow.write('GET /api/events HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n\r\n');
+  slow.write(`GET /api/events HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\n\r\n`);
   await waitFor('the slow client is streaming', () => c.http.sse.size === 1);
   slow.pause();
   const fast = await openStream(c.url);

@@ -59,10 +59,18 @@ const rawSchema = z.object({
     host: z.string().min(1).max(255).default('127.0.0.1'),
     port: port.default(8470),
     tls: z.object({ cert: absPath, key: absPath, ca: absPath.optional() }).strict().optional(),
+    /** Names browsers and clients may reach the API and dashboard by (Host header, against DNS
+     *  rebinding) besides localhost and `host`; with tls, absent means no check. */
+    allowedHosts: z.array(z.string().min(1).max(255)).max(256).optional(),
   }).strict().default({ host: '127.0.0.1', port: 8470 }),
   /** POST /api/join on the HTTP API: hosts trade a one-time token for a certificate signed by the
    *  CA in caDir (docs/certificates.md). Absent: no join endpoint. */
-  join: z.object({ caDir: absPath }).strict().optional(),
+  join: z.object({
+    caDir: absPath,
+    /** Names no host may join as: every leader's (and standby's) certificate name. This leader's
+     *  own id is always reserved; list the other leaders here. */
+    reservedNames: z.array(z.string().min(1).max(64)).max(1000).optional(),
+  }).strict().optional(),
   cluster: z.object({
     budgetWatts: z.number().positive().max(1e9),
     /** A host's demand moving by more than this since the last split re-splits at once, W. */

@@ -3,7 +3,9 @@
 // answers 4xx `{error:{code, message}}` naming the field and is counted per route and reason
 // (vmanage_http_rejected_total). Actions are refused with 503 (and who leads) while this leader
 // is not leading. Bodies are at most 64 KiB. Optional: TLS (with client certificates required),
-// the prom-client registry served at /metrics, and the join plugin (POST /api/join).
+// the prom-client registry served at /metrics, and the join plugin (POST /api/join). Requests
+// whose Host is not an allowed name are refused (http-hosts.ts, DNS rebinding); HEAD /api/events
+// answers the stream's headers without opening one.
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { fastify, LogController } from 'fastify';
@@ -14,6 +16,7 @@ import type { LeaderApi } from './api.js';
 import type { LeaderConfig } from './config.js';
 import { dashboardPlugin, type DashboardOptions } from './dashboard/serve.js';
 import { errorReply, rejectionOf, type Rejection } from './http-errors.js';
+import { allowedHostSet, hostCheck } from './http-hosts.js';
 import { registerRoutes } from './http-routes.js';
 import { SseHub, type SseOptions } from './http-sse.js';
 
@@ -41,6 +44,9 @@ export interface HttpOptions {
   readonly sse?: SseOptions;
   /** Serve the dashboard at / (default true; an object says where its files are). */
   readonly dashboard?: boolean | DashboardOptions;
+  /** Names clients may send as Host besides localhost and `host` (http-hosts.ts). Without TLS the
+   *  check always applies; with TLS (the certificate already binds the name) only when given. */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface HttpCounters {
@@ -115,6 +121,12 @@ export async function startHttp(api: LeaderApi, opts: HttpOptions): Promise<Http
     count('unmatched', r);
     return errorReply(reply, r);
   });
+  if (!tls || opts.allowedHosts !== undefined) {
+    app.addHook('onRequest', hostCheck(allowedHostSet(opts.host, opts.allowedHosts), (req, reply, r) => {
+      count(routeOf(req), r);
+      return errorReply(reply, r);
+    }));
+  }
   app.addHook('onResponse', async (req, reply) => {
     requests.inc({ route: routeOf(req), method: req.method, status: String(reply.statusCode) });
   });
@@ -159,6 +171,7 @@ function serveEvents(hub: SseHub, req: FastifyRequest, reply: FastifyReply, coun
     count(routeOf(req), r);
     return errorReply(reply, r);
   }
+  if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-cache').send();
   reply.hijack();
   hub.accept(reply.raw);
   return undefined;
@@ -181,5 +194,5 @@ export function httpOptionsFrom(c: LeaderConfig['http'], log: Logger, extra: Par
     cert: read('cert', c.tls.cert), key: read('key', c.tls.key),
     ...(c.tls.ca !== undefined ? { ca: read('ca', c.tls.ca) } : {}), requireClientCert: c.tls.ca !== undefined,
   } : undefined;
-  return { host: c.host, port: c.port, log, ...(tls ? { tls } : {}), ...extra };
+  return { host: c.host, port: c.port, log, ...(tls ? { tls } : {}), ...(c.allowedHosts !== undefined ? { allowedHosts: c.allowedHosts } : {}), ...extra };
 }

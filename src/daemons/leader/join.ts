@@ -13,8 +13,11 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { CA_CERT, checkCsr, MAX_CSR_BYTES, readCaCert, signCsr } from '../../adapters/pki/ca.js';
 import { CERT_NAME } from '../../adapters/pki/names.js';
-import type { JoinTokens, TokenRefusal } from '../../adapters/pki/tokens.js';
+import { join as pathJoin } from 'node:path';
+import { systemClock } from '../../adapters/clock.js';
+import { JoinTokens, TOKENS_FILE, type TokenRefusal } from '../../adapters/pki/tokens.js';
 import { isVmanageError } from '../../domain/errors.js';
+import type { LeaderConfig } from './config.js';
 
 export interface JoinPluginOptions {
   /** The CA directory (ca.key, ca.crt, tokens.json). */
@@ -111,6 +114,18 @@ export function joinPlugin(opts: JoinPluginOptions): JoinPlugin {
     });
   };
   return Object.assign(plugin, { counters });
+}
+
+/** Names no host may join as: this leader's id and the configured ones (the other leaders'). */
+export function reservedNamesOf(cfg: Pick<LeaderConfig, 'id' | 'join'>): string[] {
+  return [...new Set([cfg.id, ...(cfg.join?.reservedNames ?? [])])];
+}
+
+/** POST /api/join for a configuration that names the CA directory; undefined without one. */
+export function joinPluginFor(cfg: LeaderConfig, log: Logger): JoinPlugin | undefined {
+  if (!cfg.join) return undefined;
+  const tokens = new JoinTokens(pathJoin(cfg.join.caDir, TOKENS_FILE), systemClock);
+  return joinPlugin({ caDir: cfg.join.caDir, tokens, log, reservedNames: reservedNamesOf(cfg) });
 }
 
 /**

@@ -3,41 +3,23 @@
 // (Type=notify, NotifyAccess=all, WatchdogSec=) it sends READY=1 once it listens, WATCHDOG=1 at
 // half the watchdog interval, and STOPPING=1 when asked to stop. It serves the HTTP API, the
 // dashboard and /metrics (http.ts) on cfg.http, with POST /api/join when cfg.join names the CA.
-import { readFileSync } from 'node:fs';
-import { join as pathJoin } from 'node:path';
 import { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { systemClock } from '../../adapters/clock.js';
-import { JoinTokens, TOKENS_FILE } from '../../adapters/pki/tokens.js';
 import { createNotifier } from '../../adapters/systemd/notify.js';
 import { isVmanageError } from '../../domain/errors.js';
+import pkg from '../../../package.json' with { type: 'json' };
 import { loadLeaderConfig, type LeaderConfig } from './config.js';
-import { createEtcdTerm } from './etcd-term.js';
 import { startHttp, httpOptionsFrom } from './http.js';
-import { joinPlugin, registerJoinMetrics, type JoinPlugin } from './join.js';
-import { startLeader, type Leader, type LeaderDeps } from './leader.js';
+import { joinPluginFor, registerJoinMetrics, type JoinPlugin } from './join.js';
+import { startLeader, type Leader } from './leader.js';
+import { termFor } from './metrics.js';
 
 const DEFAULT_CONFIG = '/etc/vmanage/leader.yaml';
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The term source for the configuration: etcd election when configured, else the local term. */
-function termFor(cfg: LeaderConfig, log: Logger): LeaderDeps {
-  const etcd = cfg.etcd;
-  return etcd ? { term: () => createEtcdTerm(etcd, cfg.id, log.child({ part: 'etcd' })) } : {};
-}
-
 /** POST /api/join when the configuration names the CA directory (its metrics join the leader's). */
 function joinFor(cfg: LeaderConfig, leader: Leader, log: Logger): { join?: JoinPlugin } {
-  if (!cfg.join) return {};
-  const join = joinPlugin({ caDir: cfg.join.caDir, tokens: new JoinTokens(pathJoin(cfg.join.caDir, TOKENS_FILE), systemClock), log: log.child({ part: 'join' }), reservedNames: [cfg.id] });
+  const join = joinPluginFor(cfg, log.child({ part: 'join' }));
+  if (!join) return {};
   registerJoinMetrics(leader.registry, join.counters);
   return { join };
 }
@@ -47,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     .description('vmanage Cluster Leader: host registry, power budgets, placement, migration planning')
     .option('-c, --config <path>', 'configuration file (YAML or JSON)', DEFAULT_CONFIG)
     .option('--check-config', 'validate the configuration, print it and exit')
-    .version(version(), '-V, --version')
+    .version(pkg.version, '-V, --version')
     .exitOverride();
   let cfg: LeaderConfig;
   let opts: { config: string; checkConfig?: boolean };
@@ -66,9 +48,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const log = pino({ name: 'vmanage-leader', level: cfg.log.level, base: { leader: cfg.id } });
+  const term = termFor(cfg, log);
   let leader;
   try {
-    leader = await startLeader(cfg, log, termFor(cfg, log));
+    leader = await startLeader(cfg, log, term.deps);
+    term.registerMetrics(leader.registry);
   } catch (err) {
     log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader failed to start');
     return 1;

@@ -4,7 +4,10 @@
 // Everything is read at scrape time from the objects that keep it; nothing is counted twice.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BAD_INPUT_COUNTERS } from '../../mchannel/index.js';
-import type { LeaderCore } from './leader.js';
+import type { Logger } from 'pino';
+import type { LeaderConfig } from './config.js';
+import { EtcdTerm, registerTermMetrics } from './etcd-term.js';
+import type { LeaderCore, LeaderDeps } from './leader.js';
 
 /** A counter whose value follows a monotonic number kept elsewhere. */
 function follow(registry: Registry, name: string, help: string, labelNames: string[], read: () => Iterable<[Record<string, string>, number]>): void {
@@ -76,4 +79,16 @@ function channelBadInput(l: LeaderCore): Iterable<[Record<string, string>, numbe
   add(l.server.counters as unknown as Record<string, number>);
   for (const ch of l.server.channels()) add(ch.counters as unknown as Record<string, number>);
   return labelled(sums, 'kind');
+}
+
+/** The term source for a configuration (etcd election when configured, else the local SQLite
+ *  term) and how to add its counters (vmanage_leader_term_*_total) to the leader's registry. */
+export function termFor(cfg: LeaderConfig, log: Logger): { deps: Pick<LeaderDeps, 'term'>; registerMetrics(registry: Registry): void } {
+  const etcd = cfg.etcd;
+  if (!etcd) return { deps: {}, registerMetrics() {} };
+  let term: EtcdTerm | undefined;
+  return {
+    deps: { term: () => (term = new EtcdTerm(etcd, cfg.id, log.child({ part: 'etcd' }))) },
+    registerMetrics(registry) { if (term) registerTermMetrics(registry, term.counters); },
+  };
 }
