@@ -2,6 +2,7 @@
 // hosts. Small cluster, synthetic workload; each test checks a rule that a wrong wiring breaks.
 import test from 'ava';
 import { createPolicy } from '../../src/sim/policies/index.js';
+import { vmanagePolicy } from '../../src/sim/policies/vmanage.js';
 import type { SimPolicy } from '../../src/sim/policies/types.js';
 import { simulate } from '../../src/sim/run.js';
 import { referenceSetup } from '../../src/sim/setup.js';
@@ -74,10 +75,28 @@ test('uncoordinated threshold migration sees the utilisation a power cap causes;
 
 test('under a budget too tight for the load, the hosts\' violation triggers ask the leader and it moves the VMs they name', (t) => {
   const tight = budgetW * (0.3 / 0.7);
-  const r = simulate({ workload, setup, budgetW: tight, policy: createPolicy('vmanage') });
+  // Placed at the first sample (no type prior) the hosts are packed tightly enough to go over
+  // their budgets on this input, which is what drives the triggers.
+  const r = simulate({ workload, setup, budgetW: tight, policy: vmanagePolicy({ priorSamples: 0 }) });
   const d = r.diagnostics as { host: { triggerRequests: number; overBudgetPeriods: number }; leader: { requestsIgnored: number } };
   t.true(d.host.overBudgetPeriods > 0);
   t.true(d.host.triggerRequests > 0);
   t.true((r.migrationsByReason['host-request'] ?? 0) > 0, JSON.stringify(r.migrationsByReason));
   t.true(d.leader.requestsIgnored < d.host.triggerRequests);
+});
+
+test('placing at time 0 with the type prior uses more hosts than the first sample and fewer than full size', (t) => {
+  const hostsUsed = (opts: Parameters<typeof vmanagePolicy>[0]): number => {
+    const p = vmanagePolicy(opts);
+    let used = 0;
+    simulate({ workload, setup, policy: { ...p, control: (dc, ctx) => {
+      if (ctx.step === 0) used = dc.hostVms.filter((v) => v.length > 0).length;
+      return p.control?.(dc, ctx) ?? 0;
+    } } });
+    return used;
+  };
+  const first = hostsUsed({ priorSamples: 0 });
+  const prior = hostsUsed({});
+  const full = hostsUsed({ fullSizePlacement: true });
+  t.true(first < prior && prior < full, `first sample ${first}, prior ${prior}, full size ${full}`);
 });

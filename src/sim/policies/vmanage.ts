@@ -25,11 +25,26 @@ export function peakWindowSamples(params: MigrationParams, intervalS: number): n
   return Math.max(1, Math.round(params.stability.backoffResetMs / (intervalS * 1000)));
 }
 
+/**
+ * How many samples of its own a VM needs before they outweigh the prior for its type (the mean
+ * observed peak of the VMs of the same size): the 5 samples below which the leader's UtilWindow
+ * does not trust its p95 either (UtilWindow.peak's minSamples). Placement at time 0 and the
+ * planner's destination checks use max(observed, (n x observed + k x prior) / (n + k)), so a VM
+ * the leader barely knows is neither taken at one sample nor at full size. Chosen on this
+ * principle; checked on tuning inputs only (docs/simulator.md).
+ */
+export const PRIOR_SAMPLES = 5;
+
 export interface VmanageOptions {
   readonly params?: MigrationParams;
   readonly windowSamples?: number;
   /** Place VMs at time 0 at full size instead of their declared (first-sample) CPU use. */
   readonly fullSizePlacement?: boolean;
+  /**
+   * Weight of the type prior in a VM's planned peak, in samples (see PRIOR_SAMPLES); 0 plans at
+   * the observed peak alone (and places at the first sample).
+   */
+  readonly priorSamples?: number;
 }
 
 export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
@@ -41,7 +56,7 @@ export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
   let queued: HostRequest[] = [];
 
   function leaderOf(dc: Datacenter): SimLeader {
-    leader ??= new SimLeader(dc, params, opts.windowSamples ?? peakWindowSamples(params, dc.setup.intervalS));
+    leader ??= new SimLeader(dc, params, opts.windowSamples ?? peakWindowSamples(params, dc.setup.intervalS), opts.priorSamples ?? PRIOR_SAMPLES);
     return leader;
   }
 

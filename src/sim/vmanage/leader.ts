@@ -45,6 +45,8 @@ export class SimLeader {
   readonly budgets: Float64Array;
   readonly counters: LeaderCounters = { decisions: {}, requestsIgnored: 0, blockedVms: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, powerOn: 0, powerOff: 0, shed: 0, shortfallPasses: 0 };
   private readonly windows: UtilWindow[];
+  /** Samples seen per VM since it was placed (its declared use counts as the first). */
+  private readonly seen: Uint32Array;
   private readonly migration: MigrationPolicy = migrationPolicy.create();
   private readonly split = budgetPolicy.create();
   private inFlight: InFlight[] = [];
@@ -52,7 +54,8 @@ export class SimLeader {
   private readonly draining = new Set<number>();
 
   /** windowSamples: trace samples in the recent-peak window the planner judges destinations on. */
-  constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number) {
+  constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number, private readonly priorSamples = 0) {
+    this.seen = new Uint32Array(dc.vmCount);
     this.state = Array.from({ length: dc.hostCount }, () => 'on');
     this.stateSince = new Float64Array(dc.hostCount).fill(-1e12);
     this.budgets = Float64Array.from(dc.setup.hosts, (s) => s.power.peakWatts + NO_BUDGET_MARGIN_W);
@@ -67,10 +70,11 @@ export class SimLeader {
   initialPlacement(fullSize: boolean): number {
     const dc = this.dc;
     const index = buildIndex(this.clusterState(0, []));
+    const prior = typeMeans(dc.vmCount, (v) => this.typeOf(v), (v) => (fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number)));
     let unplaced = 0;
     for (let v = 0; v < dc.vmCount; v++) {
       const first = fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number);
-      const req = this.vmRequest(v, first, first);
+      const req = this.vmRequest(v, first, priorPeak(first, 1, this.priorSamples, prior.get(this.typeOf(v)) ?? first));
       const r = placeVm(index, req, this.p.placement);
       if (!r.ok) { unplaced++; continue; }
       addVm(index, r.chosen.load, { ...req, host: r.chosen.load.host.id });
@@ -93,7 +97,9 @@ export class SimLeader {
       if (this.state[h] === 'powering-on') { this.state[h] = 'on'; this.stateSince[h] = nowMs; }
     }
     for (let v = 0; v < dc.vmCount; v++) {
-      if ((dc.vmHost[v] as number) >= 0) (this.windows[v] as UtilWindow).push((dc.demand[v] as number) / (dc.setup.vms[v]?.mips ?? 1));
+      if ((dc.vmHost[v] as number) < 0) continue;
+      (this.windows[v] as UtilWindow).push((dc.demand[v] as number) / (dc.setup.vms[v]?.mips ?? 1));
+      this.seen[v] = (this.seen[v] as number) + 1;
     }
     const vms = this.clusterVms();
     if (budgetW !== undefined) this.splitBudget(nowMs, budgetW, vms);
@@ -179,6 +185,11 @@ export class SimLeader {
     for (const [id, w] of r.budgets) this.budgets[hostIndex(id)] = w;
   }
 
+  /** A VM's type as the leader knows it from the request: its size (MIPS). */
+  private typeOf(v: number): number {
+    return this.dc.setup.vms[v]?.mips ?? 0;
+  }
+
   private vmRequest(v: number, util: number, peak: number): VmRequest {
     const spec = this.dc.setup.vms[v];
     return {
@@ -191,12 +202,20 @@ export class SimLeader {
   clusterVms(): ClusterVm[] {
     const dc = this.dc;
     const vms: ClusterVm[] = [];
+    const observed = new Float64Array(dc.vmCount).fill(Number.NaN);
+    for (let v = 0; v < dc.vmCount; v++) {
+      if ((dc.vmHost[v] as number) < 0) continue;
+      const w = this.windows[v] as UtilWindow;
+      observed[v] = w.peak() ?? w.last() ?? 0;
+    }
+    const prior = typeMeans(dc.vmCount, (v) => this.typeOf(v), (v) => observed[v] as number);
     for (let v = 0; v < dc.vmCount; v++) {
       const h = dc.vmHost[v] as number;
       if (h < 0) continue;
       const w = this.windows[v] as UtilWindow;
       const util = w.last() ?? 0;
-      vms.push({ ...this.vmRequest(v, util, w.peak() ?? util), host: hostId(h) });
+      const obs = observed[v] as number;
+      vms.push({ ...this.vmRequest(v, util, priorPeak(obs, Math.max(1, this.seen[v] as number), this.priorSamples, prior.get(this.typeOf(v)) ?? obs)), host: hostId(h) });
     }
     return vms;
   }
@@ -221,6 +240,30 @@ export class SimLeader {
     }));
     return { at: nowMs, hosts, vms };
   }
+}
+
+/**
+ * The peak the leader plans a VM at after n samples of it: its observed peak shrunk towards the
+ * prior (the mean observed peak of VMs of its type) with the weight of k pseudo-samples,
+ * (n * observed + k * prior) / (n + k), never below the observed peak. k = 0: the observed peak.
+ * Utilisations are fractions 0..1 of the VM's vCPUs.
+ */
+export function priorPeak(observed: number, n: number, k: number, prior: number): number {
+  return k <= 0 ? observed : Math.max(observed, (n * observed + k * prior) / (n + k));
+}
+
+/** Mean of value(v) per key(v) over the VMs whose value is a number. */
+function typeMeans(n: number, key: (v: number) => number, value: (v: number) => number): Map<number, number> {
+  const sum = new Map<number, [number, number]>();
+  for (let v = 0; v < n; v++) {
+    const x = value(v);
+    if (Number.isNaN(x)) continue;
+    const s = sum.get(key(v)) ?? [0, 0];
+    s[0] += x;
+    s[1]++;
+    sum.set(key(v), s);
+  }
+  return new Map([...sum].map(([k, [s, c]]) => [k, s / c]));
 }
 
 function hostId(h: number): string {
