@@ -66,7 +66,8 @@ export class Channel implements AsyncIterable<Incoming> {
       onFrame: (link, f) => this.onFrame(link, f),
       onBadFrame: (_link, detail) => this.events.emit('badFrame', { detail }),
       onClosed: (link, err) => this.onLinkClosed(link, err),
-      currentAck: () => this.core.received,
+      // A heartbeat carries the cumulative ack: a pending delayed ack is then redundant.
+      currentAck: () => this.ackCarried(),
     };
   }
 
@@ -280,6 +281,14 @@ export class Channel implements AsyncIterable<Incoming> {
   private ackSoon(): void {
     if (++this.unackedIn >= this.o.ackEvery) this.sendAck();
     else if (!this.ackTimer) this.ackTimer = this.o.clock.setTimer(this.o.ackDelayMs, () => { this.ackTimer = undefined; this.sendAck(); });
+  }
+
+  /** The ack a heartbeat is about to carry: nothing is left to acknowledge after it. */
+  private ackCarried(): number {
+    this.unackedIn = 0;
+    this.ackTimer?.cancel();
+    this.ackTimer = undefined;
+    return this.core.received;
   }
 
   private sendAck(): void {

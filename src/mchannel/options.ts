@@ -48,7 +48,9 @@ export interface ChannelOptions {
   maxConcurrentRequests?: number;
   /** An ack is sent after this many unacknowledged incoming messages (default 32)... */
   ackEvery?: number;
-  /** ...or this long after the first one (ms, default 5). */
+  /** ...or this long after the first one (ms, default 5), whichever comes first. A heartbeat
+   *  carries the ack too, so a delay longer than heartbeatMs never holds an ack past one. A busy
+   *  server with many peers (the leader) coalesces its acks with a longer delay. */
   ackDelayMs?: number;
   /** Unwritten bytes a stream may hold before the peer counts as not reading. */
   maxWriteBufferBytes?: number;

@@ -73,3 +73,13 @@ test('property: budgets sum to at most the total and stay within floor and cap w
   }), { numRuns: 500 });
   t.pass();
 });
+
+test('a binding total re-budgets only the consumers whose kept budget does not fit (partial hysteresis)', (t) => {
+  // 400 W: targets 100, 90, 100, 100 and 10 W left: 102.5, 92.5, 102.5, 102.5. Every previous
+  // budget is within the 5 W band, but kept they sum to 403 W: only a (3 W over) gives way.
+  const consumers = [c('a', 50, 300, 100), c('b', 50, 300, 90), c('c', 50, 300, 100), c('d', 50, 300, 100)];
+  const previous = new Map([['a', 105.5], ['b', 90.5], ['c', 103.5], ['d', 103.5]]);
+  const r = splitBudget(400, consumers, p, previous);
+  t.deepEqual(obj(r.budgets), { a: 102.5, b: 90.5, c: 103.5, d: 103.5 });
+  t.deepEqual(r.changed, ['a']);
+});

@@ -53,8 +53,8 @@ export function consumersOf(table: HostTable, now: number): BudgetConsumer[] {
   return hostConsumers({ at: now, loads, byHost: new Map(), affinityHome: new Map() });
 }
 
-export function computeSplit(table: HostTable, clusterWatts: number, params: BudgetSplitParams, now: number): SplitOutcome {
-  const consumers = consumersOf(table, now);
+/** consumers: consumersOf(table, now) when the caller has them already (the tick does). */
+export function computeSplit(table: HostTable, clusterWatts: number, params: BudgetSplitParams, now: number, consumers = consumersOf(table, now)): SplitOutcome {
   let keptWatts = 0;
   const previous = new Map<string, number>();
   for (const h of table.hosts.values()) {

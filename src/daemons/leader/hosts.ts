@@ -20,8 +20,12 @@ export interface LiveVm {
   cpuUtil: number;
   sla: 'ok' | 'violated' | 'unknown';
   readonly window: UtilWindow;
-  /** window.peak(), cached until the next sample (the tick and the split both read it). */
+  /** window.peak(), cached (HostTable.update says until when; the tick and the split read it). */
   peak?: number | undefined;
+  /** Number of the last host.update that listed it (HostTable.update). */
+  stamp: number;
+  /** Samples since peak was last computed. */
+  peakAge: number;
 }
 
 export interface LiveHost {
@@ -45,11 +49,16 @@ export interface LiveHost {
   vms: Map<string, LiveVm>;
 }
 
+/** Samples after which a VM's cached peak is recomputed even when no sample went above it. */
+const PEAK_REFRESH = 10;
+
 /** VM attributes a host.update does not carry, until the VM says otherwise. */
 const VM_DEFAULTS = { vcpus: 1, memoryMiB: 0, slaClass: 'silver' as SlaClass };
 
 export class HostTable {
   readonly hosts = new Map<string, LiveHost>();
+  /** host.updates applied: stamps the VMs each one lists. */
+  private updates = 0;
 
   /** Loads the stored hosts (after a restart): lost until they register again. */
   load(records: readonly HostRecord[], onBad: (id: string, err: unknown) => void): void {
@@ -98,24 +107,39 @@ export class HostTable {
     host.capKHz = u.capKHz;
     host.reliability = u.reliability;
     if (u.budgetViolations !== undefined) host.budgetViolations = u.budgetViolations;
+    // In place (no new Map per update): each VM listed is stamped with this update's number;
+    // a second entry with the stamp already set is a duplicate; VMs not listed are dropped after.
+    const stamp = ++this.updates;
+    const vms = host.vms;
     let duplicates = 0;
-    const next = new Map<string, LiveVm>();
+    let listed = 0;
     for (const v of u.vms) {
-      if (next.has(v.uuid)) {
+      let vm = vms.get(v.uuid);
+      if (vm?.stamp === stamp) {
         duplicates++;
         continue;
       }
-      const vm = host.vms.get(v.uuid) ?? { uuid: v.uuid, vcpus: VM_DEFAULTS.vcpus, memoryMiB: VM_DEFAULTS.memoryMiB, cpuUtil: 0, sla: 'unknown', window: new UtilWindow(30) };
+      if (!vm) {
+        vm = { uuid: v.uuid, vcpus: VM_DEFAULTS.vcpus, memoryMiB: VM_DEFAULTS.memoryMiB, cpuUtil: 0, sla: 'unknown', window: new UtilWindow(30), stamp, peakAge: 0 };
+        vms.set(v.uuid, vm);
+      }
+      vm.stamp = stamp;
+      listed++;
       if (v.name !== undefined) vm.name = v.name;
       if (v.vcpus !== undefined) vm.vcpus = v.vcpus;
       if (v.memoryKiB !== undefined) vm.memoryMiB = Math.floor(v.memoryKiB / 1024);
       vm.cpuUtil = v.cpuUtil;
       vm.sla = v.sla;
       vm.window.push(v.cpuUtil);
-      vm.peak = undefined;
-      next.set(v.uuid, vm);
+      // The window's peak (a 95th percentile: a sort per VM) is recomputed when a sample rises
+      // above it (it may have risen), else every PEAK_REFRESH samples: a sample at or under the
+      // peak cannot raise it, so meanwhile the cached one is an upper bound (conservative).
+      if (vm.peak === undefined || !(v.cpuUtil <= vm.peak) || ++vm.peakAge >= PEAK_REFRESH) {
+        vm.peak = undefined;
+        vm.peakAge = 0;
+      }
     }
-    host.vms = next;
+    if (vms.size > listed) for (const [uuid, vm] of vms) if (vm.stamp !== stamp) vms.delete(uuid);
     return duplicates;
   }
 

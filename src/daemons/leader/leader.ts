@@ -11,7 +11,7 @@ import { systemClock } from '../../adapters/clock.js';
 import { LeaderStore, openDatabase, type Db } from '../../adapters/store/index.js';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
-import { consumersToShed } from '../../domain/leader/budget-split.js';
+import { consumersToShed, type BudgetConsumer } from '../../domain/leader/budget-split.js';
 import { migrationPolicy } from '../../domain/leader/index.js';
 import { ChannelServer, type Channel, type ChannelServerOptions, type Listener } from '../../mchannel/index.js';
 import { leaderFamily, type LeaderCommand } from '../../protocol/leader.js';
@@ -28,11 +28,16 @@ import { createLeaderRegistry } from './metrics.js';
 import { MigrationTracker } from './migrations.js';
 import { Operations } from './operations.js';
 import { Planner } from './planner.js';
-import { newLeaderCounters, type LeaderCounters } from './sessions.js';
+import { leaderValidator, newLeaderCounters, type LeaderCounters } from './sessions.js';
 import type { TermSource } from './term.js';
 
 /** Splits asked for by events (registrations) within this long are done once, ms. */
 const SPLIT_COALESCE_MS = 100;
+/** Event-driven splits (registrations, demand shifts) run at most once per this long, ms. */
+const MAX_SPLIT_INTERVAL_MS = 1000;
+/** The leader acknowledges host messages this long after the first unacknowledged one, ms (a
+ *  host holds about one update for replay; its close() waits at most this long for the ack). */
+const LEADER_ACK_DELAY_MS = 4000;
 
 export interface LeaderDeps {
   readonly clock?: Clock;
@@ -173,7 +178,9 @@ export class LeaderCore implements Leader {
     this.events.emit('power', { at: now, clusterWatts, clusterBudgetWatts: this.clusterBudgetWatts });
     if (this.role === 'leader') {
       const consumers = consumersOf(this.table, now);
-      if (this.demandShifted(consumers)) this.split('demand-shifted', 'demand shifted');
+      if (!this.demandShifted(consumers)) return;
+      if (this.splitDueIn(now) === 0) this.split('demand-shifted', 'demand shifted', consumers);
+      else this.requestSplit('demand-shifted', 'demand shifted');
     }
   }
 
@@ -192,17 +199,26 @@ export class LeaderCore implements Leader {
    */
   requestSplit(code: string, why: string): void {
     if (this.timers.has('split-soon') || this.stopped) return;
-    this.timers.set('split-soon', this.clock.setTimer(SPLIT_COALESCE_MS, () => {
+    const delay = Math.max(SPLIT_COALESCE_MS, this.splitDueIn(this.clock.now()));
+    this.timers.set('split-soon', this.clock.setTimer(delay, () => {
       this.timers.delete('split-soon');
       this.split(code, why);
     }));
   }
 
+  /** ms until a split on demand (not the periodic one) may run: splits asked for by events run at
+   *  most once per min(MAX_SPLIT_INTERVAL_MS, tickMs) (at 10,000 hosts a split is milliseconds
+   *  of work plus the journal and the budgets it sends). */
+  private splitDueIn(now: number): number {
+    if (this.lastSplitAt === undefined) return 0;
+    return Math.max(0, this.lastSplitAt + Math.min(MAX_SPLIT_INTERVAL_MS, this.cfg.periods.tickMs) - now);
+  }
+
   /** Splits the cluster budget now and applies (journal, store, leader.budget) what changed. */
-  split(code: string, why: string): SplitOutcome | undefined {
+  split(code: string, why: string, consumers?: BudgetConsumer[]): SplitOutcome | undefined {
     if (this.role !== 'leader' || this.stopped) return undefined;
     const now = this.clock.now();
-    const s = computeSplit(this.table, this.clusterBudgetWatts, this.cfg.params.budget, now);
+    const s = computeSplit(this.table, this.clusterBudgetWatts, this.cfg.params.budget, now, consumers);
     this.lastSplit = s;
     this.lastSplitAt = now;
     this.lastDemand = new Map(s.consumers.map((c) => [c.id, c.demandWatts]));
@@ -358,8 +374,11 @@ export async function startLeader(cfg: LeaderConfig, log: Logger, deps: LeaderDe
     const term = deps.term ? deps.term(db) : new LocalTerm(db, cfg.id);
     listener = deps.listener ?? await listenerFor(cfg.listen);
     const server = new ChannelServer(listener, {
-      role: 'leader', identity: cfg.id, validator: createRegistry(leaderFamily), clock, logger: log.child({ part: 'mchannel' }),
-      whenReplayFull: 'evict', maxSessions: 100_000, ...deps.channel,
+      role: 'leader', identity: cfg.id, validator: leaderValidator(createRegistry(leaderFamily)), clock, logger: log.child({ part: 'mchannel' }),
+      whenReplayFull: 'evict', maxSessions: 100_000,
+      // Hosts send an update a second: one ack per LEADER_ACK_DELAY_MS (or per heartbeat, or
+      // carried by a budget / command) instead of one write per update on every connection.
+      ackDelayMs: LEADER_ACK_DELAY_MS, ackEvery: 16, ...deps.channel,
     });
     const core = new LeaderCore(cfg, log, clock, db, term, server, listener.address);
     await core.start();

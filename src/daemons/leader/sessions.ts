@@ -4,7 +4,7 @@
 // a peer whose bodies keep failing (errorBudget in a row) is disconnected, like one sending bad
 // frames (the channel's own budget). A failing handler never takes the leader down.
 import type { Logger } from 'pino';
-import type { Channel, PeerIdentity } from '../../mchannel/index.js';
+import type { Channel, Checked, MessageValidator, PeerIdentity } from '../../mchannel/index.js';
 import type { HostRegister, HostRegisterReply, HostUpdate, MigrationRequest, MigrationStatus } from '../../protocol/leader.js';
 
 export type BadInputKind =
@@ -99,4 +99,62 @@ export function serveSession(ch: Channel, o: SessionOptions): void {
       }
     }
   })();
+}
+
+// ---- host.update at the boundary, fast ----
+// Every host sends host.update once a second: checking it with its zod schema costs more than
+// the rest of its handling (about 17 µs for 10 VMs). hostUpdateIsPlain accepts only bodies the
+// schema (src/protocol/leader.ts hostUpdate) accepts unchanged: the known fields, each within
+// the schema's bounds, and no other field (zod would strip it). Anything else, including every
+// invalid body, goes to the schema, which gives the verdict and the error message: the fast path
+// can only say "valid as is", never "invalid" (test/leader-daemon/fast-update.test.ts checks
+// it against the schema).
+
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const UPDATE_KEYS = new Set(['ts', 'watts', 'budgetWatts', 'budgetSource', 'capKHz', 'vms', 'reliability', 'budgetViolations']);
+const VM_KEYS = new Set(['uuid', 'name', 'cpuUtil', 'sla', 'vcpus', 'memoryKiB']);
+const BUDGET_SOURCES = new Set(['leader', 'last-known', 'safe', 'config']);
+const SLAS = new Set(['ok', 'violated', 'unknown']);
+
+const num = (x: unknown, min: number, max: number): boolean => typeof x === 'number' && Number.isFinite(x) && x >= min && x <= max;
+const int = (x: unknown, min: number, max: number): boolean => Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max;
+const watts = (x: unknown): boolean => num(x, 0, 1_000_000);
+
+function plainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
+}
+
+function onlyKeys(o: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+  for (const k in o) if (!keys.has(k) || o[k] === undefined) return false;
+  return true;
+}
+
+function plainVm(v: unknown): boolean {
+  if (!plainObject(v) || !onlyKeys(v, VM_KEYS)) return false;
+  if (typeof v['uuid'] !== 'string' || !UUID_RE.test(v['uuid'])) return false;
+  const name = v['name'];
+  if (name !== undefined && (typeof name !== 'string' || name.length < 1 || name.length > 64)) return false;
+  if (!num(v['cpuUtil'], 0, 1) || !SLAS.has(v['sla'] as string)) return false;
+  if (v['vcpus'] !== undefined && !int(v['vcpus'], 1, 4096)) return false;
+  return v['memoryKiB'] === undefined || int(v['memoryKiB'], 0, 2 ** 50);
+}
+
+/** True when the host.update schema accepts body unchanged (false: ask the schema). */
+export function hostUpdateIsPlain(body: unknown): boolean {
+  if (!plainObject(body) || !onlyKeys(body, UPDATE_KEYS)) return false;
+  if (!int(body['ts'], 0, 8.64e15) || (body['watts'] !== undefined && !watts(body['watts'])) || !watts(body['budgetWatts'])) return false;
+  if (!BUDGET_SOURCES.has(body['budgetSource'] as string) || !int(body['capKHz'], 0, Number.MAX_SAFE_INTEGER) || !num(body['reliability'], 0, 1)) return false;
+  if (body['budgetViolations'] !== undefined && !int(body['budgetViolations'], 0, Number.MAX_SAFE_INTEGER)) return false;
+  const vms = body['vms'];
+  if (!Array.isArray(vms) || vms.length > 4096) return false;
+  for (const v of vms) if (!plainVm(v)) return false;
+  return true;
+}
+
+/** The leader's validator: the protocol registry, with host.update's fast path in front. */
+export function leaderValidator(registry: MessageValidator): MessageValidator {
+  return {
+    checkBody: (kind, body): Checked => (kind === 'host.update' && hostUpdateIsPlain(body) ? { ok: true, value: body } : registry.checkBody(kind, body)),
+    checkReply: (kind, body) => registry.checkReply(kind, body),
+  };
 }

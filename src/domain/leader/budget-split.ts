@@ -10,9 +10,10 @@
 //    chosen so the sum is T (max-min fair: a small demand is met in full before a big one grows).
 // 3. What is left goes up to the caps by the same water-filling, so no watt is held back.
 // Hysteresis: with `previous` budgets, a consumer keeps its previous budget while the new one is
-// within hysteresisWatts of it, provided the kept budgets still sum to at most T, except a
-// consumer whose previous budget is under its demand and whose new one is higher: a host short of
-// power gets its raise at once.
+// within hysteresisWatts of it, except a consumer whose previous budget is under its demand and
+// whose new one is higher: a host short of power gets its raise at once. The kept budgets never
+// sum above T: when they would, the consumers keeping the most above their new budget take the
+// new one, largest excess first, until they fit (only those change, not every consumer).
 import { z } from 'zod';
 import { predictLoadWatts, type ClusterIndex } from './cluster-index.js';
 
@@ -75,6 +76,35 @@ function sane(x: number): number {
   return Number.isFinite(x) && x > 0 ? x : 0;
 }
 
+/**
+ * The budgets after hysteresis: a consumer keeps its previous budget while the new one is within
+ * hysteresisWatts of it (not when short of power, see the header). Kept budgets above the new
+ * ones may sum above the total: then the largest such excesses give way first, one consumer at
+ * a time, until the sum fits (the others keep theirs: a binding total does not re-budget every
+ * consumer). O(n log n).
+ */
+function withHysteresis(consumers: readonly BudgetConsumer[], alloc: readonly number[], floors: readonly number[], caps: readonly number[], total: number, p: BudgetSplitParams, previous: ReadonlyMap<string, number>): number[] {
+  let sum = 0;
+  const over: number[] = [];
+  const kept = alloc.map((a, i) => {
+    const prev = previous.get((consumers[i] as BudgetConsumer).id);
+    const shortOfPower = prev !== undefined && prev < sane((consumers[i] as BudgetConsumer).demandWatts) && a > prev;
+    const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && !shortOfPower && prev <= (caps[i] as number) && prev >= (floors[i] as number);
+    const b = keep ? prev : a;
+    if (b > a) over.push(i);
+    sum += b;
+    return b;
+  });
+  if (sum <= total + 1e-6) return kept;
+  over.sort((x, y) => ((kept[y] as number) - (alloc[y] as number)) - ((kept[x] as number) - (alloc[x] as number)));
+  for (const i of over) {
+    if (sum <= total + 1e-6) break;
+    sum -= (kept[i] as number) - (alloc[i] as number);
+    kept[i] = alloc[i] as number;
+  }
+  return kept;
+}
+
 export function splitBudget(totalWatts: number, consumers: readonly BudgetConsumer[], p: BudgetSplitParams, previous?: ReadonlyMap<string, number>): BudgetSplit {
   const total = sane(totalWatts);
   const floors = consumers.map((c) => sane(c.floorWatts));
@@ -85,16 +115,7 @@ export function splitBudget(totalWatts: number, consumers: readonly BudgetConsum
   let left = total - alloc.reduce((a, b) => a + b, 0);
   if (left > 0) left -= fill(alloc, alloc.map((a, i) => Math.max(0, (targets[i] as number) - a)), left);
   if (left > 0) left -= fill(alloc, alloc.map((a, i) => Math.max(0, (caps[i] as number) - a)), left);
-  let result = alloc;
-  if (previous) {
-    const kept = alloc.map((a, i) => {
-      const prev = previous.get((consumers[i] as BudgetConsumer).id);
-      const shortOfPower = prev !== undefined && prev < sane((consumers[i] as BudgetConsumer).demandWatts) && a > prev;
-      const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && !shortOfPower && prev <= (caps[i] as number) && prev >= (floors[i] as number);
-      return keep ? prev : a;
-    });
-    if (kept.reduce((a, b) => a + b, 0) <= total + 1e-6) result = kept;
-  }
+  const result = previous ? withHysteresis(consumers, alloc, floors, caps, total, p, previous) : alloc;
   const budgets = new Map<string, number>();
   const changed: string[] = [];
   consumers.forEach((c, i) => {
