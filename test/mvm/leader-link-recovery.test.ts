@@ -1,6 +1,7 @@
 // The host's leader link recovers by itself, against leaders played by real ChannelServers on unix
 // sockets: a registration that times out or fails is retried on the same session; a session the
-// leader ends (bye) is replaced by a new one after a pause; a registration answered with a token
+// leader ends (bye) is replaced by a new one after a pause that grows while the leader keeps ending
+// them (two hosts claiming one name); a registration answered with a token
 // older than the newest seen comes from a deposed leader: counted, closed, next endpoint.
 import test from 'ava';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ async function leaderAt(t: Teardown, path: string, answer: Answer): Promise<Fake
 function link(t: Teardown, paths: string[]): LeaderLink {
   const l = new LeaderLink({
     connector: paths.map((p) => unixConnector(p)), host: 'h1', clock: systemClock, log, updateMs: 60_000, registration: () => registration, update,
-    onBudget: () => {}, onConnection: () => {}, refusedPauseMs: 50, registerTimeoutMs: 150, registerRetryMs: 20, registerRetryMaxMs: 100,
+    onBudget: () => {}, onConnection: () => {}, refusedPauseMs: 50, endedPauseMs: 50, registerTimeoutMs: 150, registerRetryMs: 20, registerRetryMaxMs: 100,
   });
   t.teardown(() => l.stop());
   return l;
@@ -71,6 +72,23 @@ test('a session the leader ends with a bye is replaced by a new one that registe
   t.is(leader.registers, 2);
   t.is(l.counters.sessionsEnded, 1);
   t.is(l.counters.registrations, 1);
+});
+
+test('two hosts claiming one name take turns ever more slowly, not in a loop', async (t) => {
+  // The leader keeps the newest session of a name and ends the other (as host-link.ts does).
+  let holder: Channel | undefined;
+  const leader = await leaderAt(t, join(await tempDir(t), 'leader.sock'), (_n, ch) => {
+    if (holder && holder !== ch) { const old = holder; setImmediate(() => void old.close()); }
+    holder = ch;
+    return { accepted: true, token: 4 };
+  });
+  const a = link(t, [leader.path]);
+  const b = link(t, [leader.path]);
+  await new Promise((r) => setTimeout(r, 1000));
+  const ends = a.counters.sessionsEnded + b.counters.sessionsEnded;
+  // Pauses of 50, 100, 200, 400 ms... per link: a few ends a second at most, not hundreds.
+  t.true(ends >= 2 && ends <= 12, `${ends} sessions ended in 1 s`);
+  t.true(leader.registers <= ends + 2);
 });
 
 test('a registration answered with an older token is a deposed leader: counted, closed, and the next endpoint is tried', async (t) => {

@@ -10,7 +10,9 @@
 // So does a registration reply whose token is older than the newest seen (a deposed leader that
 // still answers). A registration that times out or fails is retried on the same session with
 // exponential backoff (registerRetryMs doubling up to registerRetryMaxMs); a session the leader
-// ends (bye: duplicate identity, refused host) is replaced by a new one after refusedPauseMs.
+// ends (bye: duplicate identity, refused host) is replaced by a new one after endedPauseMs, doubled
+// for every further end within endedPauseMaxMs of the last (two hosts claiming one name take turns
+// slowly, not in a loop).
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -51,6 +53,9 @@ export interface LeaderLinkOptions {
   readonly commands?: LeaderCommandHandlers;
   /** Pause before trying the next endpoint after a "not the leader" refusal, ms (default 2000). */
   readonly refusedPauseMs?: number;
+  /** Pause before a new session after the leader ended one, ms (default 10000), doubling up to endedPauseMaxMs (default 300000). */
+  readonly endedPauseMs?: number;
+  readonly endedPauseMaxMs?: number;
   /** host.register reply timeout, ms (default 5000). */
   readonly registerTimeoutMs?: number;
   /** First retry delay after a failed registration, ms (default 1000); doubles up to registerRetryMaxMs (default 30000). */
@@ -101,6 +106,9 @@ export class LeaderLink {
   /** Failed registrations in a row on the current session (backoff exponent). */
   private failuresInRow = 0;
   private registering = false;
+  /** Sessions the leader ended in a row (each within endedPauseMaxMs of the last), and when. */
+  private endedInRow = 0;
+  private lastEndedAt = -Infinity;
   private stopped = false;
   private updating = false;
   private readonly pending: MigrationStatus[] = [];
@@ -142,8 +150,13 @@ export class LeaderLink {
     this.counters.sessionsEnded++;
     this.lost(ch);
     this.retry?.cancel();
-    this.o.log.warn({ err: error.message, endpoint: this.endpoints.target }, 'the leader ended the session: opening a new one after a pause');
-    this.reopen = this.o.clock.setTimer(this.o.refusedPauseMs ?? 2000, () => {
+    const now = this.o.clock.now();
+    const max = this.o.endedPauseMaxMs ?? 300_000;
+    this.endedInRow = now - this.lastEndedAt > max ? 0 : this.endedInRow + 1;
+    this.lastEndedAt = now;
+    const pause = Math.min(max, (this.o.endedPauseMs ?? 10_000) * 2 ** Math.min(this.endedInRow, 20));
+    this.o.log.warn({ err: error.message, endpoint: this.endpoints.target, pauseMs: pause }, 'the leader ended the session: opening a new one after a pause');
+    this.reopen = this.o.clock.setTimer(pause, () => {
       if (this.stopped || ch !== this.ch) return;
       this.ch = this.open();
     });
