@@ -105,7 +105,8 @@ export class LeaderLink {
   private retry: TimerHandle | undefined;
   /** Failed registrations in a row on the current session (backoff exponent). */
   private failuresInRow = 0;
-  private registering = false;
+  /** The channel a host.register is in flight on (one at a time per channel). */
+  private registeringOn: Channel | undefined;
   /** Sessions the leader ended in a row (each within endedPauseMaxMs of the last), and when. */
   private endedInRow = 0;
   private lastEndedAt = -Infinity;
@@ -173,8 +174,8 @@ export class LeaderLink {
   }
 
   private async register(ch: Channel): Promise<void> {
-    if (this.registering) return;
-    this.registering = true;
+    if (this.registeringOn === ch) return;
+    this.registeringOn = ch;
     this.retry?.cancel();
     try {
       const reply = await ch.request('host.register', this.o.registration(), { timeoutMs: this.o.registerTimeoutMs ?? 5000 }) as HostRegisterReply;
@@ -202,7 +203,7 @@ export class LeaderLink {
       this.o.log.warn({ err: String(err) }, 'registration with the leader failed: retrying');
       this.retryRegistration(ch);
     } finally {
-      this.registering = false;
+      if (this.registeringOn === ch) this.registeringOn = undefined;
     }
   }
 
