@@ -2,6 +2,7 @@
 // re-pointed at the leader sends its own name as Host); HEAD /api/events answers the stream's
 // headers without opening a stream.
 import test from 'ava';
+import fc from 'fast-check';
 import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
 import { allowedHostSet, hostnameOf } from '../../src/daemons/leader/http-hosts.js';
 import { httpOptionsFrom } from '../../src/daemons/leader/http.js';
@@ -48,7 +49,7 @@ test('HEAD /api/events answers the stream headers and opens no stream', async (t
 
 const names: [string, string | undefined][] = [
   ['localhost:8470', 'localhost'], ['[::1]:8470', '::1'], ['Leader.Example.', 'leader.example'], ['10.0.0.5', '10.0.0.5'],
-  ['', undefined], ['a b', undefined], ['x:port', undefined], ['[zz]:1', undefined],
+  ['', undefined], ['a b', undefined], ['x:port', undefined], ['[zz]:1', undefined], ['.', undefined], [':80', undefined],
 ];
 for (const [header, want] of names) {
   test(`the Host header ${JSON.stringify(header)} names ${String(want)}`, (t) => {
@@ -62,4 +63,17 @@ test('http.allowedHosts from the configuration reaches the server options; a wil
   t.deepEqual(o.allowedHosts, ['leader.example']);
   t.deepEqual([...allowedHostSet(o.host, o.allowedHosts)].sort(), ['127.0.0.1', '::1', 'leader.example', 'localhost']);
   t.true(allowedHostSet('10.0.0.5').has('10.0.0.5'));
+});
+
+test('any Host header parses to a name or to nothing, never throws; a name with a port parses to the name', (t) => {
+  fc.assert(fc.property(fc.string({ maxLength: 400 }), (h) => {
+    const n = hostnameOf(h);
+    return n === undefined || (n.length > 0 && n === n.toLowerCase() && !/[\s/@]/.test(n));
+  }), { numRuns: 2000 });
+  const label = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/);
+  fc.assert(fc.property(fc.array(label, { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 1, max: 65_535 })), (labels, port) => {
+    const name = labels.join('.');
+    return hostnameOf(`${name.toUpperCase()}${port === null ? '' : `:${port}`}`) === name;
+  }));
+  t.pass();
 });

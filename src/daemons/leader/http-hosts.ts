@@ -17,7 +17,8 @@ export function hostnameOf(header: string): string | undefined {
   const h = header.trim().toLowerCase();
   if (h.length === 0 || h.length > 300) return undefined;
   const m = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(h) ?? /^([a-z0-9._-]+)(?::\d{1,5})?$/.exec(h);
-  return m ? (m[1] as string).replace(/\.$/, '') : undefined;
+  const name = m ? (m[1] as string).replace(/\.$/, '') : '';
+  return name.length > 0 ? name : undefined;
 }
 
 /** The set of names a request's Host may carry. */
