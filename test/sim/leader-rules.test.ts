@@ -1,9 +1,12 @@
 // The leader rules the simulator brought in (src/domain/leader): shedding hosts when the budget
-// cannot cover every host's demand, and powering a host on only for want of a destination.
+// cannot cover every host's demand, powering a host on only for want of a destination, and a
+// caller's per-VM host eligibility (ClusterIndex.eligible).
 import test from 'ava';
 import type { LeaderDecision } from '../../src/domain/cluster.js';
 import { budgetSplitDefaults, consumersToShed, type BudgetConsumer } from '../../src/domain/leader/budget-split.js';
+import { buildIndex } from '../../src/domain/leader/cluster-index.js';
 import { migrationDefaults, planMigrations } from '../../src/domain/leader/migration.js';
+import { placeVm, placementDefaults } from '../../src/domain/leader/placement.js';
 import { MigrationLedger } from '../../src/domain/leader/stability.js';
 import { host, state, vm } from '../leader/fixtures.js';
 
@@ -74,4 +77,27 @@ test('an overloaded host with a free VM and no destination powers a host on', (t
   const plan = planMigrations(s, [], new MigrationLedger(), migrationDefaults);
   t.is(plan.stats.noDestinationHosts, 1);
   t.deepEqual(kinds(plan.decisions, 'power-on-host'), ['off']);
+});
+
+test('placement skips the hosts the eligibility predicate refuses for the VM, and counts them as excluded', (t) => {
+  const s = state([host('slow'), host('fast')], []);
+  const eligible = (v: { uuid: string }, h: { id: string }): boolean => !(v.uuid === 'big' && h.id === 'slow');
+  const index = buildIndex(s, eligible);
+  const big = placeVm(index, vm('big', ''), placementDefaults);
+  t.true(big.ok && big.chosen.load.host.id === 'fast');
+  t.is(big.rejections.excluded, 1);
+  const small = placeVm(index, vm('small', ''), placementDefaults);
+  t.true(small.ok);
+  t.is(small.rejections.excluded, 0);
+});
+
+test('an overloaded host relieves itself only onto hosts eligible for the VM it moves', (t) => {
+  const s = state(
+    [host('hot'), host('slow'), host('fast')],
+    [vm('a', 'hot', { vcpus: 4, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 })],
+  );
+  const plan = planMigrations(s, [], new MigrationLedger(), migrationDefaults, (_v, h) => h.id !== 'slow');
+  const to = plan.decisions.filter((d) => d.kind === 'migrate-vm').map((d) => d.to);
+  t.true(to.length > 0);
+  t.false(to.includes('slow'));
 });

@@ -100,3 +100,22 @@ test('placing at time 0 with the type prior uses more hosts than the first sampl
   const full = hostsUsed({ fullSizePlacement: true });
   t.true(first < prior && prior < full, `first sample ${first}, prior ${prior}, full size ${full}`);
 });
+
+test('a VM that outgrows a slow host\'s core is moved to a host whose cores are fast enough', (t) => {
+  // 4 VMs (types 2500, 2000, 1000, 500 MIPS) on 4 hosts: even = G4 (1860-MIPS cores), odd = G5 (2660).
+  const intervals = 48;
+  const series = (f: (k: number) => number): Float64Array => Float64Array.from({ length: intervals }, (_, k) => f(k));
+  const w = {
+    source: 'test', vmNames: ['big', 'b', 'c', 'd'], intervals,
+    utilisation: [series((k) => (k < 6 ? 0.1 : 0.95)), series(() => 0.1), series(() => 0.1), series(() => 0.1)],
+  };
+  const s = referenceSetup(4, 4);
+  const p = vmanagePolicy();
+  const where: number[] = [];
+  simulate({ workload: w, setup: s, policy: { ...p, control: (dc, ctx) => {
+    where.push(dc.vmHost[0] as number);
+    return p.control?.(dc, ctx) ?? 0;
+  } } });
+  const last = where.at(-1) as number;
+  t.is(s.hosts[last]?.peMips, 2660, `big ended on host ${last} (hosts over time: ${where.join(',')})`);
+});

@@ -27,6 +27,11 @@ export interface ClusterIndex {
   readonly byHost: Map<string, HostLoad>;
   /** Affinity group -> host id holding most of its VMs (where a new member must go). */
   readonly affinityHome: Map<string, string>;
+  /**
+   * Optional: whether `vm` may run on `host` at all (e.g. a vCPU's peak must fit one of the
+   * host's cores). Placement counts a host it refuses as `excluded`. Undefined: every host may.
+   */
+  readonly eligible?: (vm: VmRequest, host: ClusterHost) => boolean;
 }
 
 /** Demand of a VM at its recent peak, cores. */
@@ -53,7 +58,7 @@ export function predictLoadWatts(load: HostLoad, cores: number): number {
   return h.attrs.powerModel.watts(clamp01(cores / h.attrs.cpus)) + Math.max(0, load.wattsOffset);
 }
 
-export function buildIndex(state: ClusterState): ClusterIndex {
+export function buildIndex(state: ClusterState, eligible?: (vm: VmRequest, host: ClusterHost) => boolean): ClusterIndex {
   const loads: HostLoad[] = [];
   const byHost = new Map<string, HostLoad>();
   for (const host of state.hosts) {
@@ -63,7 +68,7 @@ export function buildIndex(state: ClusterState): ClusterIndex {
     loads.push(load);
     byHost.set(host.id, load);
   }
-  const index: ClusterIndex = { at: state.at, loads, byHost, affinityHome: new Map() };
+  const index: ClusterIndex = { at: state.at, loads, byHost, affinityHome: new Map(), ...(eligible ? { eligible } : {}) };
   for (const vm of state.vms) {
     const load = byHost.get(vm.host);
     if (!load) throw new VmanageError(ErrorCodes.InvalidInput, `cluster state: VM "${vm.uuid}" on unknown host "${vm.host}"`, { vm: vm.uuid, host: vm.host });

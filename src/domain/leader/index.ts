@@ -23,7 +23,8 @@ export interface BudgetPolicy { split(totalWatts: number, consumers: readonly Bu
 /** Keeps the last budgets (for hysteresis) and the migration ledger (stability) between calls. */
 export interface MigrationPolicy {
   readonly ledger: MigrationLedger;
-  plan(state: ClusterState, requests: readonly MigrationRequest[], params: MigrationParams): Plan;
+  /** eligible: optional host filter per VM (ClusterIndex.eligible). */
+  plan(state: ClusterState, requests: readonly MigrationRequest[], params: MigrationParams, eligible?: ClusterIndex['eligible']): Plan;
 }
 
 export const placementPolicy: LeaderPolicyBundle<PlacementParams, PlacementPolicy> = {
@@ -51,7 +52,7 @@ export const migrationPolicy: LeaderPolicyBundle<MigrationParams, MigrationPolic
   schema: migrationParams, defaults: migrationDefaults,
   create: () => {
     const ledger = new MigrationLedger();
-    return { ledger, plan: (state, requests, params) => planMigrations(state, requests, ledger, params) };
+    return { ledger, plan: (state, requests, params, eligible) => planMigrations(state, requests, ledger, params, eligible) };
   },
 };
 

@@ -166,9 +166,9 @@ function chooseVm(load: HostLoad, excess: { watts: number; cores: number }, pref
  * One full planning pass: host requests first (in order), then the audit of every host (most
  * watts over first), then consolidation. Returns decisions with reasons and predicted effect.
  */
-export function planMigrations(state: ClusterState, requests: readonly MigrationRequest[], ledger: MigrationLedger, p: MigrationParams): Plan {
+export function planMigrations(state: ClusterState, requests: readonly MigrationRequest[], ledger: MigrationLedger, p: MigrationParams, eligible?: ClusterIndex['eligible']): Plan {
   const now = state.at;
-  const index = buildIndex(state);
+  const index = buildIndex(state, eligible);
   const limits = new PassLimits(ledger, p);
   const stats: PlanStats = { overloadedHosts: 0, unresolvedHosts: 0, noDestinationHosts: 0, budgetUnreachableHosts: 0, blockedVms: 0, requestsIgnored: 0 };
   const missed = new Set<string>();

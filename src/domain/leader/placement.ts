@@ -118,7 +118,7 @@ export function placeVm(index: ClusterIndex, vm: VmRequest, p: PlacementParams, 
   for (let i = 0; i < loads.length; i++) {
     const load = loads[i] as HostLoad;
     const h = load.host;
-    if (exclude !== undefined && exclude.has(h.id)) { excluded++; continue; }
+    if ((exclude !== undefined && exclude.has(h.id)) || (index.eligible !== undefined && !index.eligible(vm, h))) { excluded++; continue; }
     if (h.state !== 'on') { state++; continue; }
     const attrs = h.attrs;
     if (load.memoryMiB + vmMem > attrs.memoryMiB) { memory++; continue; }

@@ -3,7 +3,8 @@
 // runs them on host updates: the budget split (budgetPolicy, with its hysteresis), then
 // planMigrations (host requests from the violation trigger first, then the audit, then
 // consolidation with power-off / power-on) under the MigrationLedger's stability rules.
-// Placement of the VMs at time 0 is placeVm, one VM after the other.
+// Placement of the VMs at time 0 is placeVm, one VM after the other. Both see which hosts' cores
+// are fast enough for a VM (ClusterIndex.eligible), which the ClusterState cannot say.
 //
 // Units in the ClusterState: CPU in compute units of REF_MIPS (a G4 host has 3.72, a 2500-MIPS VM
 // 2.5 vCPUs), so that "cores" add up across the two host types; memory MiB; W; ms.
@@ -35,6 +36,8 @@ export interface LeaderCounters {
   shed: number;
   /** Passes where the budget split had a shortfall (floors over the total). */
   shortfallPasses: number;
+  /** Requests the leader raised for VMs whose planned peak does not fit a core of their host. */
+  coreMisfits: number;
 }
 
 interface InFlight { uuid: string; from: string; to: string }
@@ -43,7 +46,7 @@ export class SimLeader {
   readonly state: HostPowerState[];
   readonly stateSince: Float64Array;
   readonly budgets: Float64Array;
-  readonly counters: LeaderCounters = { decisions: {}, requestsIgnored: 0, blockedVms: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, powerOn: 0, powerOff: 0, shed: 0, shortfallPasses: 0 };
+  readonly counters: LeaderCounters = { decisions: {}, requestsIgnored: 0, blockedVms: 0, unresolvedHosts: 0, budgetUnreachableHosts: 0, powerOn: 0, powerOff: 0, shed: 0, shortfallPasses: 0, coreMisfits: 0 };
   private readonly windows: UtilWindow[];
   /** Samples seen per VM since it was placed (its declared use counts as the first). */
   private readonly seen: Uint32Array;
@@ -69,7 +72,7 @@ export class SimLeader {
    */
   initialPlacement(fullSize: boolean): number {
     const dc = this.dc;
-    const index = buildIndex(this.clusterState(0, []));
+    const index = buildIndex(this.clusterState(0, []), this.eligible);
     const prior = typeMeans(dc.vmCount, (v) => this.typeOf(v), (v) => (fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number)));
     let unplaced = 0;
     for (let v = 0; v < dc.vmCount; v++) {
@@ -112,8 +115,17 @@ export class SimLeader {
       if (vms.length === 0 || asked.has(h)) continue;
       const v = vms.reduce((a, b) => ((dc.demand[b] as number) < (dc.demand[a] as number) ? b : a));
       reqs.push({ host: hostId(h), vm: vmId(v), shedWatts: 0 });
+      asked.add(h);
     }
-    const plan = this.migration.plan(this.clusterState(nowMs, vms), reqs, this.p);
+    // A VM whose planned peak no longer fits a core of its host is moved as if its host asked.
+    for (const vm of vms) {
+      const h = hostIndex(vm.host);
+      if (asked.has(h) || this.fitsCore(vm, h)) continue;
+      reqs.push({ host: vm.host, vm: vm.uuid, shedWatts: 0 });
+      asked.add(h);
+      this.counters.coreMisfits++;
+    }
+    const plan = this.migration.plan(this.clusterState(nowMs, vms), reqs, this.p, this.eligible);
     const c = this.counters;
     c.requestsIgnored += plan.stats.requestsIgnored;
     c.blockedVms += plan.stats.blockedVms;
@@ -142,6 +154,17 @@ export class SimLeader {
       }
     }
     return out;
+  }
+
+  /**
+   * A VM may go only where its vCPU's planned peak fits one core (CloudSim's scheduler gives a
+   * vCPU at most one core: a 2500-MIPS VM at 80 % is short on a 1860-MIPS G4 core however empty
+   * the host). The leader's ClusterState has no per-core speed, so the simulator supplies it.
+   */
+  private readonly eligible = (vm: VmRequest, host: ClusterHost): boolean => this.fitsCore(vm, hostIndex(host.id));
+
+  private fitsCore(vm: VmRequest, h: number): boolean {
+    return vm.vcpus * REF_MIPS * Math.max(vm.cpuPeak, vm.cpuUtil) <= (this.dc.peMips[h] as number);
   }
 
   private setState(h: number, s: HostPowerState, nowMs: number): void {
