@@ -1,8 +1,9 @@
 // The operator's actions on the leader (LeaderApi): cluster budget, placement of a new VM, an
 // ordered migration, drain / undrain. Each one answers what it did or, with dryRun, what it would
 // do against the current state, changing nothing. The cluster budget set at runtime is stored
-// (budgets table, key CLUSTER_BUDGET_KEY, with the change as its reason) and wins over the
-// configured one when the leader starts again. Decisions come from the domain (placeVm,
+// (table leader_cluster_budget, never pruned) and wins over the configured one when the leader
+// starts again; each change is journaled in the budgets table (key CLUSTER_BUDGET_KEY, the
+// change as its reason; pruned with the budget history). Decisions come from the domain (placeVm,
 // destinationFor, splitBudget); this file checks the request, journals and carries them out.
 import { randomUUID } from 'node:crypto';
 import { trustRank, type VmRequest } from '../../domain/cluster.js';
@@ -31,7 +32,8 @@ export class Operations {
   /** The last cluster budget set at runtime, if any, replaces the configured one. */
   private restoreClusterBudget(): void {
     const l = this.l;
-    const last = l.store.budgetHistory(CLUSTER_BUDGET_KEY, 1)[0];
+    l.db.exec('CREATE TABLE IF NOT EXISTS leader_cluster_budget (k INTEGER PRIMARY KEY CHECK (k = 1), watts REAL NOT NULL, at INTEGER NOT NULL)');
+    const last = l.db.prepare('SELECT watts, at FROM leader_cluster_budget WHERE k = 1').get() as { watts: number; at: number } | undefined;
     if (!last) return;
     if (!(Number.isFinite(last.watts) && last.watts > 0 && last.watts <= 1e9)) {
       l.log.warn({ watts: last.watts }, 'stored cluster budget unusable: the configured one applies');
@@ -58,7 +60,11 @@ export class Operations {
       return { done: true, dryRun: true, reason: `cluster budget ${l.clusterBudgetWatts} W -> ${watts} W would change ${decisions.length} host budget(s)${s.shortfallWatts > 0 ? `; ${s.shortfallWatts.toFixed(0)} W short of the hosts' floors` : ''}`, decisions };
     }
     const before = l.clusterBudgetWatts;
-    l.store.setBudgets(l.clock.now(), new Map([[CLUSTER_BUDGET_KEY, watts]]), `cluster budget ${before} W -> ${watts} W (operator)`);
+    const now = l.clock.now();
+    l.db.transaction(() => {
+      l.db.prepare('INSERT INTO leader_cluster_budget (k, watts, at) VALUES (1, ?, ?) ON CONFLICT(k) DO UPDATE SET watts = excluded.watts, at = excluded.at').run(watts, now);
+      l.store.setBudgets(now, new Map([[CLUSTER_BUDGET_KEY, watts]]), `cluster budget ${before} W -> ${watts} W (operator)`);
+    })();
     l.clusterBudgetWatts = watts;
     const since = l.decisionLog.list({ limit: 1 })[0]?.id ?? 0;
     const s = l.split('cluster-budget', `cluster budget set to ${watts} W`);
