@@ -188,7 +188,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
         sla_reports_invalid: loop.builder.counters.invalid, sla_reports_unknown_vm: loop.builder.counters.unknownVm,
         cycles: loop.broker.counters.cycles, decisions_applied: loop.broker.counters.applied, decisions_refused: loop.broker.counters.refused,
         ...(leader ? { leader_registrations: leader.link.counters.registrations, leader_budgets: leader.link.counters.budgets, leader_stale_tokens: leader.link.counters.staleTokens, leader_updates: leader.link.counters.updates,
-          leader_not_leader: leader.link.counters.notLeader, leader_commands: leader.link.counters.commands, leader_commands_refused: leader.link.counters.commandsRefused,
+          leader_not_leader: leader.link.counters.notLeader, leader_deposed: leader.link.counters.deposed, leader_sessions_ended: leader.link.counters.sessionsEnded, leader_commands: leader.link.counters.commands, leader_commands_refused: leader.link.counters.commandsRefused,
           migrations_started: leader.migrations.counters.started, migrations_succeeded: leader.migrations.counters.succeeded,
           migrations_failed: leader.migrations.counters.failed, migrations_aborted: leader.migrations.counters.aborted, budget_violations: leader.budgetViolations() } : {}),
         sensor_reads: loop.counters.sensorReads, sensor_errors: loop.counters.sensorErrors, migration_requests: loop.counters.migrationRequests,
