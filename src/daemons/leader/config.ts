@@ -71,6 +71,17 @@ const rawSchema = z.object({
      *  own id is always reserved; list the other leaders here. */
     reservedNames: z.array(z.string().min(1).max(64)).max(1000).optional(),
   }).strict().optional(),
+  /** Several clusters under one data-centre budget (needs etcd): every leader publishes its
+   *  cluster's floor, cap and demand and takes its share of `budgetWatts` with the same split
+   *  (dc.ts); the share replaces cluster.budgetWatts while this leader leads. */
+  datacenter: z.object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 . _ -'),
+    budgetWatts: z.number().positive().max(1e12),
+    /** How often the share is recomputed, ms. */
+    periodMs: ms(100, 10_000),
+    /** The published entry's lease, s: a cluster whose leader is gone drops out after it. */
+    ttlSeconds: z.number().int().min(1).max(600).default(15),
+  }).strict().optional(),
   cluster: z.object({
     budgetWatts: z.number().positive().max(1e9),
     /** A host's demand moving by more than this since the last split re-splits at once, W. */
@@ -99,7 +110,7 @@ const rawSchema = z.object({
   /** Decide and journal (outcome dry-run), but send nothing to the hosts. */
   dryRun: z.boolean().default(false),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({ level: 'info' }),
-}).strict();
+}).strict().refine((c) => !c.datacenter || c.etcd, { path: ['datacenter'], message: 'a data-centre budget needs the etcd section (leaders coordinate through it)' });
 
 export type RawLeaderConfig = z.infer<typeof rawSchema>;
 

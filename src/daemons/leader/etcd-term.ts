@@ -262,7 +262,7 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function clientOptions(cfg: EtcdTermConfig): IOptions {
+export function clientOptions(cfg: EtcdTermConfig): IOptions {
   const opts: IOptions = { hosts: [...cfg.endpoints], dialTimeout: 2000 };
   if (cfg.tls) {
     const read = (what: string, path: string): Buffer => {

@@ -9,12 +9,29 @@ import { createNotifier } from '../../adapters/systemd/notify.js';
 import { isVmanageError } from '../../domain/errors.js';
 import pkg from '../../../package.json' with { type: 'json' };
 import { loadLeaderConfig, type LeaderConfig } from './config.js';
+import { Etcd3 } from 'etcd3';
+import { systemClock } from '../../adapters/clock.js';
+import { DcBudgetStore } from '../../adapters/etcd/dc-budget.js';
+import { startDcCoordinator, type DcCoordinator } from './dc.js';
+import { clientOptions } from './etcd-term.js';
 import { startHttp, httpOptionsFrom } from './http.js';
 import { joinPluginFor, registerJoinMetrics, type JoinPlugin } from './join.js';
 import { startLeader, type Leader } from './leader.js';
 import { termFor } from './metrics.js';
 
 const DEFAULT_CONFIG = '/etc/vmanage/leader.yaml';
+
+/** The data-centre budget share through etcd, when the configuration has a datacenter section. */
+function dcFor(cfg: LeaderConfig, leader: Leader, log: Logger): { dc: DcCoordinator; client: Etcd3 } | undefined {
+  if (!cfg.datacenter || !cfg.etcd) return undefined;
+  const client = new Etcd3(clientOptions(cfg.etcd));
+  const store = new DcBudgetStore(client, { dc: cfg.datacenter.name, cluster: cfg.etcd.name, ttlSeconds: cfg.datacenter.ttlSeconds });
+  const dc = startDcCoordinator({
+    api: leader, store, totalWatts: cfg.datacenter.budgetWatts, periodMs: cfg.datacenter.periodMs, params: cfg.params.budget,
+    clock: systemClock, log: log.child({ part: 'dc' }),
+  });
+  return { dc, client };
+}
 
 /** POST /api/join when the configuration names the CA directory (its metrics join the leader's). */
 function joinFor(cfg: LeaderConfig, leader: Leader, log: Logger): { join?: JoinPlugin } {
@@ -59,12 +76,13 @@ async function main(argv: string[]): Promise<number> {
   }
   let http;
   try {
-    http = await startHttp(leader, httpOptionsFrom(cfg.http, log.child({ part: 'http' }), { registry: leader.registry, ...joinFor(cfg, leader, log) }));
+    http = await startHttp(leader, httpOptionsFrom(cfg.http, log, { registry: leader.registry, ...joinFor(cfg, leader, log) }));
   } catch (err) {
     log.error({ err, code: isVmanageError(err) ? err.code : undefined }, 'leader HTTP API failed to start');
     await leader.stop();
     return 1;
   }
+  const dc = dcFor(cfg, leader, log);
   const notifier = createNotifier({ log: log.child({ part: 'sd_notify' }) });
   await notifier.notify('READY=1', `STATUS=listening on ${leader.address}`);
   const stopWatchdog = notifier.startWatchdog();
@@ -76,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
   log.info({ event: 'leader.stopping' }, 'leader stopping');
   stopWatchdog();
   await notifier.notify('STOPPING=1');
+  await dc?.dc.stop();
+  dc?.client.close();
   await http.close();
   await leader.stop();
   log.info({ event: 'leader.stopped' }, 'leader stopped');
