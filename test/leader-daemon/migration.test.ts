@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { MigrateCommand } from '../../src/adapters/leader-link/link.js';
 import { waitFor } from '../support/proc.js';
-import { leaderConfig, registered, startTestHost, startTestLeader, uuidOf, type MemoryHub, type TestHost } from './support.js';
+import { leaderConfig, registered, splitCovers, startTestHost, startTestLeader, uuidOf, type MemoryHub, type TestHost } from './support.js';
 import type { Teardown } from '../support/proc.js';
 
 const VM = uuidOf(1);
@@ -31,6 +31,7 @@ async function twoHosts(t: Teardown, over: Record<string, unknown> = {}) {
   await registered(src);
   await registered(dst);
   await waitFor('the VM listed', () => leader.vms().some((v) => v.uuid === VM));
+  await splitCovers(leader, 2);
   return { leader, hub, src, dst };
 }
 
@@ -138,6 +139,7 @@ test('requests from several hosts at once are all planned (they share the passes
   const c = migratingHost(t, hub, 'h3', []);
   for (const h of [a, b, c]) await registered(h);
   await waitFor('both VMs listed', () => leader.vms().length === 2);
+  await splitCovers(leader, 3);
   await Promise.all([a.link.requestMigration(uuidOf(1), 20, 'over budget'), b.link.requestMigration(uuidOf(2), 20, 'over budget')]);
   await waitFor('both commands', () => a.orders.length === 1 && b.orders.length === 1);
   t.is(leader.status().migrationsInFlight, 2);

@@ -106,3 +106,12 @@ export async function registered(h: TestHost): Promise<void> {
 }
 
 export const uuidOf = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+/** Until a budget split has covered every one of the leader's `n` hosts (a new host runs on an
+ *  idle-power placeholder until then, and is no migration destination). */
+export async function splitCovers(leader: Pick<Leader, 'budgets'>, n: number): Promise<void> {
+  await waitFor(`a split over all ${n} hosts`, () => {
+    const hs = leader.budgets().hosts;
+    return hs.length === n && hs.every((h) => h.floorWatts > 0);
+  });
+}
