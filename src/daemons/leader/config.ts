@@ -4,8 +4,7 @@
 // HTTP API, the cluster budget, periods, failure detection, policy parameter overrides (checked
 // with each policy bundle's own schema), per-host settings (BMC for power-on), dry run, logging.
 // Units: W, ms.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readConfigFile } from '../../adapters/config-file.js';
 import { z } from 'zod';
 import { BmcConfigSchema } from '../../adapters/power/ipmi-bmc.js';
 import type { TrustLevel } from '../../domain/cluster.js';
@@ -165,11 +164,5 @@ export function parseLeaderConfig(raw: unknown, source = 'config'): LeaderConfig
 }
 
 export function loadLeaderConfig(path: string): LeaderConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: 100 });
-  } catch (err) {
-    throw new VmanageError(ErrorCodes.ConfigInvalid, `${path}: ${(err as Error).message}`, { path });
-  }
-  return parseLeaderConfig(raw, path);
+  return parseLeaderConfig(readConfigFile(path), path);
 }

@@ -2,8 +2,7 @@
 // startup: every problem is reported as `path: what is wrong`, all at once, and the daemon exits
 // non-zero. Sections: hypervisor, guest channels, hooks, session handover, power (sensor,
 // actuator, model, budget, policies), control socket, metrics, systemd watchdog.
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { readConfigFile } from '../../adapters/config-file.js';
 import { z } from 'zod';
 import { BmcConfigSchema } from '../../adapters/power/ipmi-bmc.js';
 import { ErrorCodes, VmanageError } from '../../domain/errors.js';
@@ -154,11 +153,5 @@ export function parseMvmConfig(raw: unknown, source = 'config'): MvmConfig {
 }
 
 export function loadMvmConfig(path: string): MvmConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { maxAliasCount: 100 });
-  } catch (err) {
-    throw new VmanageError(ErrorCodes.ConfigInvalid, `${path}: ${(err as Error).message}`, { path });
-  }
-  return parseMvmConfig(raw, path);
+  return parseMvmConfig(readConfigFile(path), path);
 }
