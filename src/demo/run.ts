@@ -115,7 +115,6 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
       o.signal?.addEventListener('abort', onSignal, { once: true });
       offSignals = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); o.signal?.removeEventListener('abort', onSignal); };
     });
-    offSignals();
     stopping = true;
     clearInterval(poller);
     clearInterval(loadNote);
@@ -126,10 +125,12 @@ export async function runDemo(o: DemoOptions, say: (line: string) => void = (l) 
     return summary;
   } finally {
     stopping = true;
-    offSignals();
+    // The signal handlers stay until every child is stopped: a second Ctrl-C or SIGTERM while
+    // stopping must not kill the demo and leave its daemons behind.
     await Promise.all(run.children.map((c) => c.stop()));
     await run.leader?.stop();
     await server.close().catch(() => {});
+    offSignals();
     log.flush();
     if (!o.keep) rmSync(dir, { recursive: true, force: true });
     else stamp(`kept ${dir}`);

@@ -7,6 +7,7 @@ import type { AgentConfig } from './config.js';
 import { createLogger } from './log.js';
 import { listenHttp, listenUnix, type PushCounters } from './push.js';
 import { openGuestLink } from './link.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
@@ -39,10 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (cfg.pushHttp) await listenHttp(cfg.pushHttp.host, cfg.pushHttp.port, agent.push, counters);
   agent.start();
   log.info('agent started', { transport: cfg.transport, device: cfg.device, objectives: cfg.objectives.length });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopSignal();
   agent.stop();
   await link.close();
   return 0;

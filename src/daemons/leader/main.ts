@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { createNotifier } from '../../adapters/systemd/notify.js';
 import { isVmanageError } from '../../domain/errors.js';
+import { untilStopSignal } from '../stop-signal.js';
 import pkg from '../../../package.json' with { type: 'json' };
 import { loadLeaderConfig, type LeaderConfig } from './config.js';
 import { Etcd3 } from 'etcd3';
@@ -87,10 +88,7 @@ async function main(argv: string[]): Promise<number> {
   await notifier.notify('READY=1', `STATUS=listening on ${leader.address}`);
   const stopWatchdog = notifier.startWatchdog();
   log.info({ event: 'leader.ready', address: leader.address, http: http.url, token: leader.status().token, sdNotify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs }, 'vmanage-leader ready');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopSignal((signal) => log.info({ event: 'leader.signal-repeated', signal }, `${signal} again: already stopping`));
   log.info({ event: 'leader.stopping' }, 'leader stopping');
   stopWatchdog();
   await notifier.notify('STOPPING=1');

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { createNotifier } from '../../adapters/systemd/notify.js';
 import { isVmanageError } from '../../domain/errors.js';
+import { untilStopSignal } from '../stop-signal.js';
 import { loadMvmConfig, type MvmConfig } from './config.js';
 import { startMvm } from './mvm.js';
 
@@ -35,10 +36,7 @@ async function main(argv: string[]): Promise<number> {
   await notifier.notify('READY=1', 'STATUS=running');
   const stopWatchdog = notifier.startWatchdog();
   log.info({ event: 'mvm.ready', sdNotify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs }, 'host daemon ready');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await untilStopSignal((signal) => log.info({ event: 'mvm.signal-repeated', signal }, `${signal} again: already stopping`));
   log.info({ event: 'mvm.stopping' }, 'host daemon stopping');
   stopWatchdog();
   await notifier.notify('STOPPING=1');

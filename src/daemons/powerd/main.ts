@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { isVmanageError } from '../../domain/errors.js';
 import { loadConfig, type PowerdConfig } from './config.js';
 import { startPowerd, type RunningPowerd } from './daemon.js';
+import { untilStopSignal } from '../stop-signal.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
@@ -29,12 +30,9 @@ async function main(): Promise<void> {
     process.stderr.write(`vmanage-powerd: ${(err as Error).message}\n`);
     process.exit(code);
   }
-  const shutdown = (signal: string): void => {
-    log.info({ signal }, 'stopping');
-    running.stop().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  const signal = await untilStopSignal((again) => log.info({ signal: again }, `${again} again: already stopping`));
+  log.info({ signal }, 'stopping');
+  await running.stop().finally(() => process.exit(0));
 }
 
 await main();
