@@ -22,6 +22,7 @@ export const ErrorCodes = {
   VmNotFound: 'VM_NOT_FOUND',
   MigrationFailed: 'MIGRATION_FAILED',
   MigrationAborted: 'MIGRATION_ABORTED',
+  VmCreateFailed: 'VM_CREATE_FAILED',
   // M-channels
   ChannelClosed: 'CHANNEL_CLOSED',
   ReplayBufferExceeded: 'REPLAY_BUFFER_EXCEEDED',

@@ -10,6 +10,11 @@ import { defineFamily } from './registry.js';
 const watts = z.number().finite().min(0).max(1_000_000);
 /** Leader term's fencing token: grows with every new leader. */
 const token = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A VM's SLA class (domain/cluster.ts SlaClass). */
+const slaClass = z.enum(['gold', 'silver', 'bronze']);
+const trustLevel = z.enum(['untrusted', 'standard', 'trusted', 'attested']);
+/** Largest domain XML a create-vm command carries, UTF-8 bytes (fits one 64 KiB frame once JSON-escaped). */
+export const MAX_CREATE_XML_BYTES = 24 * 1024;
 
 export const hostRegister = z.object({
   host: name64,
@@ -20,7 +25,7 @@ export const hostRegister = z.object({
   /** Host reliability score, 0 (failing) .. 1 (healthy). */
   reliability: z.number().min(0).max(1),
   /** Configured trust level (domain/cluster.ts TRUST_LEVELS); the leader lowers it by `signals`. */
-  trust: z.enum(['untrusted', 'standard', 'trusted', 'attested']),
+  trust: trustLevel,
   /** Measured platform signals, when the host can read them (absent: unknown). */
   signals: z.object({ secureBoot: z.boolean().optional(), tpm: z.boolean().optional() }).strict().optional(),
   frequency: z.object({ minKHz: z.number().int().min(0), maxKHz: z.number().int().min(0) }),
@@ -53,6 +58,12 @@ export const hostUpdate = z.object({
     sla: z.enum(['ok', 'violated', 'unknown']),
     vcpus: z.number().int().min(1).max(4096).optional(),
     memoryKiB: z.number().int().min(0).max(2 ** 50).optional(),
+    /** From the vmanage metadata in the domain XML (set at creation or by the admin; never by the
+     *  guest). Optional: absent (old hosts, no metadata) the leader takes silver, 0, untrusted. */
+    slaClass: slaClass.optional(),
+    /** Least host reliability (0..1) and trust level this VM may run on (placement and migration). */
+    minReliability: z.number().min(0).max(1).optional(),
+    minTrust: trustLevel.optional(),
   })).max(4096),
   reliability: z.number().min(0).max(1),
   /** Budget violations (measured power over budget) counted by the host since it started. */
@@ -66,7 +77,10 @@ export const leaderBudget = z.object({ token, watts: watts.refine((w) => w > 0, 
  * the last budget until its fail-safe timeout, then the safe budget); migrate: live-migrate `vm`
  * peer-to-peer to host `to` at libvirt URI `destinationUri` (the reply says whether it started;
  * progress and the end come as host.migration-status); abort-migration: abort `vm`'s migration;
- * power-off: shut the host down for consolidation (the host refuses while it runs VMs).
+ * power-off: shut the host down for consolidation (the host refuses while it runs VMs);
+ * create-vm (optional: a host without it refuses the command): define the domain `xml` with the
+ * vmanage metadata (slaClass, minReliability, minTrust) and start it; the reply says whether it
+ * runs (`vm`: its UUID) or libvirt's refusal.
  */
 export const leaderCommand = z.discriminatedUnion('op', [
   z.object({ token, op: z.literal('update-now') }).strict(),
@@ -80,9 +94,20 @@ export const leaderCommand = z.discriminatedUnion('op', [
   }).strict(),
   z.object({ token, op: z.literal('abort-migration'), vm: uuid, migrationId: z.number().int().min(0) }).strict(),
   z.object({ token, op: z.literal('power-off') }).strict(),
+  z.object({
+    token, op: z.literal('create-vm'),
+    xml: z.string().min(1).max(MAX_CREATE_XML_BYTES).refine((x) => Buffer.byteLength(x) <= MAX_CREATE_XML_BYTES, `at most ${MAX_CREATE_XML_BYTES} bytes`),
+    /** The leader's place-vm decision (journal), for the host's log. */
+    decisionId: z.number().int().min(0),
+    slaClass, minReliability: z.number().min(0).max(1).optional(), minTrust: trustLevel.optional(),
+  }).strict(),
 ]).describe('A command from the leader');
 
-export const leaderCommandReply = z.object({ done: z.boolean(), reason: z.string().max(1024).optional() });
+export const leaderCommandReply = z.object({
+  done: z.boolean(), reason: z.string().max(1024).optional(),
+  /** create-vm: the UUID of the VM created (optional, additive). */
+  vm: uuid.optional(),
+});
 
 export const migrationRequest = z.object({
   vm: uuid,
@@ -123,5 +148,6 @@ export type HostRegisterReply = z.infer<typeof hostRegisterReply>;
 export type HostUpdate = z.infer<typeof hostUpdate>;
 export type LeaderBudget = z.infer<typeof leaderBudget>;
 export type LeaderCommand = z.infer<typeof leaderCommand>;
+export type CreateVmCommand = Extract<LeaderCommand, { op: 'create-vm' }>;
 export type MigrationRequest = z.infer<typeof migrationRequest>;
 export type MigrationStatus = z.infer<typeof migrationStatus>;

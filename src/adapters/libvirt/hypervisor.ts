@@ -3,21 +3,22 @@
 // qemu:///session), chosen by URI. It never talks to libvirtd directly: libvirt-dbus does, and
 // this adapter only sees D-Bus, whose errors it translates into VmanageError codes.
 import type { Clock, TimerHandle } from '../../domain/clock.js';
-import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
+import { ErrorCodes, VmanageError, isVmanageError } from '../../domain/errors.js';
 import {
-  AGENT_CHANNEL_NAME, type Hypervisor, type SchedulerParams, type VmEvent, type VmInfo, type VmStats,
+  AGENT_CHANNEL_NAME, VM_METADATA_NS, type Hypervisor, type SchedulerParams, type VmEvent, type VmInfo, type VmMeta, type VmStats,
 } from '../../domain/ports/hypervisor.js';
 import { systemClock } from '../clock.js';
 import { Affect, StatsTypes } from './constants.js';
 import { DbusClient, type BusKind } from './dbus-client.js';
 import { channelDeviceXml, channelSocketPathOf, domainSummary, parseDomainXml } from './domain-xml.js';
-import { translate } from './errors.js';
+import { translate, type ErrorContext } from './errors.js';
 import { mapLifecycleEvent, mapState } from './events.js';
 import { migrate, type LibvirtMigrationOptions } from './migrate.js';
 import { parseStats } from './stats.js';
 import { connectTarget, domainPath, uuidFromPath } from './uri.js';
 import { fromSchedulerRecord, schedulerKind, toSchedulerRecord } from './scheduler.js';
 import { unwrap } from './variants.js';
+import { checkCreateXml, vmMetaElement, vmMetaOf } from './vm-meta.js';
 
 export interface LibvirtHypervisorOptions {
   /** libvirt URI: qemu:///system, xen:///system, test:///default, qemu:///session. */
@@ -46,8 +47,9 @@ const DOMAIN = 'org.libvirt.Domain';
 
 export class LibvirtHypervisor implements Hypervisor {
   readonly uri: string;
-  /** Counters for metrics: events received, events with unknown codes, listener failures. */
-  readonly counters = { events: 0, unknownEvents: 0, listenerErrors: 0 };
+  /** Counters for metrics: events received, events with unknown codes, listener failures, VM
+   *  metadata attributes left out as invalid (vm-meta.ts), VMs created. */
+  readonly counters = { events: 0, unknownEvents: 0, listenerErrors: 0, badMetadata: 0, created: 0 };
   private readonly client: DbusClient;
   private readonly connectPath: string;
   private readonly clock: Clock;
@@ -119,9 +121,41 @@ export class LibvirtHypervisor implements Hypervisor {
     const path = domainPath(this.connectPath, uuid);
     const [xml] = await this.call(path, DOMAIN, 'GetXMLDesc', 'u', [0], { op: 'GetXMLDesc', uuid }) as [string];
     const [[state]] = await this.call(path, DOMAIN, 'GetState', 'u', [0], { op: 'GetState', uuid }) as [[number, number]];
-    const s = domainSummary(parseDomainXml(xml));
+    const dom = parseDomainXml(xml);
+    const s = domainSummary(dom);
     this.names.set(s.uuid, s.name);
-    return { ...s, state: mapState(state) };
+    const m = vmMetaOf(dom);
+    if (m.problems.length > 0) {
+      this.counters.badMetadata += m.problems.length;
+      this.opts.log?.warn({ uuid: s.uuid, name: s.name, problems: m.problems }, `libvirt: VM ${s.name}: vmanage metadata attributes left out: ${m.problems.join('; ')}`);
+    }
+    return { ...s, state: mapState(state), ...(m.meta ? { meta: m.meta } : {}) };
+  }
+
+  /**
+   * Defines the VM (DomainDefineXML), writes its vmanage metadata (SetMetadata, persistent) and
+   * starts it (Create). A UUID that names an existing VM here is refused before libvirt is asked
+   * (DefineXML would silently replace that VM's definition). If the metadata or the start fails,
+   * the new definition is undefined again and libvirt's error is thrown.
+   */
+  async createVm(xml: string, meta: VmMeta): Promise<VmInfo> {
+    const c = checkCreateXml(xml);
+    const exists = await this.getVm(c.uuid).then(() => true, (err: unknown) => {
+      if (isVmanageError(err, ErrorCodes.VmNotFound)) return false;
+      throw err;
+    });
+    if (exists) throw new VmanageError(ErrorCodes.InvalidInput, `VM ${c.uuid} already exists on this host: its definition is not replaced`, { uuid: c.uuid, field: 'xml' });
+    const fallback = ErrorCodes.VmCreateFailed;
+    const [path] = await this.call(this.connectPath, CONNECT, 'DomainDefineXML', 's', [c.xml], { op: 'DomainDefineXML', fallback }) as [string];
+    try {
+      await this.call(path, DOMAIN, 'SetMetadata', 'isssu', [2 /* VIR_DOMAIN_METADATA_ELEMENT */, vmMetaElement(meta), 'vmanage', VM_METADATA_NS, Affect.CONFIG], { op: 'SetMetadata', uuid: c.uuid, fallback });
+      await this.call(path, DOMAIN, 'Create', 'u', [0], { op: 'Create', uuid: c.uuid, fallback });
+    } catch (err) {
+      await this.call(path, DOMAIN, 'Undefine', 'u', [0], { op: 'Undefine', uuid: c.uuid }).catch((e: unknown) => this.opts.log?.warn({ err: String(e), uuid: c.uuid }, 'libvirt: a VM that failed to start could not be undefined again'));
+      throw err;
+    }
+    this.counters.created += 1;
+    return await this.getVm(c.uuid);
   }
 
   async stats(uuid: string): Promise<VmStats> {
@@ -188,7 +222,7 @@ export class LibvirtHypervisor implements Hypervisor {
     await this.client.close();
   }
 
-  private async call(path: string, iface: string, member: string, sig: string, body: unknown[], ctx: { op: string; uuid?: string }): Promise<unknown[]> {
+  private async call(path: string, iface: string, member: string, sig: string, body: unknown[], ctx: ErrorContext): Promise<unknown[]> {
     try {
       const r = await this.client.call(path, iface, member, sig, body);
       if (this.libvirtLost) {

@@ -59,6 +59,9 @@ export interface VmView {
   readonly cpuUtil: number;
   readonly sla: 'ok' | 'violated' | 'unknown';
   readonly slaClass: SlaClass;
+  /** Least host reliability / trust the VM may run on, when its host reports them (optional). */
+  readonly minReliability?: number;
+  readonly minTrust?: TrustLevel;
   /** Set while the VM is being migrated. */
   readonly migratingTo?: string;
 }

@@ -19,6 +19,10 @@ export interface LiveVm {
   memoryMiB: number;
   cpuUtil: number;
   sla: 'ok' | 'violated' | 'unknown';
+  /** From the host's report (the VM's vmanage metadata); absent: silver, 0, untrusted. */
+  slaClass?: SlaClass | undefined;
+  minReliability?: number | undefined;
+  minTrust?: ClusterVm['minTrust'] | undefined;
   readonly window: UtilWindow;
   /** window.peak(), cached (HostTable.update says until when; the tick and the split read it). */
   peak?: number | undefined;
@@ -130,6 +134,9 @@ export class HostTable {
       if (v.memoryKiB !== undefined) vm.memoryMiB = Math.floor(v.memoryKiB / 1024);
       vm.cpuUtil = v.cpuUtil;
       vm.sla = v.sla;
+      vm.slaClass = v.slaClass;
+      vm.minReliability = v.minReliability;
+      vm.minTrust = v.minTrust;
       vm.window.push(v.cpuUtil);
       // The window's peak (a 95th percentile: a sort per VM) is recomputed when a sample rises
       // above it (it may have risen), else every PEAK_REFRESH samples: a sample at or under the
@@ -182,7 +189,7 @@ export class HostTable {
         seen.add(v.uuid);
         vms.push({
           uuid: v.uuid, host: h.id, vcpus: v.vcpus, memoryMiB: v.memoryMiB, cpuUtil: v.cpuUtil, cpuPeak: (v.peak ??= v.window.peak()) ?? v.cpuUtil,
-          sla: VM_DEFAULTS.slaClass, minReliability: 0, minTrust: 'untrusted',
+          sla: v.slaClass ?? VM_DEFAULTS.slaClass, minReliability: v.minReliability ?? 0, minTrust: v.minTrust ?? 'untrusted',
         });
       }
     }
@@ -217,7 +224,8 @@ export class HostTable {
         const to = migratingTo(v.uuid);
         out.push({
           uuid: v.uuid, ...(v.name !== undefined ? { name: v.name } : {}), host: h.id, vcpus: v.vcpus, memoryMiB: v.memoryMiB,
-          cpuUtil: v.cpuUtil, sla: v.sla, slaClass: VM_DEFAULTS.slaClass, ...(to !== undefined ? { migratingTo: to } : {}),
+          cpuUtil: v.cpuUtil, sla: v.sla, slaClass: v.slaClass ?? VM_DEFAULTS.slaClass,
+          ...(v.minReliability !== undefined ? { minReliability: v.minReliability } : {}), ...(v.minTrust !== undefined ? { minTrust: v.minTrust } : {}), ...(to !== undefined ? { migratingTo: to } : {}),
         });
       }
     }

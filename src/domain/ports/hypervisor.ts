@@ -1,6 +1,7 @@
 // The hypervisor port (VM side). The libvirt adapter (libvirt-dbus) and the simulated hypervisor
 // implement it; optional capabilities throw UnsupportedError rather than doing nothing.
 // Units: memory in KiB (as libvirt reports), CPU time in ns, durations in ms.
+import type { SlaClass, TrustLevel } from '../cluster.js';
 
 export type VmState = 'running' | 'paused' | 'shutoff' | 'shutdown' | 'crashed' | 'suspended' | 'blocked' | 'unknown';
 
@@ -11,7 +12,24 @@ export interface VmInfo {
   readonly vcpus: number;
   readonly memoryKiB: number;
   readonly maxMemoryKiB: number;
+  /** vmanage's placement metadata of the VM (libvirt: <metadata> in VM_METADATA_NS), when set. */
+  readonly meta?: VmMeta;
 }
+
+/**
+ * What the cluster leader needs to know about a VM that only its owner can say: its SLA class
+ * and the least host reliability and trust it may run on. Written at creation by the leader's
+ * placement or by the admin (virsh metadata); never taken from the guest (see docs/leader.md).
+ */
+export interface VmMeta {
+  readonly slaClass?: SlaClass;
+  /** 0..1 */
+  readonly minReliability?: number;
+  readonly minTrust?: TrustLevel;
+}
+
+/** XML namespace of vmanage's domain metadata element (<vmanage:vm sla=... minReliability=... minTrust=.../>). */
+export const VM_METADATA_NS = 'https://vmanage.dev/xmlns/vm/1';
 
 export interface VmStats {
   readonly uuid: string;
@@ -87,6 +105,12 @@ export interface Hypervisor {
   channelSocketPath(uuid: string): Promise<string | undefined>;
   /** Hot-attaches the vmanage channel to a running VM that lacks it; returns its socket path. */
   attachChannel(uuid: string, socketPath: string): Promise<string>;
+  /**
+   * Optional: defines the VM from domain XML, writes `meta` as its vmanage metadata and starts it;
+   * if it cannot be started it is undefined again (nothing is left behind). Errors: INVALID_INPUT
+   * (XML refused), the hypervisor's refusal, HYPERVISOR_UNAVAILABLE.
+   */
+  createVm?(xml: string, meta: VmMeta): Promise<VmInfo>;
   close(): Promise<void>;
 }
 
