@@ -1,7 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { LeaderStore } from '../../src/adapters/store/leader-store.js';
-import { openDatabase } from '../../src/adapters/store/sqlite.js';
+import { openDatabase, schemaVersion, SCHEMA_VERSION } from '../../src/adapters/store/sqlite.js';
 import type { HostRegistration, LeaderDecision } from '../../src/domain/cluster.js';
 import { clusterHostOf } from '../../src/domain/leader/registration.js';
 import { tempDir } from '../support/proc.js';
@@ -81,4 +81,48 @@ test('retention bounds decisions, budgets and finished migrations', async (t) =>
   store.prune(500_000);
   t.deepEqual(store.decisions(1000).map((d) => d.decision.target), ['new']);
   t.deepEqual(store.migrations().map((m) => m.vm), ['running']);
+});
+
+test('the cluster budget set at runtime is stored in its own table (schema step 2) and survives a restart', async (t) => {
+  const { path, store, close } = await open(t);
+  t.is(store.clusterBudget(), undefined);
+  store.setClusterBudget(12_000, 1000);
+  store.setClusterBudget(9_500, 2000);
+  close();
+  const db = openDatabase(path);
+  t.teardown(() => db.open && db.close());
+  t.deepEqual(new LeaderStore(db).clusterBudget(), { watts: 9_500, at: 2000 });
+});
+
+test('a database the leader made at schema version 1 with its own cluster budget table migrates and keeps the budget', async (t) => {
+  const path = join(await tempDir(t), 'leader.db');
+  const v1 = openDatabase(path);
+  v1.exec('CREATE TABLE IF NOT EXISTS leader_cluster_budget (k INTEGER PRIMARY KEY CHECK (k = 1), watts REAL NOT NULL, at INTEGER NOT NULL)');
+  v1.prepare('INSERT INTO leader_cluster_budget (k, watts, at) VALUES (1, ?, ?)').run(7_000, 500);
+  v1.pragma('user_version = 1');
+  v1.close();
+  const db = openDatabase(path);
+  t.teardown(() => db.open && db.close());
+  t.is(schemaVersion(db), SCHEMA_VERSION);
+  t.deepEqual(new LeaderStore(db).clusterBudget(), { watts: 7_000, at: 500 });
+});
+
+test('automatic pruning keeps exactly the newest maxRows decisions and budgets, and drops those past the retention age', async (t) => {
+  const db = openDatabase(join(await tempDir(t), 'leader.db'));
+  t.teardown(() => db.close());
+  const bounded = new LeaderStore(db, { maxRows: 30, retentionMs: 1_000_000, pruneEvery: 7 });
+  bounded.upsertHost(reg('h1'), 0, { budgetWatts: 120 });
+  for (let i = 1; i <= 200; i++) {
+    bounded.recordDecision(i, migrate(`vm-${i}`));
+    bounded.setBudgets(i, new Map([['h1', 100 + i]]), 'split');
+  }
+  const kept = bounded.decisions(1000).map((d) => d.at);
+  t.true(kept.length >= 30 && kept.length < 30 + 7, `${kept.length} decisions kept`);
+  t.is(kept.at(-1), 200);
+  t.deepEqual(kept, [...kept].sort((a, b) => a - b));
+  const budgets = bounded.budgetHistory('h1', 1000);
+  t.true(budgets.length >= 30 && budgets.length < 30 + 7, `${budgets.length} budgets kept`);
+  // Time passes: everything older than the retention window goes at the next automatic prune.
+  for (let i = 0; i < 7; i++) bounded.recordDecision(5_000_000 + i, migrate(`late-${i}`));
+  t.true(bounded.decisions(1000).every((d) => d.at >= 5_000_000 - 1_000_000));
 });

@@ -35,6 +35,9 @@ const STEPS: readonly string[] = [
      status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'aborted')), error TEXT);
    CREATE INDEX migrations_vm ON migrations(vm, started_at);
    CREATE INDEX migrations_status ON migrations(status);`,
+  // 2: the cluster budget set at runtime (LeaderStore.clusterBudget; before this step the leader
+  // created the table itself, hence IF NOT EXISTS).
+  'CREATE TABLE IF NOT EXISTS leader_cluster_budget (k INTEGER PRIMARY KEY CHECK (k = 1), watts REAL NOT NULL, at INTEGER NOT NULL);',
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -32,8 +32,7 @@ export class Operations {
   /** The last cluster budget set at runtime, if any, replaces the configured one. */
   private restoreClusterBudget(): void {
     const l = this.l;
-    l.db.exec('CREATE TABLE IF NOT EXISTS leader_cluster_budget (k INTEGER PRIMARY KEY CHECK (k = 1), watts REAL NOT NULL, at INTEGER NOT NULL)');
-    const last = l.db.prepare('SELECT watts, at FROM leader_cluster_budget WHERE k = 1').get() as { watts: number; at: number } | undefined;
+    const last = l.store.clusterBudget();
     if (!last) return;
     if (!(Number.isFinite(last.watts) && last.watts > 0 && last.watts <= 1e9)) {
       l.log.warn({ watts: last.watts }, 'stored cluster budget unusable: the configured one applies');
@@ -62,7 +61,7 @@ export class Operations {
     const before = l.clusterBudgetWatts;
     const now = l.clock.now();
     l.db.transaction(() => {
-      l.db.prepare('INSERT INTO leader_cluster_budget (k, watts, at) VALUES (1, ?, ?) ON CONFLICT(k) DO UPDATE SET watts = excluded.watts, at = excluded.at').run(watts, now);
+      l.store.setClusterBudget(watts, now);
       l.store.setBudgets(now, new Map([[CLUSTER_BUDGET_KEY, watts]]), `cluster budget ${before} W -> ${watts} W (operator)`);
     })();
     l.clusterBudgetWatts = watts;
