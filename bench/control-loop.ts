@@ -1,25 +1,37 @@
-// `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S] [--runtime shipped|tsx]`
+// `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S] [--runtime shipped|tsx]
+//   [--fake-sysfs memory|disk] [--background N] [--trace]`
 // vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
 // power sensor, and the real vmanage-powerd on a private system bus over a fake sysfs. Both
 // daemons run as the .deb ships them (`--runtime shipped`, the default: esbuild bundles of
 // scripts/package/programs.mjs under plain node, bench/lib/shipped-daemons.ts) or from the
-// TypeScript sources under tsx (`--runtime tsx`, as the tests run them).
+// TypeScript sources under tsx (`--runtime tsx`, as the tests run them). The fake sysfs tree is
+// on tmpfs, in memory as real sysfs is (`--fake-sysfs disk`: in os.tmpdir() as before
+// 2026-11-26; on ext4 the attribute writes themselves cost ms, bench/lib/sysfs-medium.ts).
 // 1. latencyMs: a guest agent writes a "violated" SLA report on its M-channel; the clock stops
 //    when powerd signals CapChanged with a higher cap (report -> daemon -> broker -> D-Bus call ->
-//    sysfs write -> signal back). Between samples an "ok" report lets sla-dvfs relax the cap (a
+//    sysfs write -> signal back to this process: p50Ms/p99Ms, the measure of earlier runs) and,
+//    measured where the cap lands, when inotify reports the write of the last policy's
+//    scaling_max_freq (landedP50Ms/landedP99Ms: no D-Bus signal back to the benchmark).
+//    Between samples an "ok" report lets sla-dvfs relax the cap (a
 //    50 ms period for that; minGapMs 0, since with a 50 ms period the default 100 ms least gap
 //    between cycles would hold every violation back for the next period: in production, period
 //    1000 ms, a violation >= 100 ms after the last cycle gets its cycle at once).
 //    powerdOnly*: the powerd leg alone (SetFrequencyCap from the bench to CapChanged), for the breakdown.
+//    --background N: N more guest agents report "ok" every second meanwhile (random phases).
+//    --trace: the daemons mark every hop (VMANAGE_HOP_TRACE=1, src/adapters/power/hop-trace.ts)
+//    and the result gets `hops`, the per-hop split (bench/lib/control-loop-hops.ts).
 // 2. rssMB / cpuPct of the daemon process with N guest agents (another process, unix sockets)
-//    each reporting every second, over S seconds (after a 5 s warm-up). Under tsx the RSS
-//    includes tsx and its in-process TypeScript compilation.
+//    each reporting every second from a random phase, over S seconds (after a 5 s warm-up).
+//    Under tsx the RSS includes tsx and its in-process TypeScript compilation.
 import dbus from 'dbus-next';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
+import { breakdown, HopCollector, type SampleWindow } from './lib/control-loop-hops.js';
+import { cpuPressureAvg10, fsType, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
 import { requestStatus } from '../src/cli/vmanagectl.js';
 import type { MvmStatus } from '../src/daemons/mvm/mvm.js';
@@ -48,6 +60,14 @@ const status = async (socket: string): Promise<MvmStatus> => await requestStatus
 
 interface Latency {
   p50Ms: number; p99Ms: number; maxMs: number; samples: number; powerdOnlyP50Ms: number; powerdOnlyP99Ms: number;
+  /** The same samples measured where the cap lands: report sent -> inotify on the last policy's scaling_max_freq. */
+  landedP50Ms: number; landedP99Ms: number; landedMaxMs: number;
+  /** Guest agents connected and reporting "ok" every second meanwhile (--background N). */
+  backgroundAgents: number;
+  /** CPU contention while sampling: PSI cpu "some avg10" (%) at the end, and the mean run-queue wait per slice of each daemon's main thread (ms). */
+  contention: { psiCpuSomeAvg10: number; powerdWaitPerSliceMs: number; mvmWaitPerSliceMs: number };
+  /** With --trace: where each sample's time went (bench/lib/control-loop-hops.ts). */
+  hops?: object;
   /** The daemon's own account (its /metrics, last 1024 cycles): SLA violation -> cap call start, and the cap call (D-Bus round trip to powerd). */
   daemon: Record<string, number>;
 }
@@ -63,11 +83,29 @@ function daemonLatency(metrics: string): Record<string, number> {
   return out;
 }
 
-async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, samples: number): Promise<Latency> {
+/** Starts N guest agents (bench/lib/mvm-agents.ts) in their own process and their VMs; the result stops both. */
+async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: number, prefix: string): Promise<() => Promise<void>> {
+  const dir = await tempDir(t);
+  const proc = await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'bench/lib/mvm-agents.ts'), dir, String(n), '1000', String(violateEvery)], { cwd: root, ready: /ready/, readyTimeoutMs: 60_000 });
+  for (let i = 0; i < n; i++) await lv.startVm(`${prefix}${i}`, randomUUID(), join(dir, `g${i}.sock`));
+  return async () => {
+    for (let i = 0; i < n; i++) {
+      const [path] = await lv.raw.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByName', 's', [`${prefix}${i}`]) as [string];
+      await lv.raw.call(path, 'org.libvirt.Domain', 'Destroy', 'u', [0]);
+    }
+    await proc.stop();
+  };
+}
+
+interface LatencyOptions { samples: number; background: number; hops: HopCollector | undefined }
+
+async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, o: LatencyOptions): Promise<Latency> {
+  const { samples } = o;
   const dir = await tempDir(t);
   const chan = join(dir, 'lat.sock');
   const guest = await startGuest(t, chan);
   await lv.startVm('lat', randomUUID(), chan);
+  const stopBackground = o.background > 0 ? await startAgents(t, lv, o.background, 0, 'bg') : undefined;
   const metricsPort = await freePort();
   const mvm = await startMvm(t, lv, {
     log: { level: 'warn' }, metrics: { port: metricsPort },
@@ -77,6 +115,14 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
       policies: [{ name: 'sla-dvfs', params: { relaxSlack: 0, relaxAfterMs: 0 } }],
     }),
   });
+  o.hops?.attach(mvm.proc.child.stderr);
+  // Where the cap lands: powerd writes the policies in order; the last one's write ends the change.
+  const landings: number[] = [];
+  const watcher = watch(pd.fake.path('sys/devices/system/cpu/cpufreq/policy1/scaling_max_freq'), () => {
+    landings.push(epochMs());
+    if (landings.length > 10_000) landings.splice(0, 5000);
+  });
+  t.teardown(() => watcher.close());
   const bus = dbus.sessionBus({ busAddress: pd.address });
   bus.on('error', () => undefined);
   t.teardown(() => disconnectBus(bus));
@@ -84,7 +130,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const changes: { at: number; up: boolean }[] = [];
   let waiter: { pred: (c: { at: number; up: boolean }) => boolean; resolve: (c: { at: number; up: boolean }) => void } | undefined;
   client.onCapChanged((c) => {
-    const ch = { at: performance.now(), up: Number(c.new) > Number(c.old) };
+    const ch = { at: epochMs(), up: Number(c.new) > Number(c.old) };
     changes.push(ch);
     if (changes.length > 10_000) changes.splice(0, 5000);
     if (waiter?.pred(ch)) { waiter.resolve(ch); waiter = undefined; }
@@ -94,35 +140,54 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     const timer = setTimeout(() => reject(new Error(`no CapChanged (${what}) within 5 s`)), 5000);
     waiter = { pred, resolve: (c) => { clearTimeout(timer); resolve(c); } };
   });
-  await waitFor('the guest session', async () => (await status(mvm.control)).counters['guest_reports'] !== undefined && (await status(mvm.control)).vms >= 1);
+  await waitFor('the guest session', async () => (await status(mvm.control)).counters['guest_reports'] !== undefined && (await status(mvm.control)).vms >= 1 + o.background, 60_000, 100);
+  const s0 = { pd: schedstat(pd.proc.pid), mvm: schedstat(mvm.proc.pid) };
   const out: number[] = [];
+  const landed: number[] = [];
+  const windows: SampleWindow[] = [];
   for (let i = 0; i < samples + 5; i++) {
+    const relaxAt = epochMs();
+    const last = windows[windows.length - 1];
+    if (last) last.end = relaxAt;
     await guest.report(false);
-    const since = performance.now();
-    await waitFor('a relax step', () => changes.some((c) => !c.up && c.at > since) || (i === 0 && changes.length === 0 ? true : undefined), 5000, 2);
+    await waitFor('a relax step', () => changes.some((c) => !c.up && c.at > relaxAt) || (i === 0 && changes.length === 0 ? true : undefined), 5000, 2);
     const raised = next((c) => c.up, 'the raise');
-    const t0 = performance.now();
+    const t0 = epochMs();
     await guest.report(true);
     const ev = await raised;
-    if (i >= 5) out.push(ev.at - t0); // the first few warm the JIT
+    // inotify may be read after the signal: wait for it (a landing without an event is a bug).
+    const land = await waitFor('the inotify event', () => landings.find((x) => x >= t0), 5000, 1);
+    if (i >= 5) { // the first few warm the JIT
+      out.push(ev.at - t0);
+      landed.push(land - t0);
+      windows.push({ send: t0, end: Number.POSITIVE_INFINITY, observed: ev.at, landed: land });
+    }
     if (i % 50 === 0) process.stderr.write(`latency sample ${i}/${samples}\n`);
   }
+  const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)) };
   await guest.report(false);
   const daemon = daemonLatency(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
   await mvm.proc.stop();
+  await stopBackground?.();
   // The powerd leg alone, for the breakdown: SetFrequencyCap from here to its CapChanged.
   const direct: number[] = [];
   for (let i = 0; i < Math.min(samples, 200); i++) {
     const changed = next(() => true, 'direct');
-    const t0 = performance.now();
+    const t0 = epochMs();
     await client.setMaxFrequency(i % 2 === 0 ? 2_500_000 : 2_400_000);
     const ev = await changed;
     direct.push(ev.at - t0);
   }
   const sorted = out.sort((a, b) => a - b);
   const d = direct.sort((a, b) => a - b);
+  const l = landed.sort((a, b) => a - b);
   const r = (x: number): number => Math.round(x * 100) / 100;
-  return { p50Ms: r(pct(sorted, 50)), p99Ms: r(pct(sorted, 99)), maxMs: r(sorted[sorted.length - 1] as number), samples: sorted.length, powerdOnlyP50Ms: r(pct(d, 50)), powerdOnlyP99Ms: r(pct(d, 99)), daemon };
+  return {
+    p50Ms: r(pct(sorted, 50)), p99Ms: r(pct(sorted, 99)), maxMs: r(sorted[sorted.length - 1] as number), samples: sorted.length,
+    landedP50Ms: r(pct(l, 50)), landedP99Ms: r(pct(l, 99)), landedMaxMs: r(l[l.length - 1] as number),
+    powerdOnlyP50Ms: r(pct(d, 50)), powerdOnlyP99Ms: r(pct(d, 99)), backgroundAgents: o.background, contention, daemon,
+    ...(o.hops ? { hops: breakdown(o.hops, windows) } : {}),
+  };
 }
 
 function cpuTicks(pid: number): number {
@@ -137,9 +202,7 @@ function rssMB(pid: number): number {
 }
 
 async function load(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, agents: number, seconds: number): Promise<{ rssMB: number; cpuPct: number; agents: number; seconds: number; reportsPerSecond: number }> {
-  const dir = await tempDir(t);
-  await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'bench/lib/mvm-agents.ts'), dir, String(agents), '1000'], { cwd: root, ready: /ready/, readyTimeoutMs: 60_000 });
-  for (let i = 0; i < agents; i++) await lv.startVm(`g${i}`, randomUUID(), join(dir, `g${i}.sock`));
+  await startAgents(t, lv, agents, 10, 'g');
   const mvm = await startMvm(t, lv, { log: { level: 'warn' }, power: powerSection(pd.address, 0.5, { periodMs: 1000, readIntervalMs: 1000 }) });
   await waitFor('reports from every agent', async () => (await status(mvm.control)).counters['guest_reports']! >= agents, 60_000, 250);
   await new Promise((r) => setTimeout(r, 5000));
@@ -161,6 +224,14 @@ async function load(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, ag
 
 export default async function controlLoop(args: string[]): Promise<object> {
   const samples = arg(args, 'samples', 300);
+  const background = args.includes('--background') ? Number(args[args.indexOf('--background') + 1]) : 0;
+  if (!(Number.isInteger(background) && background >= 0)) throw new Error('--background: expected a whole number >= 0');
+  const trace = args.includes('--trace');
+  hopTracer(); // this process never traces (its tracer is fixed before the daemons get the variable)
+  if (trace) process.env['VMANAGE_HOP_TRACE'] = '1';
+  const hops = trace ? new HopCollector() : undefined;
+  const medium = parseMedium(args);
+  useSysfsMedium(medium);
   const agents = arg(args, 'agents', 100);
   const seconds = arg(args, 'seconds', 20);
   const ri = args.indexOf('--runtime');
@@ -172,12 +243,14 @@ export default async function controlLoop(args: string[]): Promise<object> {
     const bundleDir = await tempDir(t, 'vmanage-bench-bundle-');
     const pd = runtime === 'shipped' ? await startShippedPowerd(t, bundleDir) : await startPowerd(t);
     const startMvm: StartMvm = runtime === 'shipped' ? (tt, l, extra) => startShippedMvm(tt, l, bundleDir, extra) : (tt, l, extra) => startMvmDaemon(tt, l, extra);
+    hops?.attach(pd.proc.child.stderr);
+    const fakeSysfs = `${medium} (${fsType(pd.fake.root)})`;
     const lv = await startLibvirt(t);
     await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
-    const lat = await latency(t, pd, lv, startMvm, samples);
+    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops });
     process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
     const res = await load(t, pd, lv, startMvm, agents, seconds);
-    return { runtime, ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+    return { runtime, trace, fakeSysfs, ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -8,6 +8,7 @@ import { ErrorCodes, VmanageError } from '../../domain/errors.js';
 import type {
   CpuFrequencyState, FrequencyActuator, PowerLimitActuator, PowerLimitState, PowerReading, PowerSensor,
 } from '../../domain/ports/power.js';
+import { hopTracer } from './hop-trace.js';
 import { codeForDbusError, disconnectBus, parsePowerdState, POWER1_IFACE, POWER1_NAME, POWER1_PATH, type PowerdState } from './powerd-client-protocol.js';
 
 export interface PowerdClientOptions {
@@ -101,8 +102,11 @@ export class PowerdClient implements FrequencyActuator {
     return [...s.frequency.policies];
   }
 
-  setMaxFrequency(kHz: number): Promise<void> {
-    return this.call('SetFrequencyCap', kHz);
+  async setMaxFrequency(kHz: number): Promise<void> {
+    const trace = hopTracer();
+    trace.mark('client.cap-call');
+    await this.call('SetFrequencyCap', kHz);
+    trace.mark('client.cap-reply');
   }
 
   clearMaxFrequency(): Promise<void> {

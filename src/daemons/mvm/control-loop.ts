@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { Actuator, Broker, defaultReportGate, defaultRails, DryRunBackend, EventBus, MemoryJournal, portsBackend, SnapshotBuilder, wireBroker, withRails, type BrokerEvents } from '../../broker/index.js';
 import { createPolicyRegistry } from '../../broker/registry.js';
+import { hopTracer, type HopTracer } from '../../adapters/power/hop-trace.js';
 import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import type { Decision } from '../../domain/model.js';
@@ -53,6 +54,8 @@ export class ControlLoop {
   private timer: TimerHandle | undefined;
   private stopped = false;
   private offEvents: (() => void) | undefined;
+  /** Hop marks for bench/control-loop.ts --trace (a no-op unless VMANAGE_HOP_TRACE=1). */
+  private readonly trace: HopTracer = hopTracer();
 
   constructor(private readonly o: ControlLoopOptions) {
     const { cfg, plant, clock, log } = o;
@@ -83,10 +86,12 @@ export class ControlLoop {
       periodMs: cfg.periodMs, minGapMs: cfg.minGapMs,
     });
     this.wiring = wireBroker({ bus: this.bus, builder: this.builder, broker: this.broker, logger: log.child({ part: 'broker' }) });
+    if (this.trace.enabled) this.bus.on('hop-trace', 'applying', ({ decision }) => this.trace.mark(`mvm.decision:${decision.kind}`));
   }
 
   /** A guest's report (vm = the UUID of the socket it came on). */
   slaReport(vm: string, r: SlaReport): void {
+    this.trace.mark(`mvm.report:${r.status}`);
     this.bus.emit('sla-report', { vm, report: { status: r.status, slack: reportSlack(r) } });
   }
 
@@ -155,5 +160,6 @@ export class ControlLoop {
     this.offEvents?.();
     await this.broker.stop();
     this.wiring.disconnect();
+    this.bus.removeOwner('hop-trace');
   }
 }

@@ -6,6 +6,7 @@ import type { MessageBus } from 'dbus-next';
 import type { Logger } from 'pino';
 import { PowerdClient } from '../../adapters/power/powerd-client.js';
 import { disconnectBus } from '../../adapters/power/powerd-client-protocol.js';
+import { traceBus } from '../../adapters/power/hop-trace.js';
 import { createBmc } from '../../adapters/power/ipmi-bmc.js';
 import { RaplSensor } from '../../adapters/power/rapl.js';
 import { constantUtilisation, SimPower } from '../../adapters/power/sim.js';
@@ -46,6 +47,7 @@ export async function openPowerPlant(cfg: PowerConfig, clock: Clock, log: Logger
   if (cfg.actuator.busAddress) {
     bus = dbus.sessionBus({ busAddress: cfg.actuator.busAddress });
     bus.on('error', (err: Error) => log.warn({ err: err.message }, 'powerd bus error'));
+    traceBus(bus, 'mvm');
   }
   let powerd: PowerdClient;
   try {

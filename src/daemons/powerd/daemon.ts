@@ -4,6 +4,7 @@ import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import type { Logger } from 'pino';
 import { POWER1_NAME, POWER1_PATH } from '../../adapters/power/powerd-client-protocol.js';
+import { traceBus } from '../../adapters/power/hop-trace.js';
 import { CallerAuthoriser, resolveGroups } from './auth.js';
 import { createBackend } from './backend.js';
 import type { PowerdConfig } from './config.js';
@@ -37,6 +38,7 @@ export async function startPowerd(config: PowerdConfig, log: Logger, onBusLost: 
     onBusLost(err);
   };
   bus.on('error', busLost);
+  traceBus(bus, 'powerd');
   // The bus daemon going away ends the stream without an 'error'; dbus-next (0.10.2) does not
   // forward that, so listen on its connection's stream.
   const stream = (bus as unknown as { _connection?: { stream?: NodeJS.EventEmitter } })._connection?.stream;

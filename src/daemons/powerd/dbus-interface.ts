@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { isVmanageError } from '../../domain/errors.js';
 import type { PowerReading } from '../../domain/ports/power.js';
 import { dbusErrorNameFor, POWER1_ERRORS, POWER1_IFACE, POWER1_PATH } from '../../adapters/power/powerd-client-protocol.js';
+import { hopTracer } from '../../adapters/power/hop-trace.js';
 import { AccessDenied, type Caller, type CallerAuthoriser } from './auth.js';
 import type { Change, PowerService } from './service.js';
 
@@ -93,7 +94,13 @@ export class Power1Interface extends Interface {
   }
 
   SetFrequencyCap(kHz: number): Promise<void> {
-    return this.guard('SetFrequencyCap', true, (c) => this.service.setFrequencyCap(c, kHz));
+    const trace = hopTracer();
+    trace.mark('powerd.enter');
+    return this.guard('SetFrequencyCap', true, async (c) => {
+      trace.mark('powerd.authorised');
+      await this.service.setFrequencyCap(c, kHz);
+      trace.mark('powerd.return');
+    });
   }
 
   ClearFrequencyCap(): Promise<void> {
@@ -159,6 +166,7 @@ export class Power1Interface extends Interface {
    */
   private onChange(c: Change): void {
     this.CapChanged(c.what, c.caller.uid, c.caller.sender, c.old, c.new);
+    hopTracer().mark('powerd.signalled');
     if (c.what === 'frequency-cap') this.publish({ ...this.snap, FrequencyCapKHz: c.new === '' ? 0 : Number(c.new) });
     else if (c.what === 'governor') this.publish({ ...this.snap, Governor: c.new });
     else if (c.what === 'epp') this.publish({ ...this.snap, Epp: c.new });

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ErrorCodes, UnsupportedError, VmanageError } from '../../domain/errors.js';
 import type { FrequencyActuator, PowerLimitActuator, PowerReading, PowerSensor } from '../../domain/ports/power.js';
 import type { PowerdState } from '../../adapters/power/powerd-client-protocol.js';
+import { hopTracer } from '../../adapters/power/hop-trace.js';
 import type { Caller } from './auth.js';
 
 export interface PowerBackend {
@@ -91,6 +92,7 @@ export class PowerService extends EventEmitter<{ change: [Change] }> {
       const f = this.frequency();
       const old = this.capKHz;
       await f.setMaxFrequency(kHz);
+      hopTracer().mark('powerd.sysfs-done');
       this.capKHz = kHz;
       this.changed('frequency-cap', caller, old, kHz);
     });

@@ -1,0 +1,108 @@
+// Hop breakdown for bench/control-loop.ts --trace: collects the `vmanage-hop` lines the daemons
+// write when VMANAGE_HOP_TRACE=1 (src/adapters/power/hop-trace.ts) and the benchmark's own marks,
+// all in one clock (epoch ms, performance.timeOrigin + performance.now()), and splits each
+// latency sample into the hops of the SLA-to-cap path. Sample i's marks are the first of each
+// hop name in [its report sent, the next sample's relax report): samples run one at a time.
+import type { Readable } from 'node:stream';
+
+/** The path in order; consecutive pairs are the segments reported. */
+export const HOPS = [
+  'bench.send', // the guest agent (in the benchmark) writes the violated report
+  'mvm.report:violated', // vmanage-mvm: the report reached the control loop
+  'mvm.decision:set-frequency-cap', // the broker's cycle handed the decision to the actuator
+  'client.cap-call', // PowerdClient.setMaxFrequency called
+  'mvm.out:SetFrequencyCap', // marshalled and written to the bus socket
+  'powerd.in:SetFrequencyCap', // vmanage-powerd: read and unmarshalled (after dbus-daemon)
+  'powerd.enter', // the method handler runs
+  'powerd.authorised', // caller checked
+  'powerd.sysfs-done', // every policy's scaling_max_freq written and read back
+  'powerd.signalled', // CapChanged emitted (marshalled, written)
+  'powerd.return', // the handler's promise resolves
+  'powerd.out:return', // the method return written to the bus socket
+  'mvm.in:return', // vmanage-mvm read the reply
+  'client.cap-reply', // the actuator's call returned
+] as const;
+
+export interface Mark { proc: string; hop: string; at: number; extra: number[] }
+
+export class HopCollector {
+  readonly marks: Mark[] = [];
+  private partial = new Map<Readable, string>();
+
+  /** Reads `vmanage-hop` lines from a child's stream (other lines are ignored). */
+  attach(stream: Readable | null | undefined): void {
+    if (!stream) return;
+    stream.on('data', (b: Buffer) => {
+      const text = (this.partial.get(stream) ?? '') + b.toString();
+      const lines = text.split('\n');
+      this.partial.set(stream, lines.pop() ?? '');
+      for (const line of lines) {
+        const m = /^vmanage-hop (\S+) (\S+) ([0-9.]+)((?: [0-9.]+)*)$/.exec(line);
+        if (m) this.marks.push({ proc: m[1] as string, hop: m[2] as string, at: Number(m[3]), extra: (m[4] ?? '').trim().split(' ').filter(Boolean).map(Number) });
+      }
+    });
+  }
+
+  mark(hop: string, at: number): void {
+    this.marks.push({ proc: 'bench', hop, at, extra: [] });
+  }
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number : Number.NaN;
+}
+
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+
+export interface SampleWindow { send: number; end: number; observed: number; landed?: number }
+
+/**
+ * Per segment (a -> b of consecutive HOPS, plus the observations): p50 / p99 over all samples
+ * and the mean over the slowest 1 % (by `observed - send`), ms. Also each process's GC pauses
+ * and worst event-loop delay inside those slowest samples.
+ */
+export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): object {
+  const marks = [...c.marks].sort((a, b) => a.at - b.at);
+  const per = windows.map((w) => {
+    const first = new Map<string, number>();
+    for (const m of marks) if (m.at >= w.send && m.at < w.end && !first.has(m.hop)) first.set(m.hop, m.at);
+    first.set('bench.send', w.send);
+    return { w, first };
+  });
+  const segs: [string, string][] = HOPS.slice(1).map((h, i) => [HOPS[i] as string, h]);
+  segs.push(['powerd.signalled', 'bench.observe'], ['powerd.sysfs-done', 'bench.inotify']);
+  const slow = [...per].sort((a, b) => (b.w.observed - b.w.send) - (a.w.observed - a.w.send)).slice(0, Math.max(1, Math.ceil(per.length / 100)));
+  const segments: Record<string, object> = {};
+  for (const [a, b] of segs) {
+    const d = (s: (typeof per)[number]): number | undefined => {
+      const first = new Map(s.first);
+      first.set('bench.observe', s.w.observed);
+      if (s.w.landed !== undefined) first.set('bench.inotify', s.w.landed);
+      const x = first.get(a);
+      const y = first.get(b);
+      return x !== undefined && y !== undefined ? y - x : undefined;
+    };
+    const all = per.map(d).filter((x): x is number => x !== undefined).sort((x, y) => x - y);
+    const tail = slow.map(d).filter((x): x is number => x !== undefined);
+    segments[`${a} -> ${b}`] = { n: all.length, p50Ms: r2(pct(all, 50)), p99Ms: r2(pct(all, 99)), slowest1pctMeanMs: r2(tail.reduce((s, x) => s + x, 0) / (tail.length || 1)) };
+  }
+  const landed = per.map((s) => s.first.get('powerd.sysfs-done')).map((x, i) => (x === undefined ? undefined : x - (windows[i] as SampleWindow).send)).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const gcs = marks.filter((m) => m.hop.startsWith('gc:'));
+  const inSlow = (at: number): boolean => slow.some((s) => at >= s.w.send - 5 && at <= s.w.observed);
+  const gc: Record<string, object> = {};
+  for (const proc of new Set(gcs.map((m) => m.proc))) {
+    const mine = gcs.filter((m) => m.proc === proc);
+    const pauses = mine.map((m) => m.extra[0] ?? 0).sort((a, b) => a - b);
+    gc[proc] = { count: mine.length, p99PauseMs: r2(pct(pauses, 99)), maxPauseMs: r2(pauses[pauses.length - 1] ?? 0), duringSlowestSamples: mine.filter((m) => inSlow(m.at)).length };
+  }
+  const loop: Record<string, object> = {};
+  for (const m of marks.filter((x) => x.hop === 'loop-delay')) {
+    const prev = loop[m.proc] as { p99Ms: number; maxMs: number } | undefined;
+    loop[m.proc] = { p99Ms: r2(Math.max(prev?.p99Ms ?? 0, m.extra[1] ?? 0)), maxMs: r2(Math.max(prev?.maxMs ?? 0, m.extra[2] ?? 0)) };
+  }
+  return {
+    samples: per.length,
+    reportToSysfsWrittenP50Ms: r2(pct(landed, 50)), reportToSysfsWrittenP99Ms: r2(pct(landed, 99)),
+    segments, gc, worstLoopDelayPer250ms: loop,
+  };
+}
