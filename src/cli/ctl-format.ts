@@ -41,9 +41,15 @@ export function hostsTable(hosts: readonly HostView[]): string {
   ]));
 }
 
+/** A VM's placement requirements (reliability, trust) when its host reports them. */
+function needs(v: VmView): string {
+  const parts = [...(v.minReliability ? [`rel>=${v.minReliability}`] : []), ...(v.minTrust && v.minTrust !== 'untrusted' ? [v.minTrust] : [])];
+  return parts.length > 0 ? parts.join(',') : '-';
+}
+
 export function vmsTable(vms: readonly VmView[]): string {
-  return table(['VM', 'NAME', 'HOST', 'VCPUS', 'MEMORY', 'CPU', 'SLA', 'CLASS', 'MIGRATING'], vms.map((v) => [
-    v.uuid, v.name ?? '-', v.host, v.vcpus, `${v.memoryMiB}MiB`, pct(v.cpuUtil), v.sla, v.slaClass, v.migratingTo ? `-> ${v.migratingTo}` : '-',
+  return table(['VM', 'NAME', 'HOST', 'VCPUS', 'MEMORY', 'CPU', 'SLA', 'CLASS', 'NEEDS', 'MIGRATING'], vms.map((v) => [
+    v.uuid, v.name ?? '-', v.host, v.vcpus, `${v.memoryMiB}MiB`, pct(v.cpuUtil), v.sla, v.slaClass, needs(v), v.migratingTo ? `-> ${v.migratingTo}` : '-',
   ]));
 }
 
@@ -87,6 +93,7 @@ export function answerText(a: ActionAnswer): string {
 }
 
 export function placeText(p: PlaceAnswer): string {
-  const head = `${p.dryRun ? '(dry run) ' : ''}${p.placed ? `placed on ${clean(p.host)}` : 'not placed'}: ${clean(p.reason)}\n`;
+  const what = p.placed ? `${p.created === true ? 'created' : 'placed'} on ${clean(p.host)}${p.created === false ? ', not created' : ''}` : 'not placed';
+  const head = `${p.dryRun ? '(dry run) ' : ''}${what}: ${clean(p.reason)}\n`;
   return p.decision ? head + decisionsTable([p.decision]) : head;
 }

@@ -1,10 +1,12 @@
 // vmanagectl's leader commands (docs/api.md, packaging/man/vmanagectl.1): reads (hosts, vms,
-// budgets, decisions, explain, migrations, status --leader) and actions (budgets set, place,
+// budgets, decisions, explain, migrations, status --leader) and actions (budgets set, place [--create --xml],
 // migrate, drain, undrain, plan, migrations abort; each with --dry-run) over the leader's HTTP API. The leader is
 // --leader URL, else $VMANAGE_LEADER, else http://127.0.0.1:8470. Human tables by default,
 // the API's JSON with --json. Exit status: 0 ok, 1 unreachable / bad answer / not the leader /
 // unknown object, 2 usage or a request the leader calls invalid, 3 the leader refused the action.
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync, statSync } from 'node:fs';
+import { MAX_CREATE_XML_BYTES } from '../protocol/leader.js';
 import type { ActionAnswer, BudgetView, DecisionView, HostView, LeaderStatus, MigrationView, PlaceAnswer, VmView } from '../daemons/leader/api.js';
 import { CtlError, DEFAULT_LEADER_URL, leaderClient, type LeaderClient, type LeaderTarget } from './ctl-client.js';
 import * as f from './ctl-format.js';
@@ -81,26 +83,32 @@ export function registerLeaderCommands(program: Command, io: CtlIo, setExit: (co
       if (verb !== 'set' || watts === undefined || !Number.isFinite(n) || n <= 0) throw new CtlError('usage: vmanagectl budgets set WATTS (a positive number of watts)', 2);
       return answered(await c.send<ActionAnswer>('PUT', '/api/budgets', { watts: n, ...dry(o) }));
     }));
-  withLeader(program.command('place').description('choose a host for a new VM (and journal the decision)'), true)
-    .requiredOption('--vcpus <n>', 'vCPUs', positiveInt('--vcpus', 1024))
-    .requiredOption('--memory <MiB>', 'memory, MiB', positiveInt('--memory', 64 * 1024 * 1024))
+  withLeader(program.command('place').description('choose a host for a new VM (and journal the decision); with --create --xml FILE the host defines and starts it'), true)
+    .option('--vcpus <n>', 'vCPUs (with --xml: read from the XML)', positiveInt('--vcpus', 1024))
+    .option('--memory <MiB>', 'memory, MiB (with --xml: read from the XML)', positiveInt('--memory', 64 * 1024 * 1024))
     .option('--name <name>', 'VM name')
     .option('--cpu-util <fraction>', 'expected CPU use, fraction of its vCPUs (default 0.5)', fraction('--cpu-util'))
     .option('--sla <class>', 'SLA class: gold, silver or bronze')
     .option('--min-reliability <fraction>', 'least host reliability', fraction('--min-reliability'))
     .option('--min-trust <level>', 'least host trust: untrusted, standard, trusted, attested')
     .option('--affinity <group>', 'place with this group').option('--anti-affinity <group>', 'place away from this group')
+    .option('--xml <file>', 'libvirt domain XML of the VM')
+    .option('--create', 'define and start the VM on the chosen host (needs --xml)')
     .action(run(async (c, o) => {
-      const p = o as Common & { vcpus: number; memory: number; name?: string; cpuUtil?: number; sla?: string; minReliability?: number; minTrust?: string; affinity?: string; antiAffinity?: string };
+      const p = o as Common & { vcpus?: number; memory?: number; name?: string; cpuUtil?: number; sla?: string; minReliability?: number; minTrust?: string; affinity?: string; antiAffinity?: string; xml?: string; create?: boolean };
+      if (p.create === true && p.xml === undefined) throw new CtlError('place --create needs --xml FILE (the domain XML to define)', 2);
+      if (p.xml === undefined && (p.vcpus === undefined || p.memory === undefined)) throw new CtlError('place needs --vcpus and --memory (or --xml FILE)', 2);
+      const xml = p.xml !== undefined ? readXml(p.xml) : undefined;
       const body = {
-        vcpus: p.vcpus, memoryMiB: p.memory, ...dry(o),
+        ...(p.vcpus !== undefined ? { vcpus: p.vcpus } : {}), ...(p.memory !== undefined ? { memoryMiB: p.memory } : {}), ...dry(o),
         ...(p.name !== undefined ? { name: p.name } : {}), ...(p.cpuUtil !== undefined ? { cpuUtil: p.cpuUtil } : {}),
         ...(p.sla !== undefined ? { slaClass: p.sla } : {}), ...(p.minReliability !== undefined ? { minReliability: p.minReliability } : {}),
         ...(p.minTrust !== undefined ? { minTrust: p.minTrust } : {}), ...(p.affinity !== undefined ? { affinityGroup: p.affinity } : {}),
         ...(p.antiAffinity !== undefined ? { antiAffinityGroup: p.antiAffinity } : {}),
+        ...(xml !== undefined ? { xml } : {}), ...(p.create === true ? { create: true } : {}),
       };
       const a = await c.send<PlaceAnswer>('POST', '/api/place', body);
-      return { json: a, text: f.placeText(a), refused: !a.placed };
+      return { json: a, text: f.placeText(a), refused: !a.placed || a.created === false };
     }));
   withLeader(program.command('migrate').argument('<vm>', 'VM UUID or name').description('live-migrate a VM (to HOST, or where the planner chooses)'), true)
     .option('--to <host>', 'destination host')
@@ -147,4 +155,22 @@ export function registerLeaderCommands(program: Command, io: CtlIo, setExit: (co
 export async function leaderStatus(t: LeaderTarget, json: boolean): Promise<string> {
   const s = await leaderClient(t).get<LeaderStatus>('/api/status');
   return json ? `${JSON.stringify(s, null, 2)}\n` : f.statusText(s);
+}
+
+/** Largest --xml file read, bytes (the leader accepts at most MAX_CREATE_XML_BYTES). */
+const MAX_XML_FILE = 1 << 20;
+
+function readXml(file: string): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new CtlError(`--xml ${file}: ${(err as Error).message}`, 2);
+  }
+  if (size > MAX_XML_FILE) throw new CtlError(`--xml ${file}: ${size} bytes; a domain XML is at most ${MAX_CREATE_XML_BYTES} bytes`, 2);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CtlError(`--xml ${file}: ${(err as Error).message}`, 2);
+  }
 }

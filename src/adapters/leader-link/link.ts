@@ -25,7 +25,9 @@ import { failoverConnector, type FailoverConnector } from '../../mchannel/transp
 
 export type MigrateCommand = Extract<LeaderCommand, { op: 'migrate' }>;
 export type AbortMigrationCommand = Extract<LeaderCommand, { op: 'abort-migration' }>;
-export interface CommandReply { readonly done: boolean; readonly reason?: string }
+export type CreateVmCommand = Extract<LeaderCommand, { op: 'create-vm' }>;
+/** `vm`: create-vm's new VM UUID. */
+export interface CommandReply { readonly done: boolean; readonly reason?: string; readonly vm?: string }
 
 /** What the host does for the leader's commands that act on VMs or the machine. */
 export interface LeaderCommandHandlers {
@@ -33,6 +35,8 @@ export interface LeaderCommandHandlers {
   migrate(c: MigrateCommand): CommandReply | Promise<CommandReply>;
   abortMigration(c: AbortMigrationCommand): CommandReply | Promise<CommandReply>;
   powerOff(): CommandReply | Promise<CommandReply>;
+  /** Defines and starts a VM (optional: absent, create-vm is refused). */
+  createVm?(c: CreateVmCommand): CommandReply | Promise<CommandReply>;
 }
 
 export interface LeaderLinkOptions {
@@ -250,16 +254,17 @@ export class LeaderLink {
     this.o.log.info({ event: 'leader.command', ...c }, `leader command ${c.op}`);
     let reply: CommandReply = { done: true };
     if (c.op === 'update-now') void this.sendUpdate();
-    else if (c.op === 'migrate' || c.op === 'abort-migration' || c.op === 'power-off') reply = await this.act(c);
+    else if (c.op === 'migrate' || c.op === 'abort-migration' || c.op === 'power-off' || c.op === 'create-vm') reply = await this.act(c);
     if (reply.done) this.o.onCommand?.(c.op);
     else this.counters.commandsRefused++;
     return reply;
   }
 
-  private async act(c: MigrateCommand | AbortMigrationCommand | Extract<LeaderCommand, { op: 'power-off' }>): Promise<CommandReply> {
+  private async act(c: MigrateCommand | AbortMigrationCommand | CreateVmCommand | Extract<LeaderCommand, { op: 'power-off' }>): Promise<CommandReply> {
     const h = this.o.commands;
-    if (!h) return { done: false, reason: `${c.op} is not supported by this host` };
+    if (!h || (c.op === 'create-vm' && !h.createVm)) return { done: false, reason: `${c.op} is not supported by this host` };
     try {
+      if (c.op === 'create-vm') return await (h.createVm as NonNullable<typeof h.createVm>)(c);
       if (c.op === 'migrate') return await h.migrate(c);
       if (c.op === 'abort-migration') return await h.abortMigration(c);
       return await h.powerOff();

@@ -114,6 +114,12 @@ export interface PlaceRequest {
   readonly minTrust?: TrustLevel;
   readonly affinityGroup?: string;
   readonly antiAffinityGroup?: string;
+  /** Libvirt domain XML of the VM (optional, untrusted: checked for size, well-formedness, a
+   *  name, a UUID no VM of the cluster has); its vCPUs and memory must match vcpus / memoryMiB. */
+  readonly xml?: string;
+  /** With `xml`: the chosen host defines and starts the VM (leader.command create-vm), with the
+   *  SLA class, minReliability and minTrust written into its vmanage metadata. */
+  readonly create?: boolean;
 }
 
 export interface PlaceAnswer {
@@ -123,6 +129,10 @@ export interface PlaceAnswer {
   readonly reason: string;
   readonly decision?: DecisionView;
   readonly dryRun: boolean;
+  /** With `create`: whether the chosen host created the VM (false: `reason` says why not). */
+  readonly created?: boolean;
+  /** The VM's UUID (the decision's target; from the XML, or chosen by the leader). */
+  readonly vm?: string;
 }
 
 export interface ActionAnswer {

@@ -4,6 +4,7 @@
 // leader's answer (`done: false` with its reason when the leader refused the action).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes } from '../../domain/errors.js';
+import { checkCreateXml } from '../../adapters/libvirt/vm-meta.js';
 import type { LeaderApi, PlaceRequest } from './api.js';
 import { errorReply, type Rejection } from './http-errors.js';
 import { routeSchemas as S } from './http-schemas.js';
@@ -75,7 +76,7 @@ export function registerRoutes(app: FastifyInstance, api: LeaderApi, count: Coun
     api.setClusterBudget(req.body.watts, { dryRun: req.body.dryRun === true }));
   app.post<{ Body: PlaceRequest & DryRun }>('/api/place', { schema: S.place, ...action }, async (req) => {
     const { dryRun, ...placeReq } = req.body;
-    return api.place(placeReq, { dryRun: dryRun === true });
+    return api.place(withXmlSize(placeReq), { dryRun: dryRun === true });
   });
   app.post('/api/vms/:uuid/migrate', { schema: S.migrate, ...action }, async (req: Req<{ to?: string } & DryRun, { uuid: string }>, reply) => {
     const want = req.params.uuid.toLowerCase();
@@ -96,4 +97,16 @@ export function registerRoutes(app: FastifyInstance, api: LeaderApi, count: Coun
     return a ?? notFound(req, reply, `unknown migration ${req.params.id}`);
   });
   app.post<{ Body: DryRun }>('/api/plan', { schema: S.plan, ...action }, async (req) => api.plan({ dryRun: req.body.dryRun === true }));
+}
+
+/** vcpus and memoryMiB left out of a request with a domain XML are read from the XML (a bad XML
+ *  is left for the leader's check to name). */
+function withXmlSize(r: PlaceRequest): PlaceRequest {
+  if (r.xml === undefined || (r.vcpus !== undefined && r.memoryMiB !== undefined)) return r;
+  try {
+    const x = checkCreateXml(r.xml);
+    return { ...r, vcpus: r.vcpus ?? x.vcpus, memoryMiB: r.memoryMiB ?? x.memoryMiB };
+  } catch {
+    return r;
+  }
 }

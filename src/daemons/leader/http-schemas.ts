@@ -3,6 +3,7 @@
 // unknown field is a 400 naming it); responses are serialised through these schemas, so a view
 // field missing here would be dropped: keep them in step with api.ts.
 import { TRUST_LEVELS } from '../../domain/cluster.js';
+import { MAX_CREATE_XML_BYTES } from '../../protocol/leader.js';
 
 const num = { type: 'number' } as const;
 const str = { type: 'string' } as const;
@@ -53,7 +54,7 @@ export const hostView = {
 
 export const vmView = {
   type: 'object',
-  properties: { uuid: str, name: str, host: str, vcpus: num, memoryMiB: num, cpuUtil: num, sla: str, slaClass: str, migratingTo: str },
+  properties: { uuid: str, name: str, host: str, vcpus: num, memoryMiB: num, cpuUtil: num, sla: str, slaClass: str, minReliability: num, minTrust: str, migratingTo: str },
 } as const;
 
 const budgetView = {
@@ -94,7 +95,7 @@ const actionAnswer = {
 
 const placeAnswer = {
   type: 'object',
-  properties: { placed: bool, host: str, reason: str, decision: decisionView, dryRun: bool },
+  properties: { placed: bool, host: str, reason: str, decision: decisionView, dryRun: bool, created: bool, vm: str },
 } as const;
 
 const list = (items: object): object => ({ type: 'array', items });
@@ -113,9 +114,12 @@ export const budgetBody = {
 export const placeBody = {
   type: 'object',
   additionalProperties: false,
-  required: ['vcpus', 'memoryMiB'],
+  // With a domain XML, vcpus and memoryMiB may be left out: they are read from it.
+  anyOf: [{ required: ['vcpus', 'memoryMiB'] }, { required: ['xml'] }],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 128 },
+    xml: { type: 'string', minLength: 1, maxLength: MAX_CREATE_XML_BYTES, description: 'libvirt domain XML (bytes checked by the leader)' },
+    create: { type: 'boolean', description: 'with xml: the chosen host defines and starts the VM' },
     vcpus: { type: 'integer', minimum: 1, maximum: 1024 },
     memoryMiB: { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 },
     cpuUtil: { type: 'number', minimum: 0, maximum: 1 },

@@ -6,12 +6,15 @@
 // change as its reason; pruned with the budget history). Decisions come from the domain (placeVm,
 // destinationFor, splitBudget); this file checks the request, journals and carries them out.
 import { randomUUID } from 'node:crypto';
+import { Counter } from 'prom-client';
+import { checkCreateXml, type CheckedCreateXml } from '../../adapters/libvirt/vm-meta.js';
 import { trustRank, type VmRequest } from '../../domain/cluster.js';
 import { buildIndex } from '../../domain/leader/index.js';
 import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
 import { placeVm } from '../../domain/leader/placement.js';
 import type { ActionAnswer, DecisionView, PlaceAnswer, PlaceRequest } from './api.js';
 import { budgetDecision, computeSplit } from './budgets.js';
+import type { LeaderCommand } from '../../protocol/leader.js';
 import { dryRunView } from './decisions.js';
 import type { LeaderCore } from './leader.js';
 
@@ -25,6 +28,8 @@ function refused(reason: string, dryRun: boolean): ActionAnswer {
 }
 
 export class Operations {
+  private creationCounter: Counter<'outcome'> | undefined;
+
   constructor(private readonly l: LeaderCore) {
     this.restoreClusterBudget();
   }
@@ -72,28 +77,103 @@ export class Operations {
     return { done: true, dryRun: false, reason: `cluster budget ${before} W -> ${watts} W; ${decisions.length} host budget(s) changed${s && s.shortfallWatts > 0 ? `; ${s.shortfallWatts.toFixed(0)} W short of the hosts' floors` : ''}`, decisions };
   }
 
-  place(req: PlaceRequest, opts: { dryRun: boolean }): PlaceAnswer {
+  /**
+   * Chooses a host for a new VM and journals the decision (place-vm). With `create` the chosen
+   * host is sent leader.command create-vm (the XML, the SLA class, minReliability, minTrust)
+   * and the decision's outcome becomes `created` (actual: host, vm, name) or `failed` (actual:
+   * host, error: the host's or libvirt's answer); it is `creating` while the host works on it.
+   */
+  async place(req: PlaceRequest, opts: { dryRun: boolean }): Promise<PlaceAnswer> {
     const l = this.l;
     const problems = placeProblems(req);
-    if (problems.length > 0) return { placed: false, reason: `invalid request: ${problems.join('; ')}`, dryRun: opts.dryRun };
+    const xml = req.xml !== undefined || req.create === true ? this.checkXml(req, problems) : undefined;
+    if (problems.length > 0) {
+      if (xml !== undefined || req.create === true) this.creations.inc({ outcome: 'invalid' });
+      return { placed: false, reason: `invalid request: ${problems.join('; ')}`, dryRun: opts.dryRun };
+    }
     const lead = this.notLeading();
     if (lead) return { placed: false, reason: lead, dryRun: opts.dryRun };
     const now = l.clock.now();
     const util = req.cpuUtil ?? 0.5;
+    const create = req.create === true && xml !== undefined;
     const vm: VmRequest = {
-      uuid: randomUUID(), vcpus: req.vcpus, memoryMiB: req.memoryMiB, cpuUtil: util, cpuPeak: util, sla: req.slaClass ?? 'silver',
+      uuid: xml?.uuid ?? randomUUID(), vcpus: req.vcpus, memoryMiB: req.memoryMiB, cpuUtil: util, cpuPeak: util, sla: req.slaClass ?? 'silver',
       minReliability: req.minReliability ?? 0, minTrust: req.minTrust ?? 'untrusted',
       ...(req.affinityGroup !== undefined ? { affinityGroup: req.affinityGroup } : {}), ...(req.antiAffinityGroup !== undefined ? { antiAffinityGroup: req.antiAffinityGroup } : {}),
     };
     const r = placeVm(buildIndex(l.table.clusterState(now)), vm, l.cfg.params.placement);
-    if (!r.ok) return { placed: false, reason: r.reason, dryRun: opts.dryRun };
+    if (!r.ok) {
+      if (create) this.creations.inc({ outcome: 'no-host' });
+      return { placed: false, reason: r.reason, dryRun: opts.dryRun, vm: vm.uuid };
+    }
+    const host = r.chosen.load.host.id;
+    const name = req.name ?? xml?.name;
     const d = {
-      kind: 'place-vm' as const, target: vm.uuid, value: 0, to: r.chosen.load.host.id, policy: 'leader-placement',
+      kind: 'place-vm' as const, target: vm.uuid, value: 0, to: host, policy: 'leader-placement',
       reason: { code: 'placed', text: r.reason }, predicted: { watts: Math.round(r.chosen.wattsAfter * 10) / 10, destUtil: Math.round(r.chosen.utilAfter * 1000) / 1000 },
-      inputs: { vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, cpuUtil: util, sla: vm.sla, minTrust: vm.minTrust, minReliability: vm.minReliability, considered: r.considered, score: Math.round(r.chosen.score * 1000) / 1000, ...(req.name !== undefined ? { name: req.name } : {}) },
+      inputs: {
+        vcpus: vm.vcpus, memoryMiB: vm.memoryMiB, cpuUtil: util, sla: vm.sla, minTrust: vm.minTrust, minReliability: vm.minReliability, considered: r.considered,
+        score: Math.round(r.chosen.score * 1000) / 1000, ...(name !== undefined ? { name } : {}), ...(create ? { create: true } : {}),
+      },
     };
-    const decision = opts.dryRun ? dryRunView(now, d, l.token) : l.decisionLog.record(now, d, l.token, 'decided');
-    return { placed: true, host: r.chosen.load.host.id, reason: r.reason, decision, dryRun: opts.dryRun };
+    if (opts.dryRun) return { placed: true, host, reason: create ? `would create ${name ?? vm.uuid} on ${r.reason}` : r.reason, decision: dryRunView(now, d, l.token), dryRun: true, vm: vm.uuid };
+    const outcome = l.cfg.dryRun ? 'dry-run' : create ? 'creating' : 'decided';
+    const decision = l.decisionLog.record(now, d, l.token, outcome);
+    if (!create || l.cfg.dryRun || xml === undefined) return { placed: true, host, reason: r.reason, decision, dryRun: false, vm: vm.uuid };
+    const answer = await this.createOn(host, decision.id, xml, vm);
+    this.creations.inc({ outcome: answer.done ? 'created' : 'failed' });
+    const actual = { host, vm: answer.vm ?? vm.uuid, name: xml.name, ...(answer.done ? {} : { error: answer.reason ?? 'refused' }) };
+    l.decisionLog.outcome(decision.id, answer.done ? 'created' : 'failed', l.clock.now(), actual);
+    const reason = answer.done ? `created ${xml.name} (${vm.uuid}) on ${r.reason}` : `placed on ${host}, but the VM was not created: ${answer.reason ?? 'refused'}`;
+    return { placed: true, host, reason, decision: l.decisionLog.view(decision.id) ?? decision, dryRun: false, created: answer.done, vm: vm.uuid };
+  }
+
+  /** Counts create requests by outcome (invalid, no-host, created, failed); registered on first use. */
+  private get creations(): Counter<'outcome'> {
+    this.creationCounter ??= new Counter({ name: 'vmanage_leader_vm_creations_total', help: 'place with create, by outcome (invalid: refused request or XML)', labelNames: ['outcome'], registers: [this.l.registry] });
+    return this.creationCounter;
+  }
+
+  /** The request's XML, checked (problems added, undefined when unusable). */
+  private checkXml(req: PlaceRequest, problems: string[]): CheckedCreateXml | undefined {
+    if (req.xml === undefined) {
+      problems.push('create: needs xml (the domain XML to define)');
+      return undefined;
+    }
+    let x: CheckedCreateXml;
+    try {
+      x = checkCreateXml(req.xml);
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+      return undefined;
+    }
+    if (x.vcpus !== req.vcpus) problems.push(`vcpus ${req.vcpus} does not match the XML's <vcpu> ${x.vcpus}`);
+    if (x.memoryMiB !== req.memoryMiB) problems.push(`memoryMiB ${req.memoryMiB} does not match the XML's <memory> (${x.memoryMiB} MiB)`);
+    if (req.name !== undefined && req.name !== x.name) problems.push(`name ${JSON.stringify(req.name)} does not match the XML's <name> ${JSON.stringify(x.name)}`);
+    const holder = this.l.table.hostOfVm(x.uuid);
+    if (holder) problems.push(`xml: <uuid> ${x.uuid} is already a VM on host ${holder.id}`);
+    return x;
+  }
+
+  /** Sends create-vm to `host` and waits for its answer (a lost session or timeout is a failure). */
+  private async createOn(hostId: string, decisionId: number, xml: CheckedCreateXml, vm: VmRequest): Promise<{ done: boolean; reason?: string; vm?: string }> {
+    const l = this.l;
+    const h = l.table.get(hostId);
+    const token = l.token;
+    if (!h?.channel || token === undefined) return { done: false, reason: `host ${hostId} has no session with this leader` };
+    const cmd: LeaderCommand = {
+      token, op: 'create-vm', xml: xml.xml, decisionId, slaClass: vm.sla,
+      ...(vm.minReliability > 0 ? { minReliability: vm.minReliability } : {}), ...(vm.minTrust !== 'untrusted' ? { minTrust: vm.minTrust } : {}),
+    };
+    let reply: { done: boolean; reason?: string; vm?: string };
+    try {
+      reply = await l.command(h, cmd);
+    } catch (err) {
+      reply = { done: false, reason: `no answer from ${hostId}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    l.log[reply.done ? 'info' : 'warn']({ event: 'leader.vm-create', host: hostId, vm: vm.uuid, name: xml.name, decisionId, done: reply.done, reason: reply.reason }, `VM ${xml.name} ${reply.done ? 'created' : 'not created'} on ${hostId}`);
+    if (reply.done) l.command(h, { token, op: 'update-now' }).catch(() => undefined); // the next placement sees the VM
+    return reply;
   }
 
   async migrate(vm: string, to: string | undefined, opts: { dryRun: boolean }): Promise<ActionAnswer> {

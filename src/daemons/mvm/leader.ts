@@ -1,7 +1,9 @@
 // The host daemon's leader wiring: the LeaderLink with this host's registration (capacity, power
 // model and its 11-point table, cap, migration URI, trust and measured platform signals), its
 // periodic update (VMs with name / vCPUs / memory, budget violations so far), and the leader's
-// commands: migrate / abort-migration (MigrationRunner), power-off (logind), release.
+// commands: migrate / abort-migration (MigrationRunner), power-off (logind), release, create-vm
+// (create-vm.ts). Each VM's SLA class, least reliability and trust come from its vmanage metadata
+// (the hypervisor port's VmInfo.meta), never from the guest.
 // Units: W, kHz, KiB, ms.
 import { totalmem } from 'node:os';
 import type { Logger } from 'pino';
@@ -15,6 +17,7 @@ import type { Connector } from '../../mchannel/types.js';
 import type { HostRegister, HostUpdate } from '../../protocol/leader.js';
 import type { LeaderConfig } from './config.js';
 import type { ControlLoop } from './control-loop.js';
+import { createVmHandler, type CreateVmHandler } from './create-vm.js';
 import { MigrationRunner } from './migrations.js';
 import { readPlatformSignals } from './platform.js';
 import { powerOffHandler } from './power-off.js';
@@ -39,6 +42,7 @@ export interface HostLeaderOptions {
 export interface HostLeader {
   readonly link: LeaderLink;
   readonly migrations: MigrationRunner;
+  readonly creations: CreateVmHandler;
   /** Control periods whose power reading was over the budget, since start. */
   budgetViolations(): number;
   stop(): Promise<void>;
@@ -99,10 +103,14 @@ export function startHostLeader(o: HostLeaderOptions): HostLeader {
       vms: snap.vms.slice(0, 4096).map((v) => {
         const info = inventory.get(v.uuid);
         const name = v.name ?? info?.name;
+        const meta = info?.meta;
         return {
           uuid: v.uuid, cpuUtil: v.cpuUtil, sla: v.sla.status,
           ...(name && name.length <= 64 ? { name } : {}), ...(v.vcpus >= 1 ? { vcpus: v.vcpus } : {}),
           ...(info ? { memoryKiB: info.memoryKiB } : {}),
+          ...(meta?.slaClass !== undefined ? { slaClass: meta.slaClass } : {}),
+          ...(meta?.minReliability !== undefined ? { minReliability: meta.minReliability } : {}),
+          ...(meta?.minTrust !== undefined ? { minTrust: meta.minTrust } : {}),
         };
       }),
     };
@@ -118,17 +126,18 @@ export function startHostLeader(o: HostLeaderOptions): HostLeader {
     allowed: o.allowPowerOff, hypervisor: o.hypervisor, migrating: () => migrations.active, log,
     control: o.powerControl ?? (() => new LogindPowerControl()),
   });
+  const creations = createVmHandler({ hypervisor: o.hypervisor, log, created: () => inventory.refresh() });
   const link = new LeaderLink({
     connector: o.connectors, host: o.host, clock: o.clock, log, updateMs: o.cfg.updateMs,
     registration: () => registration(o), update,
     onBudget: (watts) => o.loop.bus.emit('leader-budget', { watts }),
     onConnection: (connected) => o.loop.bus.emit('leader-connection', { connected }),
     onCommand: (op) => { if (op === 'release') o.loop.bus.emit('leader-connection', { connected: false }); },
-    commands: { migrate: (c) => migrations.start(c), abortMigration: (c) => migrations.abort(c), powerOff },
+    commands: { migrate: (c) => migrations.start(c), abortMigration: (c) => migrations.abort(c), powerOff, createVm: (c) => creations.handle(c) },
   });
   ref.link = link;
   return {
-    link, migrations, budgetViolations: () => violations,
+    link, migrations, creations, budgetViolations: () => violations,
     async stop() {
       offCycle();
       await migrations.stop();
