@@ -29,7 +29,8 @@ export interface LeaderTarget {
 export interface LeaderClient {
   readonly url: string;
   get<T>(path: string): Promise<T>;
-  send<T>(method: 'POST' | 'PUT', path: string, body: object): Promise<T>;
+  /** timeoutMs: how long the leader may stay silent (default 10 s; place --create waits for the host). */
+  send<T>(method: 'POST' | 'PUT', path: string, body: object, timeoutMs?: number): Promise<T>;
 }
 
 function readPem(what: string, path: string | undefined): Buffer | undefined {
@@ -66,11 +67,11 @@ export function leaderClient(t: LeaderTarget): LeaderClient {
   const tls = { ca: readPem('CA certificate (--ca)', t.ca), cert: readPem('client certificate (--cert)', t.cert), key: readPem('client key (--key)', t.key) };
   const where = url.origin;
 
-  const call = <T>(method: string, path: string, body?: object): Promise<T> => new Promise((resolve, reject) => {
+  const call = <T>(method: string, path: string, body?: object, timeoutMs = TIMEOUT_MS): Promise<T> => new Promise((resolve, reject) => {
     const target = new URL(path, url);
     const raw = body === undefined ? undefined : JSON.stringify(body);
     const opts = {
-      method, timeout: TIMEOUT_MS,
+      method, timeout: timeoutMs,
       headers: { accept: 'application/json', ...(raw !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw) } : {}) },
       ...(url.protocol === 'https:' ? Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) : {}),
     };
@@ -97,7 +98,7 @@ export function leaderClient(t: LeaderTarget): LeaderClient {
       });
     };
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(target, opts, onAnswer);
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e: NodeJS.ErrnoException) => {
       const how = e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message);
       reject(new CtlError(`cannot reach the leader at ${where}: ${how}`, 1));
@@ -106,5 +107,5 @@ export function leaderClient(t: LeaderTarget): LeaderClient {
     req.end();
   });
 
-  return { url: where, get: (path) => call('GET', path), send: (method, path, body) => call(method, path, body) };
+  return { url: where, get: (path) => call('GET', path), send: (method, path, body, timeoutMs) => call(method, path, body, timeoutMs) };
 }

@@ -107,7 +107,8 @@ export function registerLeaderCommands(program: Command, io: CtlIo, setExit: (co
         ...(p.antiAffinity !== undefined ? { antiAffinityGroup: p.antiAffinity } : {}),
         ...(xml !== undefined ? { xml } : {}), ...(p.create === true ? { create: true } : {}),
       };
-      const a = await c.send<PlaceAnswer>('POST', '/api/place', body);
+      // Creating waits for the host (the leader's failure.commandTimeoutMs, 10 s by default).
+      const a = await c.send<PlaceAnswer>('POST', '/api/place', body, p.create === true ? 120_000 : undefined);
       return { json: a, text: f.placeText(a), refused: !a.placed || a.created === false };
     }));
   withLeader(program.command('migrate').argument('<vm>', 'VM UUID or name').description('live-migrate a VM (to HOST, or where the planner chooses)'), true)
