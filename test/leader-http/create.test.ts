@@ -111,7 +111,7 @@ test('place with create sends the chosen host create-vm with the XML and SLA met
   t.is(ok.status, 200, ok.text);
   t.like(ok.body, { placed: true, created: true, host: 'h1' });
   t.like(got[0], { op: 'create-vm', token: c.leader.status().token, slaClass: 'gold', minTrust: 'trusted', decisionId: ok.body.decision?.id });
-  t.is(checkCreateXml(got[0]!.xml).uuid, ok.body.vm, 'the host defines the UUID the leader journaled');
+  t.is(checkCreateXml(got[0]!.xml).uuid, ok.body.vm as string, 'the host defines the UUID the leader journaled');
   t.like(c.leader.explain(ok.body.decision!.id), { target: ok.body.vm, outcome: 'created', actual: { host: 'h1', name: 'web1' } });
 
   const no = await call<PlaceAnswer>(c.url, 'POST', '/api/place', { xml, create: true });
