@@ -49,6 +49,8 @@ export class Channel implements AsyncIterable<Incoming> {
   private ackTimer: TimerHandle | undefined;
   private readonly linkOwner: LinkOwner;
   private readonly drainListeners = new Set<() => void>();
+  /** Connections in a row that ended before their handshake completed. */
+  private unanswered = 0;
 
   protected constructor(opts: ChannelOptions, connector: Connector | undefined) {
     this.o = resolveOptions(opts);
@@ -457,6 +459,7 @@ export class Channel implements AsyncIterable<Incoming> {
     }
     const resumed = this.everConnected;
     link.handshaken = true;
+    this.unanswered = 0;
     this.counters.handshakes++;
     this.peer = link.conn.peer;
     this.peerRole = h.role;
@@ -477,6 +480,7 @@ export class Channel implements AsyncIterable<Incoming> {
   private onLinkClosed(link: Link, error: VmanageError | undefined): void {
     if (link !== this.link) return;
     this.link = undefined;
+    if (!link.handshaken) this.unanswered++;
     if (this.state === 'closed') return;
     this.state = 'disconnected';
     this.o.logger?.info({ sessionId: this.core.sid, code: error?.code, reason: error?.message }, 'M-channel disconnected');
@@ -488,6 +492,7 @@ export class Channel implements AsyncIterable<Incoming> {
     return {
       clock: this.o.clock, counters: this.counters, maxFrameBytes: this.o.maxFrameBytes, maxDepth: this.o.maxDepth,
       errorBudget: this.o.errorBudget, heartbeatMs: this.o.heartbeatMs, deadAfterMs: this.o.deadAfterMs,
+      handshakeDeadMs: Math.min(this.o.handshakeTimeoutMaxMs, this.o.deadAfterMs * 2 ** Math.min(this.unanswered, 20)),
       maxWriteBufferBytes: this.o.maxWriteBufferBytes,
     };
   }

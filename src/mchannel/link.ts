@@ -19,6 +19,8 @@ export interface LinkOptions {
   heartbeatMs: number;
   /** The connection is dropped (PEER_DEAD) when nothing was received for this long (ms). */
   deadAfterMs: number;
+  /** The same before the handshake completed (ms; default deadAfterMs). */
+  handshakeDeadMs?: number;
   /** Bytes the stream may hold unwritten before the peer counts as not reading (WRITE overflow). */
   maxWriteBufferBytes: number;
 }
@@ -217,7 +219,7 @@ export class Link {
   private onTick(): void {
     if (this.closed) return;
     const now = this.opts.clock.now();
-    if (!this.paused && now - this.lastReceived >= this.opts.deadAfterMs) {
+    if (!this.paused && now - this.lastReceived >= (this.handshaken ? this.opts.deadAfterMs : this.opts.handshakeDeadMs ?? this.opts.deadAfterMs)) {
       this.counters.peerDead++;
       this.close(new VmanageError(ErrorCodes.PeerDead, `nothing received for ${now - this.lastReceived} ms`, { silentMs: now - this.lastReceived }));
       return;

@@ -38,6 +38,11 @@ export interface ChannelOptions {
   errorBudget?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
+  /** A connection whose handshake has not completed is dropped after deadAfterMs; each one
+   *  that ends unanswered doubles that wait for the next, up to this (ms, default deadAfterMs:
+   *  no growth). A slow peer (a guest under load) then gets time to answer instead of being
+   *  cut off, its answer discarded, at the same deadline again and again. */
+  handshakeTimeoutMaxMs?: number;
   replay?: Partial<ReplayLimits>;
   /** 'wait': send() waits while the replay buffer is full (default). 'evict': the oldest
    *  unacknowledged message is dropped; a peer that needed it gets REPLAY_BUFFER_EXCEEDED. */
@@ -98,6 +103,7 @@ export function resolveOptions(o: ChannelOptions): ResolvedOptions {
     errorBudget: o.errorBudget ?? 16,
     heartbeatMs: o.heartbeatMs ?? 5000,
     deadAfterMs: o.deadAfterMs ?? 15_000,
+    handshakeTimeoutMaxMs: Math.max(o.handshakeTimeoutMaxMs ?? 0, o.deadAfterMs ?? 15_000),
     replay,
     whenReplayFull: o.whenReplayFull ?? 'wait',
     inboxMax: o.inboxMax ?? 1024,
