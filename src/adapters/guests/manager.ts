@@ -48,7 +48,7 @@ export interface GuestChannelManagerOptions {
 export class GuestChannelManager {
   readonly events: TypedEvents<GuestEvents>;
   readonly store: HandoverStore;
-  readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0 };
+  readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0, unresponsive: 0 };
   private readonly sessions = new Map<string, VmSession>();
   /** VMs that are migrating in and wait for their session state. */
   private readonly incoming = new Set<string>();
@@ -62,6 +62,11 @@ export class GuestChannelManager {
   constructor(private readonly o: GuestChannelManagerOptions) {
     this.events = new TypedEvents((event, err) => o.log?.warn({ event, err: String(err) }, 'guest event listener failed'));
     this.store = o.store ?? new HandoverStore(o.clock);
+    this.events.on('session', (e) => {
+      if (e.event !== 'unresponsive') return;
+      this.counters.unresponsive++;
+      o.log?.warn({ vm: e.vm, ...e.detail }, 'the guest does not answer: its agent or kernel may be dead');
+    });
   }
 
   async start(): Promise<void> {

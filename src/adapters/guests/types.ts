@@ -18,7 +18,10 @@ export interface GuestMessageMeta {
 
 export type SessionEventKind =
   | 'opened' | 'connected' | 'disconnected' | 'resumed-from-handover' | 'handover-timeout' | 'handed-off'
-  | 'handover-failed' | 'closed' | 'gap' | 'reset' | 'invalid';
+  | 'handover-failed' | 'closed' | 'gap' | 'reset' | 'invalid'
+  /** Several connections in a row got no answer to our hello (the guest's agent or kernel is
+   *  likely dead); said once until the guest answers again. */
+  | 'unresponsive';
 
 export interface GuestEvents {
   report: GuestMessageMeta & { readonly report: SlaReport };

@@ -1,6 +1,13 @@
 // One VM's M-channel session on this host: a client channel to the VM's channel socket (QEMU
 // listens, we connect, and reconnect with backoff when QEMU restarts), whose incoming messages
 // become typed events. The identity is the VM's UUID, fixed by which socket we connect to.
+//
+// A guest that does not answer our hello is reconnected; each unanswered connection doubles the
+// wait for the next answer (deadAfterMs up to HANDSHAKE_PATIENCE times it), because every
+// reconnect makes QEMU discard what the guest had queued: a guest slowed down (a loaded host, a
+// TCG guest whose code cache is cold after a migration) would otherwise answer each hello just
+// too late, forever. After UNRESPONSIVE_AFTER unanswered connections in a row the session says
+// so once ('unresponsive', counted by the manager): the guest's kernel or agent is likely dead.
 import type { Clock } from '../../domain/clock.js';
 import { Channel } from '../../mchannel/channel.js';
 import type { ChannelOptions } from '../../mchannel/options.js';
@@ -20,22 +27,47 @@ export interface VmSessionOptions {
   readonly state?: SessionState;
 }
 
+/** The longest wait for an answer to our hello, in multiples of deadAfterMs. */
+export const HANDSHAKE_PATIENCE = 4;
+/** Unanswered connections in a row after which the guest is reported unresponsive. */
+export const UNRESPONSIVE_AFTER = 3;
+
 export class VmSession {
   readonly vm: string;
   readonly socketPath: string;
   readonly channel: Channel;
   private readonly offs: (() => void)[] = [];
   private pumping: Promise<void>;
+  /** Connections in a row that ended without an answer from the guest, and since when (ms). */
+  private unanswered = 0;
+  private unansweredSince = 0;
 
   constructor(private readonly o: VmSessionOptions) {
     this.vm = o.vm;
     this.socketPath = o.socketPath;
-    this.channel = Channel.client(o.connector, { ...o.channel, identity: 'host', state: o.state });
+    const dead = o.channel.deadAfterMs ?? 15_000;
+    this.channel = Channel.client(o.connector, { handshakeTimeoutMaxMs: HANDSHAKE_PATIENCE * dead, ...o.channel, identity: 'host', state: o.state });
     const ev = o.events;
     const vm = o.vm;
+    let answered = false;
     this.offs.push(
-      this.channel.events.on('connected', ({ resumed }) => ev.emit('session', { vm, event: 'connected', detail: { resumed, sessionId: this.channel.sessionId } })),
-      this.channel.events.on('disconnected', ({ error }) => ev.emit('session', { vm, event: 'disconnected', detail: { code: error?.code, reason: error?.message } })),
+      this.channel.events.on('connected', ({ resumed }) => {
+        answered = true;
+        const after = this.unanswered;
+        this.unanswered = 0;
+        ev.emit('session', { vm, event: 'connected', detail: { resumed, sessionId: this.channel.sessionId, ...(after ? { afterUnanswered: after } : {}) } });
+      }),
+      this.channel.events.on('disconnected', ({ error }) => {
+        ev.emit('session', { vm, event: 'disconnected', detail: { code: error?.code, reason: error?.message } });
+        if (answered) {
+          answered = false;
+          return;
+        }
+        if (this.unanswered++ === 0) this.unansweredSince = o.clock.now();
+        if (this.unanswered === UNRESPONSIVE_AFTER) {
+          ev.emit('session', { vm, event: 'unresponsive', detail: { attempts: this.unanswered, silentMs: o.clock.now() - this.unansweredSince } });
+        }
+      }),
       this.channel.events.on('gap', (g) => ev.emit('session', { vm, event: 'gap', detail: { direction: g.direction, fromSeq: g.fromSeq, toSeq: g.toSeq } })),
       this.channel.events.on('reset', (r) => ev.emit('session', { vm, event: 'reset', detail: { ...r } })),
       this.channel.events.on('invalid', (i) => ev.emit('session', { vm, event: 'invalid', detail: { kind: i.kind, seq: i.seq, code: i.error.code } })),

@@ -1,0 +1,113 @@
+// A guest that answers slowly, or not at all: the host's session gives a slow guest more time
+// after each unanswered connection (a reconnect makes QEMU discard what the guest queued, so a
+// fixed deadline shorter than the guest's answer time would never be met), and says once that a
+// silent guest is unresponsive. Real agent (createAgentLink + Agent) on the port model of
+// fixtures.ts; the guest's input is delayed to model a guest slower than the host's deadline.
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { systemClock } from '../../src/adapters/clock.js';
+import { GuestChannelManager } from '../../src/adapters/guests/manager.js';
+import type { GuestEvents } from '../../src/adapters/guests/types.js';
+import { HANDSHAKE_PATIENCE, UNRESPONSIVE_AFTER } from '../../src/adapters/guests/vm-session.js';
+import { Agent, type AgentTimers } from '../../src/daemons/agent/agent.js';
+import { parseConfig } from '../../src/daemons/agent/config.js';
+import { createAgentLink } from '../../src/daemons/agent/link.js';
+import { createLogger } from '../../src/daemons/agent/log.js';
+import { guestFamily } from '../../src/protocol/guest.js';
+import { createRegistry } from '../../src/protocol/registry.js';
+import { tempDir, waitFor, type Teardown } from '../support/proc.js';
+import { GuestPort, MemoryHypervisor, QemuSocket } from './fixtures.js';
+
+const quiet = createLogger('error');
+const noTimers: AgentTimers = { every: () => ({ cancel: () => {} }), now: () => Date.now() };
+const DEAD_MS = 400;
+
+/** A guest whose agent sees what the host wrote only delayMs later (Infinity: never). */
+function slowGuest(t: Teardown, delayMs: number) {
+  const port = new GuestPort();
+  const cfg = parseConfig({ objectives: [{ name: 'n', source: 'push', op: '>=', target: 0, staleMs: 600_000 }] });
+  const link = createAgentLink(cfg, quiet);
+  const agent = new Agent(cfg, link, quiet, noTimers);
+  const timers = new Set<NodeJS.Timeout>();
+  const delayed = new Duplex({ read: () => {}, write: (chunk: Buffer, _enc, cb) => { port.guest.write(chunk); cb(); } });
+  port.guest.on('data', (d: Buffer) => {
+    if (!Number.isFinite(delayMs)) return;
+    const h = setTimeout(() => { timers.delete(h); delayed.push(d); }, delayMs);
+    timers.add(h);
+  });
+  link.attach({ stream: delayed, peer: { transport: 'chardev', id: 'host' } });
+  t.teardown(() => { for (const h of timers) clearTimeout(h); link.channel.detach(); });
+  return { port, agent };
+}
+
+async function hostFor(t: Teardown, port: GuestPort) {
+  const dir = await tempDir(t);
+  const vm = randomUUID();
+  const q = new QemuSocket(join(dir, 'vm.sock'), port);
+  await q.listen();
+  t.teardown(() => q.close());
+  const hv = new MemoryHypervisor();
+  hv.add(vm, q.path);
+  const m = new GuestChannelManager({
+    hypervisor: hv, clock: systemClock,
+    channel: { role: 'host', validator: createRegistry(guestFamily), heartbeatMs: 100, deadAfterMs: DEAD_MS, backoffMinMs: 10, backoffMaxMs: 50 },
+  });
+  const sessions: GuestEvents['session'][] = [];
+  const reports: number[] = [];
+  m.events.on('session', (e) => sessions.push(e));
+  m.events.on('report', (e) => reports.push(e.report.measured.value));
+  t.teardown(() => m.stop());
+  await m.start();
+  return { m, vm, sessions, reports };
+}
+
+test('a guest slower to answer than the dead-peer time is reached: each unanswered connection waits longer', async (t) => {
+  // 1.5 x the first deadline: the first connection is cut off, the second (2 x) gets its answer.
+  const g = slowGuest(t, DEAD_MS * 1.5);
+  const h = await hostFor(t, g.port);
+  const connected = await waitFor('the session to connect', () => h.sessions.find((s) => s.event === 'connected'), 30_000, 20);
+  t.true(Number(connected.detail?.['afterUnanswered']) >= 1, JSON.stringify(connected));
+  g.agent.push.put('n', 7);
+  await g.agent.report();
+  await waitFor('the report', () => h.reports.includes(7), 30_000, 20);
+  t.false(h.sessions.some((s) => s.event === 'unresponsive'), 'one late answer is not unresponsive');
+  t.is(h.m.counters.unresponsive, 0);
+});
+
+test('a guest that never answers is reported unresponsive once, and the waits stop growing at the cap', async (t) => {
+  const g = slowGuest(t, Infinity);
+  const h = await hostFor(t, g.port);
+  // How long each unanswered connection waited (its PEER_DEAD reason: "nothing received for N ms").
+  const waits = (): number[] => h.sessions.filter((s) => s.event === 'disconnected').map((s) => Number(/for (\d+) ms/.exec(String(s.detail?.['reason']))?.[1]));
+  await waitFor('the guest reported unresponsive', () => h.sessions.some((s) => s.event === 'unresponsive'), 60_000, 20);
+  t.is(waits().length, UNRESPONSIVE_AFTER);
+  t.like(h.sessions.find((s) => s.event === 'unresponsive')?.detail, { attempts: UNRESPONSIVE_AFTER });
+  await waitFor('two more unanswered connections', () => waits().length >= UNRESPONSIVE_AFTER + 2, 60_000, 20);
+  const w = waits();
+  // Each wait doubles (timers may fire late, never early) until the cap...
+  const cap = HANDSHAKE_PATIENCE * DEAD_MS;
+  w.forEach((ms, i) => t.true(ms >= Math.min(cap, DEAD_MS * 2 ** i), `wait ${i + 1}: ${ms} ms (all: ${w.join(', ')})`));
+  // ...and not beyond it (a doubling past the cap would wait 2 x cap).
+  t.true(w.slice(3).every((ms) => ms < 2 * cap), `waits after the cap: ${w.slice(3).join(', ')} ms`);
+  t.is(h.sessions.filter((s) => s.event === 'unresponsive').length, 1, 'said once');
+  t.is(h.m.counters.unresponsive, 1);
+});
+
+test('a guest that answers again after being unresponsive is connected again', async (t) => {
+  let delay = Infinity;
+  const port = new GuestPort();
+  const cfg = parseConfig({ objectives: [{ name: 'n', source: 'push', op: '>=', target: 0, staleMs: 600_000 }] });
+  const link = createAgentLink(cfg, quiet);
+  const delayed = new Duplex({ read: () => {}, write: (chunk: Buffer, _enc, cb) => { port.guest.write(chunk); cb(); } });
+  port.guest.on('data', (d: Buffer) => { if (delay === 0) delayed.push(d); });
+  link.attach({ stream: delayed, peer: { transport: 'chardev', id: 'host' } });
+  t.teardown(() => link.channel.detach());
+  const h = await hostFor(t, port);
+  await waitFor('unresponsive', () => h.sessions.some((s) => s.event === 'unresponsive'), 60_000, 20);
+  delay = 0;
+  const c = await waitFor('connected', () => h.sessions.find((s) => s.event === 'connected'), 60_000, 20);
+  t.true(Number(c.detail?.['afterUnanswered']) >= UNRESPONSIVE_AFTER);
+  t.true(h.m.session(h.vm)?.connected);
+});
