@@ -1,6 +1,7 @@
 // `npm run bench -- leader-heartbeat [windowS]` (and `npm run bench -- leader`, which calls
 // heartbeatCpu): the leader's CPU for all hosts at 1 Hz over TLS. A real vmanage-leader process
-// (src/daemons/leader/main.ts -> startLeader, TCP + mutual TLS, in-memory store) and simulated
+// (src/daemons/leader/main.ts -> startLeader, TCP + mutual TLS, its SQLite store in a file as
+// deployed: an in-memory one would count the decision journal in the RSS) and simulated
 // host daemons in child processes (bench/lib/leader-heartbeat-client.ts: the real LeaderLink, one
 // TLS connection and certificate per host, host.update with 10 VMs every second). After every
 // host registered and a warm-up, the leader process's CPU time (utime + stime from /proc) over a
@@ -77,7 +78,7 @@ export async function heartbeatCpu(hosts: number, o: HeartbeatOptions = {}): Pro
     const port = await freePort();
     writeFileSync(join(dir, 'leader.json'), JSON.stringify({
       id: 'bench', listen: { tls: { host: '127.0.0.1', port, ca: join(dir, 'ca.crt'), cert: join(dir, 'leader.crt'), key: join(dir, 'leader.key') } },
-      store: { path: ':memory:' }, http: { port: 0 }, cluster: { budgetWatts: hosts * 200 }, failure: { hostTimeoutMs: 15_000 }, log: { level: 'warn' },
+      store: { path: join(dir, 'leader.db') }, http: { port: 0 }, cluster: { budgetWatts: hosts * 200 }, failure: { hostTimeoutMs: 15_000 }, log: { level: 'warn' },
     }));
     // VMANAGE_BENCH_CPU_PROF=DIR: the leader writes a V8 CPU profile there when it exits.
     const prof = process.env.VMANAGE_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.VMANAGE_BENCH_CPU_PROF] : [];

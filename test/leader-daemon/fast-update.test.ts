@@ -3,10 +3,10 @@
 // bodies, on bodies with one field pushed to or past its bounds, and on arbitrary JSON.
 import test from 'ava';
 import fc from 'fast-check';
-import { hostUpdate } from '../../src/protocol/leader.js';
+import { hostUpdate, leaderBudget } from '../../src/protocol/leader.js';
 import { createRegistry } from '../../src/protocol/registry.js';
 import { leaderFamily } from '../../src/protocol/leader.js';
-import { hostUpdateIsPlain, leaderValidator } from '../../src/daemons/leader/sessions.js';
+import { hostUpdateIsPlain, leaderBudgetIsPlain, leaderValidator } from '../../src/daemons/leader/sessions.js';
 
 const edgeNumber = fc.oneof(
   fc.constantFrom(-1, 0, 0.5, 1, 1.5, 64, 4096, 4097, 1_000_000, 1_000_001, 2 ** 50, 2 ** 50 + 1, 8.64e15, 8.64e15 + 1, Number.MAX_SAFE_INTEGER, 2 ** 53, -0, 1e308),
@@ -25,6 +25,9 @@ const vm = fc.record({
   sla: mostly(fc.constantFrom('ok', 'violated', 'unknown'), value),
   vcpus: fc.option(mostly(fc.integer({ min: 1, max: 4096 }), edgeNumber), { nil: undefined }),
   memoryKiB: fc.option(mostly(fc.integer({ min: 0, max: 2 ** 40 }), edgeNumber), { nil: undefined }),
+  slaClass: fc.option(mostly(fc.constantFrom('gold', 'silver', 'bronze'), value), { nil: undefined }),
+  minReliability: fc.option(mostly(fc.double({ min: 0, max: 1, noNaN: true }), edgeNumber), { nil: undefined }),
+  minTrust: fc.option(mostly(fc.constantFrom('untrusted', 'standard', 'trusted', 'attested'), value), { nil: undefined }),
 }, { requiredKeys: ['uuid', 'cpuUtil', 'sla'] });
 
 const update = fc.record({
@@ -68,4 +71,20 @@ test('the leader validator answers like the schema: the body as is when valid, t
   for (const [what, body] of rows) t.deepEqual(v.checkBody('host.update', body), registry.checkBody('host.update', body), what);
   const extra = { ...good, later: 'a field a newer host sends' };
   t.deepEqual(v.checkBody('host.update', extra), registry.checkBody('host.update', extra), 'unknown fields: the schema strips them');
+});
+
+test('property: every leader.budget the fast path accepts, the schema accepts unchanged; the rest goes to the schema', (t) => {
+  const registry = createRegistry(leaderFamily);
+  const v = leaderValidator(registry);
+  let fast = 0;
+  const budget = fc.record({ token: mostly(fc.nat(), edgeNumber), watts: mostly(fc.double({ min: 0, max: 2000, noNaN: true }), edgeNumber), extra: value }, { requiredKeys: [] });
+  fc.assert(fc.property(fc.oneof({ arbitrary: budget, weight: 4 }, { arbitrary: fc.jsonValue(), weight: 1 }), (raw) => {
+    const body = wire(raw);
+    const schema = registry.checkBody('leader.budget', body);
+    if (!leaderBudgetIsPlain(body)) return JSON.stringify(v.checkBody('leader.budget', body)) === JSON.stringify(schema);
+    fast++;
+    const r = leaderBudget.safeParse(body);
+    return r.success && JSON.stringify(r.data) === JSON.stringify(body) && schema.ok;
+  }), { numRuns: 2000 });
+  t.true(fast > 100, `the fast path was taken ${fast} times`);
 });

@@ -27,6 +27,9 @@ export function serving(h: LiveHost): boolean {
   return h.liveness === 'up' && (h.state === 'on' || h.state === 'draining');
 }
 
+/** hostConsumers reads no affinity groups: one empty map for every host. */
+const NO_GROUPS: HostLoad['groups'] = new Map();
+
 /**
  * Budget consumers for the serving hosts (floor, cap, demand), in table order: the domain's
  * hostConsumers on per-host aggregates (the sums buildIndex makes, without building VM objects:
@@ -45,10 +48,11 @@ export function consumersOf(table: HostTable, now: number): BudgetConsumer[] {
       nowCores += v.vcpus * clamp01(v.cpuUtil);
       memoryMiB += v.memoryMiB;
     }
-    const host = table.clusterHost(h);
-    const m = host.measuredWatts;
-    const wattsOffset = m !== undefined && Number.isFinite(m) ? m - host.attrs.powerModel.watts(clamp01(nowCores / host.attrs.cpus)) : 0;
-    loads.push({ host, vms: [], peakCores, nowCores, memoryMiB, trust: 0, wattsOffset, groups: new Map() });
+    // The live host is the ClusterHost table.clusterHost would copy (it is up: its measured power
+    // counts), passed as is: no copy per host per tick.
+    const m = h.measuredWatts;
+    const wattsOffset = m !== undefined && Number.isFinite(m) ? m - h.attrs.powerModel.watts(clamp01(nowCores / h.attrs.cpus)) : 0;
+    loads.push({ host: h, vms: [], peakCores, nowCores, memoryMiB, trust: 0, wattsOffset, groups: NO_GROUPS });
   }
   return hostConsumers({ at: now, loads, byHost: new Map(), affinityHome: new Map() });
 }

@@ -10,7 +10,7 @@ import type { HostRegister, HostRegisterReply, HostUpdate, LeaderCommand, Migrat
 import type { LiveHost } from './hosts.js';
 import type { LeaderCore } from './leader.js';
 import { storedRegistrationOf, storedRegistrationProblems } from './registration.js';
-import { bump, serveSession, type Problem } from './sessions.js';
+import { bump, serveSession, type Problem, type SessionOptions } from './sessions.js';
 
 /** Transports whose peer identity names the host (checked against its claim). */
 const VERIFIED_TRANSPORTS = new Set(['tls', 'memory']);
@@ -20,11 +20,11 @@ const BAD_BODIES_IN_A_ROW = 16;
 export class HostLink {
   /** Channel -> host id it registered as. */
   private readonly hostOf = new WeakMap<Channel, string>();
+  /** The same for every session (one logger and one handler set, not one per host). */
+  private readonly session: SessionOptions;
 
-  constructor(private readonly l: LeaderCore) {}
-
-  serve(ch: Channel): void {
-    serveSession(ch, {
+  constructor(private readonly l: LeaderCore) {
+    this.session = {
       handlers: {
         register: (c, b, peer) => this.register(c, b, peer),
         update: (c, b) => this.update(c, b),
@@ -33,9 +33,13 @@ export class HostLink {
         disconnected: (c) => this.disconnected(c),
         closed: (c) => this.closed(c),
       },
-      counters: this.l.counters, log: this.l.log.child({ part: 'hosts' }), errorBudget: BAD_BODIES_IN_A_ROW,
+      counters: l.counters, log: l.log.child({ part: 'hosts' }), errorBudget: BAD_BODIES_IN_A_ROW,
       hostOf: (c) => this.hostOf.get(c),
-    });
+    };
+  }
+
+  serve(ch: Channel): void {
+    serveSession(ch, this.session);
   }
 
   private refuse(ch: Channel, reason: string, kind: string, reply: HostRegisterReply): HostRegisterReply {
