@@ -77,7 +77,7 @@ test('the vmanage metadata is found by its namespace under any prefix; bad value
 });
 
 /** A host daemon's LeaderLink whose create-vm handler records the command and answers `answer`. */
-function creatingHost(t: Teardown, socket: string, host: string, answer: (c: CreateVmCommand) => { done: boolean; reason?: string; vm?: string }, vms: { uuid: string }[] = []): CreateVmCommand[] {
+function creatingHost(t: Teardown, socket: string, host: string, answer: (c: CreateVmCommand) => { done: boolean; reason?: string; vm?: string } | Promise<never>, vms: { uuid: string }[] = []): CreateVmCommand[] {
   const got: CreateVmCommand[] = [];
   const update = (): HostUpdate => ({
     ts: Date.now(), watts: 150, budgetWatts: 200, budgetSource: 'leader', capKHz: 2_400_000, reliability: 1,
@@ -147,4 +147,16 @@ test('a host without create-vm refuses it; the decision is journaled failed with
   const big = await call(c.url, 'POST', '/api/place', { xml: 'x'.repeat(MAX_CREATE_XML_BYTES + 1), create: true });
   t.is(big.status, 400);
   t.regex(big.text, /body\/xml|body\.xml/);
+});
+
+test('a host that does not answer create-vm in time leaves the outcome unknown, not failed', async (t) => {
+  const c = await startCluster(t, { cfg: { failure: { hostTimeoutMs: 5000, commandTimeoutMs: 300 } } });
+  const got = creatingHost(t, c.leader.address, 'h1', () => new Promise<never>(() => {}));
+  await waitFor('h1 with a budget', () => c.leader.budgets().hosts.some((h) => h.host === 'h1' && h.floorWatts > 0));
+  const a = await call<PlaceAnswer>(c.url, 'POST', '/api/place', { xml: xmlOf(GOOD), create: true });
+  t.like(a.body, { placed: true, created: false, host: 'h1' });
+  t.regex(a.body.reason, /no answer from h1: .*the VM may still be created/);
+  t.is(got.length, 1);
+  t.is(c.leader.explain(a.body.decision!.id)?.outcome, 'unknown');
+  t.regex(await c.leader.registry.metrics(), /vmanage_leader_vm_creations_total\{outcome="unknown"\} 1/);
 });

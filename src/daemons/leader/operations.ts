@@ -14,6 +14,7 @@ import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
 import { placeVm } from '../../domain/leader/placement.js';
 import type { ActionAnswer, DecisionView, PlaceAnswer, PlaceRequest } from './api.js';
 import { budgetDecision, computeSplit } from './budgets.js';
+import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import type { LeaderCommand } from '../../protocol/leader.js';
 import { dryRunView } from './decisions.js';
 import type { LeaderCore } from './leader.js';
@@ -81,7 +82,8 @@ export class Operations {
    * Chooses a host for a new VM and journals the decision (place-vm). With `create` the chosen
    * host is sent leader.command create-vm (the XML, the SLA class, minReliability, minTrust)
    * and the decision's outcome becomes `created` (actual: host, vm, name) or `failed` (actual:
-   * host, error: the host's or libvirt's answer); it is `creating` while the host works on it.
+   * host, error: the host's or libvirt's answer), or `unknown` when the host did not answer in
+   * time; it is `creating` while the host works on it.
    */
   async place(req: PlaceRequest, opts: { dryRun: boolean }): Promise<PlaceAnswer> {
     const l = this.l;
@@ -121,14 +123,16 @@ export class Operations {
     const decision = l.decisionLog.record(now, d, l.token, outcome);
     if (!create || l.cfg.dryRun || xml === undefined) return { placed: true, host, reason: r.reason, decision, dryRun: false, vm: vm.uuid };
     const answer = await this.createOn(host, decision.id, xml, vm);
-    this.creations.inc({ outcome: answer.done ? 'created' : 'failed' });
+    // No answer in time: the host may still create it (its next update will list it).
+    const end = answer.done ? 'created' : answer.silent === true ? 'unknown' : 'failed';
+    this.creations.inc({ outcome: end });
     const actual = { host, vm: answer.vm ?? vm.uuid, name: xml.name, ...(answer.done ? {} : { error: answer.reason ?? 'refused' }) };
-    l.decisionLog.outcome(decision.id, answer.done ? 'created' : 'failed', l.clock.now(), actual);
+    l.decisionLog.outcome(decision.id, end, l.clock.now(), actual);
     const reason = answer.done ? `created ${xml.name} (${vm.uuid}) on ${r.reason}` : `placed on ${host}, but the VM was not created: ${answer.reason ?? 'refused'}`;
     return { placed: true, host, reason, decision: l.decisionLog.view(decision.id) ?? decision, dryRun: false, created: answer.done, vm: vm.uuid };
   }
 
-  /** Counts create requests by outcome (invalid, no-host, created, failed); registered on first use. */
+  /** Counts create requests by outcome (invalid, no-host, created, failed, unknown); registered on first use. */
   private get creations(): Counter<'outcome'> {
     this.creationCounter ??= new Counter({ name: 'vmanage_leader_vm_creations_total', help: 'place with create, by outcome (invalid: refused request or XML)', labelNames: ['outcome'], registers: [this.l.registry] });
     return this.creationCounter;
@@ -156,7 +160,7 @@ export class Operations {
   }
 
   /** Sends create-vm to `host` and waits for its answer (a lost session or timeout is a failure). */
-  private async createOn(hostId: string, decisionId: number, xml: CheckedCreateXml, vm: VmRequest): Promise<{ done: boolean; reason?: string; vm?: string }> {
+  private async createOn(hostId: string, decisionId: number, xml: CheckedCreateXml, vm: VmRequest): Promise<{ done: boolean; reason?: string; vm?: string; silent?: boolean }> {
     const l = this.l;
     const h = l.table.get(hostId);
     const token = l.token;
@@ -165,11 +169,12 @@ export class Operations {
       token, op: 'create-vm', xml: xml.xml, decisionId, slaClass: vm.sla,
       ...(vm.minReliability > 0 ? { minReliability: vm.minReliability } : {}), ...(vm.minTrust !== 'untrusted' ? { minTrust: vm.minTrust } : {}),
     };
-    let reply: { done: boolean; reason?: string; vm?: string };
+    let reply: { done: boolean; reason?: string; vm?: string; silent?: boolean };
     try {
       reply = await l.command(h, cmd);
     } catch (err) {
-      reply = { done: false, reason: `no answer from ${hostId}: ${err instanceof Error ? err.message : String(err)}` };
+      const silent = isVmanageError(err, ErrorCodes.RequestTimeout);
+      reply = { done: false, silent, reason: `${silent ? 'no answer' : 'the command failed'} from ${hostId}: ${err instanceof Error ? err.message : String(err)}${silent ? '; the VM may still be created' : ''}` };
     }
     l.log[reply.done ? 'info' : 'warn']({ event: 'leader.vm-create', host: hostId, vm: vm.uuid, name: xml.name, decisionId, done: reply.done, reason: reply.reason }, `VM ${xml.name} ${reply.done ? 'created' : 'not created'} on ${hostId}`);
     if (reply.done) l.command(h, { token, op: 'update-now' }).catch(() => undefined); // the next placement sees the VM
