@@ -182,3 +182,77 @@ test('a host powered off in a pass receives no VM in the same pass', (t) => {
   t.true(off.size > 0);
   t.deepEqual(plan.decisions.filter((d) => d.kind === 'migrate-vm' && off.has(d.to as string)), []);
 });
+
+// The overload hold: src (8 CPUs, budget far above its draw) runs `cores` of CPU; d1 is empty.
+function hot(cores: 'absorbed' | 'short', at: number): ClusterState {
+  const vms = [vm('a', 'src', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 0.95 }), vm('b', 'src', { vcpus: 4, cpuUtil: 0.9, cpuPeak: 0.9 })];
+  if (cores === 'short') vms.push(vm('c', 'src', { vcpus: 1, memoryMiB: 512, cpuUtil: 0.9, cpuPeak: 0.9 }));
+  return state([host('src', { budgetWatts: 500 }), host('d1', { budgetWatts: 500 })], vms, at);
+}
+
+const hold = noCons.stability.overloadHoldMs;
+const passes: { name: string; load: 'absorbed' | 'short'; at: number[]; moved: boolean[] }[] = [
+  { name: 'a host over the CPU threshold that still absorbs its load is relieved only once it stayed over for the hold', load: 'absorbed', at: [0, hold / 2, hold], moved: [false, false, true] },
+  { name: 'a host short of CPU (use over its CPUs) is relieved at the first pass', load: 'short', at: [0], moved: [true] },
+];
+for (const c of passes) {
+  test(c.name, (t) => {
+    t.true(hold > 0, 'the default hold is not zero');
+    const ledger = new MigrationLedger();
+    const t0 = 10 * 3_600_000;
+    const got = c.at.map((dt) => planMigrations(hot(c.load, t0 + dt), [], ledger, noCons).decisions.some((d) => d.kind === 'migrate-vm' && d.from === 'src'));
+    t.deepEqual(got, c.moved);
+  });
+}
+
+test('an overload that breaks restarts the hold; the ledger remembers only hosts over at the last pass', (t) => {
+  const ledger = new MigrationLedger();
+  const t0 = 10 * 3_600_000;
+  t.deepEqual(moves(planMigrations(hot('absorbed', t0), [], ledger, noCons).decisions), []);
+  const calm = state([host('src', { budgetWatts: 500 }), host('d1', { budgetWatts: 500 })], [vm('a', 'src', { vcpus: 4, cpuUtil: 0.5, cpuPeak: 0.95 })], t0 + hold / 2);
+  t.deepEqual(moves(planMigrations(calm, [], ledger, noCons).decisions), []);
+  t.is(ledger.noteOverloaded([], t0 + hold / 2).size, 0);
+  t.deepEqual(moves(planMigrations(hot('absorbed', t0 + hold), [], ledger, noCons).decisions), [], 'over again: the hold starts over');
+  t.is(moves(planMigrations(hot('absorbed', t0 + 2 * hold), [], ledger, noCons).decisions).length, 1);
+});
+
+test('with overloadHoldMs 0 the audit relieves a host over the CPU threshold at once', (t) => {
+  const p = { ...noCons, stability: { ...noCons.stability, overloadHoldMs: 0 } };
+  t.is(moves(planMigrations(hot('absorbed', 0), [], new MigrationLedger(), p).decisions).length, 1);
+});
+
+// The consolidation state of the test above, with every VM's current use scaled by `use`.
+function consolidable(use: number, at: number): ClusterState {
+  const u = { cpuUtil: 0.5 * use, cpuPeak: 0.5 };
+  return state(
+    [host('light'), host('medium'), host('idle'), host('spare1'), host('spare2')],
+    [vm('l1', 'light', { vcpus: 1, ...u }), vm('m1', 'medium', { vcpus: 4, ...u }), vm('s1', 'spare1', { vcpus: 4, ...u }), vm('s2', 'spare2', { vcpus: 4, ...u })],
+    at,
+  );
+}
+
+const trends: { name: string; use: number[]; empties: boolean }[] = [
+  { name: 'consolidation empties no host while the cluster\'s demand rises over the trend window (empty hosts still power off)', use: [0.4, 0.6, 0.8, 1], empties: false },
+  { name: 'consolidation empties a host while the cluster\'s demand falls', use: [1, 0.8, 0.6, 0.4], empties: true },
+  { name: 'consolidation empties a host while the cluster\'s demand is flat', use: [0.7, 0.7, 0.7, 0.7], empties: true },
+];
+for (const c of trends) {
+  test(c.name, (t) => {
+    const ledger = new MigrationLedger();
+    const t0 = 10 * 3_600_000;
+    const last = c.use.map((use, i) => planMigrations(consolidable(use, t0 + i * 300_000), [], ledger, migrationDefaults)).at(-1) as ReturnType<typeof planMigrations>;
+    t.is(last.decisions.some((d) => d.kind === 'migrate-vm' && d.reason.code === 'consolidation'), c.empties);
+    t.deepEqual(kinds(last.decisions, 'power-off-host'), ['idle']);
+  });
+}
+
+test('the ledger\'s demand trend is the least-squares slope in cores per hour over the window, and keeps only the window', (t) => {
+  const ledger = new MigrationLedger();
+  const hour = 3_600_000;
+  t.is(ledger.demandTrend(0, 10, hour), 0, 'one point: no trend');
+  t.is(ledger.demandTrend(hour / 4, 12, hour), 0, 'two points: no trend');
+  t.is(Math.round(ledger.demandTrend(hour / 2, 14, hour)), 8);
+  // Two hours later the old points are gone: a flat hour reads flat.
+  for (let i = 0; i <= 4; i++) ledger.demandTrend(2 * hour + (i * hour) / 4, 20, hour);
+  t.is(ledger.demandTrend(3 * hour, 20, hour), 0);
+});

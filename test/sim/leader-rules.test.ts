@@ -52,7 +52,7 @@ test('an overloaded host whose VMs are all in cooldown does not power a host on 
   const s = state(
     [host('hot'), host('light'), host('d1'), host('d2'), host('d3'), host('off', { state: 'off' })],
     [
-      vm('a', 'hot', { vcpus: 4, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 }), vm('l', 'light', { vcpus: 1, cpuUtil: 0.2, cpuPeak: 0.2 }),
+      vm('a', 'hot', { vcpus: 5, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 }), vm('l', 'light', { vcpus: 1, cpuUtil: 0.2, cpuPeak: 0.2 }),
       vm('x1', 'd1', { vcpus: 4, cpuUtil: 0.5, cpuPeak: 0.5 }), vm('x2', 'd2', { vcpus: 4, cpuUtil: 0.5, cpuPeak: 0.5 }), vm('x3', 'd3', { vcpus: 4, cpuUtil: 0.5, cpuPeak: 0.5 }),
     ],
   );
@@ -72,7 +72,7 @@ test('an overloaded host whose VMs are all in cooldown does not power a host on 
 test('an overloaded host with a free VM and no destination powers a host on', (t) => {
   const s = state(
     [host('hot'), host('busy'), host('off', { state: 'off' })],
-    [vm('a', 'hot', { vcpus: 4, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 }), vm('c', 'busy', { vcpus: 6, cpuUtil: 0.9, cpuPeak: 0.9 })],
+    [vm('a', 'hot', { vcpus: 5, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 }), vm('c', 'busy', { vcpus: 6, cpuUtil: 0.9, cpuPeak: 0.9 })],
   );
   const plan = planMigrations(s, [], new MigrationLedger(), migrationDefaults);
   t.is(plan.stats.noDestinationHosts, 1);
@@ -94,7 +94,7 @@ test('placement skips the hosts the eligibility predicate refuses for the VM, an
 test('an overloaded host relieves itself only onto hosts eligible for the VM it moves', (t) => {
   const s = state(
     [host('hot'), host('slow'), host('fast')],
-    [vm('a', 'hot', { vcpus: 4, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 })],
+    [vm('a', 'hot', { vcpus: 5, cpuUtil: 1, cpuPeak: 1 }), vm('b', 'hot', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 1 })],
   );
   const plan = planMigrations(s, [], new MigrationLedger(), migrationDefaults, (_v, h) => h.id !== 'slow');
   const to = plan.decisions.filter((d) => d.kind === 'migrate-vm').map((d) => d.to);

@@ -101,14 +101,11 @@ test('placing at time 0 with the type prior uses more hosts than the first sampl
   t.true(first < prior && prior < full, `first sample ${first}, prior ${prior}, full size ${full}`);
 });
 
-test('a VM that outgrows a slow host\'s core is moved to a host whose cores are fast enough', (t) => {
-  // 4 VMs (types 2500, 2000, 1000, 500 MIPS) on 4 hosts: even = G4 (1860-MIPS cores), odd = G5 (2660).
+/** Where VM 0 ("big", 2500 MIPS) runs at each step, on 4 hosts (even = G4 1860-MIPS cores, odd = G5 2660). */
+function bigsHosts(big: (k: number) => number): { where: number[]; pe: (h: number) => number | undefined } {
   const intervals = 48;
   const series = (f: (k: number) => number): Float64Array => Float64Array.from({ length: intervals }, (_, k) => f(k));
-  const w = {
-    source: 'test', vmNames: ['big', 'b', 'c', 'd'], intervals,
-    utilisation: [series((k) => (k < 6 ? 0.1 : 0.95)), series(() => 0.1), series(() => 0.1), series(() => 0.1)],
-  };
+  const w = { source: 'test', vmNames: ['big', 'b', 'c', 'd'], intervals, utilisation: [series(big), series(() => 0.1), series(() => 0.1), series(() => 0.1)] };
   const s = referenceSetup(4, 4);
   const p = vmanagePolicy();
   const where: number[] = [];
@@ -116,6 +113,19 @@ test('a VM that outgrows a slow host\'s core is moved to a host whose cores are 
     where.push(dc.vmHost[0] as number);
     return p.control?.(dc, ctx) ?? 0;
   } } });
-  const last = where.at(-1) as number;
-  t.is(s.hosts[last]?.peMips, 2660, `big ended on host ${last} (hosts over time: ${where.join(',')})`);
-});
+  return { where, pe: (h) => s.hosts[h]?.peMips };
+}
+
+const misfits = [
+  { name: 'a VM that outgrows a slow host\'s core for good is moved to a host whose cores are fast enough', big: (k: number) => (k < 6 ? 0.1 : 0.95), fast: 'at the end' },
+  { name: 'a VM that bursts past a slow host\'s core for two samples stays where it is (the misfit must persist)', big: (k: number) => (k === 10 || k === 11 ? 0.95 : 0.1), fast: 'never' },
+  { name: 'a VM that keeps bursting past a slow host\'s core, two samples in six, is moved (a recurring misfit persists)', big: (k: number) => (k >= 6 && k % 6 < 2 ? 0.95 : 0.1), fast: 'at the end' },
+];
+for (const c of misfits) {
+  test(c.name, (t) => {
+    const { where, pe } = bigsHosts(c.big);
+    t.is(pe(where[0] as number), 1860, `big starts on a slow core (hosts over time: ${where.join(',')})`);
+    const onFast = where.map((h) => pe(h) === 2660);
+    t.is(c.fast === 'never' ? onFast.includes(true) : onFast.at(-1), c.fast !== 'never', `hosts over time: ${where.join(',')}`);
+  });
+}

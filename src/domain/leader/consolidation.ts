@@ -8,6 +8,8 @@
 //   (on hosts minus the ones being emptied) x cpuThreshold still covers the forecast demand
 //   divided by powerOffUtil. Migrations start within the concurrency limits; the rest follow
 //   in the next passes (an emptied host stays the lightest, so it is picked again first).
+//   Not while the cluster's demand is rising (slope over trendWindowMs > 0, from the demand the
+//   ledger saw at each pass): the capacity freed would soon be needed, and the VMs moved again.
 // Power off: an `on` host with no VM, on for at least minOnMs, under the same capacity rule.
 // Power on: when forecast demand / capacity of `on` hosts > powerOnUtil, or a host stayed
 //   overloaded this pass for want of a destination (`unresolvedHosts` counts only those): `off` hosts (off for at least minOffMs), lowest idle W per CPU
@@ -30,6 +32,12 @@ export const consolidationParams = z.object({
   /** Forecast / capacity above this powers a host on, fraction. */
   powerOnUtil: z.number().gt(0).max(1),
   growthMargin: z.number().min(0),
+  /**
+   * No host is emptied while the cluster's CPU demand rose over this window (least-squares
+   * slope of the demand seen at each pass > 0), ms; 0 = no trend rule. Power-off of empty hosts
+   * and power-on are not affected.
+   */
+  trendWindowMs: z.number().int().nonnegative(),
 }).strict().refine((p) => p.powerOffUtil < p.powerOnUtil, { message: 'powerOffUtil must be below powerOnUtil (hysteresis)', path: ['powerOffUtil'] });
 
 export type ConsolidationParams = z.infer<typeof consolidationParams>;
@@ -41,6 +49,7 @@ export const consolidationDefaults: ConsolidationParams = {
   powerOffUtil: 0.7,
   powerOnUtil: 0.85,
   growthMargin: 0.1,
+  trendWindowMs: 3_600_000,
 };
 
 interface Capacity {
@@ -48,16 +57,20 @@ interface Capacity {
   onCores: number;
   /** Forecast demand, cores. */
   demand: number;
+  /** Demand now (sum of current use), cores. */
+  nowDemand: number;
 }
 
 function capacityOf(index: ClusterIndex, p: MigrationParams): Capacity {
   let onCores = 0;
   let peak = 0;
+  let nowDemand = 0;
   for (const l of index.loads) {
     if (l.host.state === 'on' || l.host.state === 'powering-on') onCores += l.host.attrs.cpus * p.placement.cpuThreshold;
     peak += l.peakCores;
+    nowDemand += l.nowCores;
   }
-  return { onCores, demand: peak * (1 + p.consolidation.growthMargin) };
+  return { onCores, demand: peak * (1 + p.consolidation.growthMargin), nowDemand };
 }
 
 function powerDecision(kind: 'power-off-host' | 'power-on-host', load: HostLoad, code: string, text: string, cap: Capacity): LeaderDecision {
@@ -94,8 +107,11 @@ export function consolidate(index: ClusterIndex, touched: ReadonlySet<string>, u
   const s = p.stability;
   const out: LeaderDecision[] = [];
   const cap = capacityOf(index, p);
+  const trend = c.trendWindowMs > 0 ? ledger.demandTrend(now, cap.nowDemand, c.trendWindowMs) : 0;
   if (cap.demand > cap.onCores * c.powerOnUtil || unresolvedHosts > 0) return powerOn(index, cap, now, p, unresolvedHosts);
   if (!c.enabled) return out;
+  // Emptying hosts waits while demand rises: the capacity would be needed again soon.
+  const rising = trend > 0;
   const ready = (l: HostLoad): boolean => l.host.state === 'on' && now - l.host.stateSince >= s.minOnMs && !touched.has(l.host.id) && ledger.inFlightCount(l.host.id) === 0;
   const enoughLeft = (l: HostLoad): boolean => cap.demand <= (cap.onCores - l.host.attrs.cpus * p.placement.cpuThreshold) * c.powerOffUtil;
   // Hosts powered off or being emptied in this pass: never a destination.
@@ -112,7 +128,7 @@ export function consolidate(index: ClusterIndex, touched: ReadonlySet<string>, u
     .sort((a, b) => a.peakCores / a.host.attrs.cpus - b.peakCores / b.host.attrs.cpus || (a.host.id < b.host.id ? -1 : 1));
   let emptied = 0;
   for (const l of candidates) {
-    if (emptied >= c.maxHostsPerPass || limits.clusterFull()) break;
+    if (emptied >= c.maxHostsPerPass || limits.clusterFull() || rising) break;
     if (!enoughLeft(l)) continue;
     leaving.add(l.host.id);
     const moves = emptyHost(index, l, leaving, ledger, now, p);

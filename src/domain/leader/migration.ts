@@ -3,7 +3,10 @@
 // built from the state; the ledger is only read; time comes in as `now`.
 //
 // Which host is overloaded (source, judged on NOW, so a short peak does not start a move):
-//   measured (or modelled) power > budget, or CPU use > overloadUtil; or it asked.
+//   measured (or modelled) power > budget, or CPU use > overloadUtil; or it asked. A host over
+//   overloadUtil whose VMs still get all they ask for (use <= its CPUs) is relieved only once it
+//   has stayed over for stability.overloadHoldMs (a move is for a persistent overload, not for
+//   one peak the host absorbs); one short of CPU or over budget is relieved at once.
 // Which VM (CloudSim's minimum-migration-time idea, with SLA class): the one whose removal brings
 //   the host under budget - margin and under overloadUtil with the least cost, cost = memory to
 //   copy (inflated by the dirty rate) x SLA-class weight; if no single VM does it, the one that
@@ -108,6 +111,17 @@ function isOverloaded(load: HostLoad, p: MigrationParams): boolean {
   return e.cores > 0 || (e.watts > 0 && hostWattsNow(load) > load.host.budgetWatts);
 }
 
+/**
+ * An overload the host still absorbs (CPU over overloadUtil but not over its CPUs, power within
+ * budget) that has not lasted overloadHoldMs yet: no move this pass.
+ */
+function onHold(load: HostLoad, since: number, now: number, p: MigrationParams): boolean {
+  if (now - since >= p.stability.overloadHoldMs) return false;
+  const e = excessOf(load, p);
+  const overBudget = e.watts > 0 && hostWattsNow(load) > load.host.budgetWatts;
+  return !overBudget && load.nowCores <= load.host.attrs.cpus;
+}
+
 /** Picks the VMs to move off an overloaded host and their destinations; updates the index. */
 function relieveHost(index: ClusterIndex, load: HostLoad, preferred: string | undefined, ledger: MigrationLedger, limits: PassLimits, now: number, p: MigrationParams, stats: PlanStats, missed?: Set<string>): LeaderDecision[] {
   const out: LeaderDecision[] = [];
@@ -183,7 +197,9 @@ export function planMigrations(state: ClusterState, requests: readonly Migration
     touched.add(r.host);
     decisions.push(...relieveHost(index, load, r.vm, ledger, limits, now, p, stats));
   }
-  const overloaded = index.loads.filter((l) => !touched.has(l.host.id) && isOverloaded(l, p));
+  const over = index.loads.filter((l) => !touched.has(l.host.id) && isOverloaded(l, p));
+  const since = ledger.noteOverloaded(over.map((l) => l.host.id), now);
+  const overloaded = over.filter((l) => !onHold(l, since.get(l.host.id) ?? now, now, p));
   overloaded.sort((a, b) => excessOf(b, p).watts - excessOf(a, p).watts || (a.host.id < b.host.id ? -1 : 1));
   stats.overloadedHosts = overloaded.length;
   for (const l of index.loads) if (budgetUnreachable(l, p)) stats.budgetUnreachableHosts++;

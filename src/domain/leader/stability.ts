@@ -5,7 +5,12 @@
 //   a failed migration counts as a move;
 // - no return: a VM is not sent back to a host it left within `noReturnMs`;
 // - concurrency: at most `maxPerHost` migrations in flight touching one host (as source or
-//   destination) and `maxPerCluster` in the whole cluster.
+//   destination) and `maxPerCluster` in the whole cluster;
+// - overload hold: a host over the planner's CPU threshold whose VMs still get all the CPU they
+//   ask for (under 100 %) is relieved only once it has stayed over for `overloadHoldMs`
+//   (persistent, not one peak); the ledger remembers since when each host is over;
+// - demand trend: the cluster's CPU demand at each pass over the last window, for consolidation
+//   (no host is emptied while demand rises).
 import { z } from 'zod';
 
 export const stabilityParams = z.object({
@@ -19,6 +24,12 @@ export const stabilityParams = z.object({
   minOnMs: z.number().int().nonnegative(),
   /** ... and off at least this long before it is powered on again, ms. */
   minOffMs: z.number().int().nonnegative(),
+  /**
+   * A host over the CPU threshold but not short of CPU (use <= its CPUs) must stay so this long
+   * before the audit moves a VM off it, ms (0 = at once). A host short of CPU, over budget or
+   * asking is relieved at once.
+   */
+  overloadHoldMs: z.number().int().nonnegative(),
 }).strict();
 
 export type StabilityParams = z.infer<typeof stabilityParams>;
@@ -32,6 +43,7 @@ export const stabilityDefaults: StabilityParams = {
   maxPerCluster: 20,
   minOnMs: 1_800_000,
   minOffMs: 600_000,
+  overloadHoldMs: 300_000,
 };
 
 interface VmHistory {
@@ -42,11 +54,15 @@ interface VmHistory {
 }
 
 const MAX_LEFT = 8;
+/** Cluster demand points kept for the trend (a 1-h window at a 30-s audit is 120). */
+const MAX_DEMAND = 1024;
 
 export class MigrationLedger {
   private readonly vms = new Map<string, VmHistory>();
   private readonly inFlight = new Map<string, { from: string; to: string }>();
   private readonly perHost = new Map<string, number>();
+  /** Hosts over the CPU threshold at the last pass, with since when (ms); only those. */
+  private overSince = new Map<string, number>();
 
   /** When the VM may move again, ms since epoch (0 = now). */
   cooldownUntil(uuid: string, p: StabilityParams): number {
@@ -107,6 +123,41 @@ export class MigrationLedger {
       h.left.push({ host: f.from, at: now });
       if (h.left.length > MAX_LEFT) h.left.shift();
     }
+  }
+
+  /**
+   * Records which hosts are over the CPU threshold now (one call per pass, with every such host)
+   * and returns since when each has been over without a break, ms. A host missing from `over`
+   * is forgotten, so memory is bounded by the hosts over at the last pass.
+   */
+  noteOverloaded(over: Iterable<string>, now: number): ReadonlyMap<string, number> {
+    const next = new Map<string, number>();
+    for (const host of over) next.set(host, this.overSince.get(host) ?? now);
+    this.overSince = next;
+    return next;
+  }
+
+  /** The cluster's CPU demand at each pass, oldest first (cores), at most MAX_DEMAND entries. */
+  private readonly demand: { at: number; cores: number }[] = [];
+
+  /**
+   * Records the cluster's current CPU demand (cores) and returns its least-squares slope over
+   * the last windowMs, cores per hour (0 with fewer than 3 points). Keeps only windowMs of points.
+   */
+  demandTrend(now: number, cores: number, windowMs: number): number {
+    const pts = this.demand;
+    pts.push({ at: now, cores: Number.isFinite(cores) ? cores : 0 });
+    while (pts.length > MAX_DEMAND || (pts.length > 0 && now - (pts[0] as { at: number }).at > windowMs)) pts.shift();
+    if (pts.length < 3) return 0;
+    const meanAt = pts.reduce((a, d) => a + d.at, 0) / pts.length;
+    const meanCores = pts.reduce((a, d) => a + d.cores, 0) / pts.length;
+    let num = 0;
+    let den = 0;
+    for (const d of pts) {
+      num += (d.at - meanAt) * (d.cores - meanCores);
+      den += (d.at - meanAt) ** 2;
+    }
+    return den > 0 ? (num / den) * 3_600_000 : 0;
   }
 
   /** Drops history older than every window (call once per audit). */

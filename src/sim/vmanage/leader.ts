@@ -21,6 +21,15 @@ import { hostDemand, simWatts, type HostRequest } from './host.js';
 
 /** One compute unit, MIPS. */
 export const REF_MIPS = 1000;
+/**
+ * A VM whose planned peak does not fit one core of its host is moved only once it has been short
+ * on that core in at least MISFIT_SAMPLES of the last MISFIT_WINDOW trace samples (3 of 12 x
+ * 300 s: 15 min of shortfall within the hour): a move is for a persistent misfit, steady or
+ * recurring; a one-off burst of a sample or two ends before a move could pay back.
+ * Destinations still need the planned peak to fit.
+ */
+export const MISFIT_SAMPLES = 3;
+export const MISFIT_WINDOW = 12;
 /** Host budget when there is no cluster budget (scenario cloudsim): above any host's peak, W. */
 const NO_BUDGET_MARGIN_W = 50;
 
@@ -50,6 +59,8 @@ export class SimLeader {
   private readonly windows: UtilWindow[];
   /** Samples seen per VM since it was placed (its declared use counts as the first). */
   private readonly seen: Uint32Array;
+  /** Per VM, bit i set: its demand exceeded one core of its host i samples ago (MISFIT_WINDOW bits). */
+  private readonly shortOnCore: Uint16Array;
   private readonly migration: MigrationPolicy = migrationPolicy.create();
   private readonly split = budgetPolicy.create();
   private inFlight: InFlight[] = [];
@@ -59,6 +70,7 @@ export class SimLeader {
   /** windowSamples: trace samples in the recent-peak window the planner judges destinations on. */
   constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number, private readonly priorSamples = 0) {
     this.seen = new Uint32Array(dc.vmCount);
+    this.shortOnCore = new Uint16Array(dc.vmCount);
     this.state = Array.from({ length: dc.hostCount }, () => 'on');
     this.stateSince = new Float64Array(dc.hostCount).fill(-1e12);
     this.budgets = Float64Array.from(dc.setup.hosts, (s) => s.power.peakWatts + NO_BUDGET_MARGIN_W);
@@ -117,10 +129,12 @@ export class SimLeader {
       reqs.push({ host: hostId(h), vm: vmId(v), shedWatts: 0 });
       asked.add(h);
     }
-    // A VM whose planned peak no longer fits a core of its host is moved as if its host asked.
+    // A VM whose planned peak no longer fits a core of its host, and which has been short on that
+    // core in MISFIT_SAMPLES of the last MISFIT_WINDOW samples, is moved as if its host asked.
+    this.countShortOnCore();
     for (const vm of vms) {
       const h = hostIndex(vm.host);
-      if (asked.has(h) || this.fitsCore(vm, h)) continue;
+      if (asked.has(h) || this.fitsCore(vm, h) || bitCount(this.shortOnCore[vmIndex(vm.uuid)] as number) < MISFIT_SAMPLES) continue;
       reqs.push({ host: vm.host, vm: vm.uuid, shedWatts: 0 });
       asked.add(h);
       this.counters.coreMisfits++;
@@ -154,6 +168,16 @@ export class SimLeader {
       }
     }
     return out;
+  }
+
+  /** Updates shortOnCore with this step's demand (a VM's vCPU gets at most one core, MIPS). */
+  private countShortOnCore(): void {
+    const dc = this.dc;
+    for (let v = 0; v < dc.vmCount; v++) {
+      const h = dc.vmHost[v] as number;
+      const short = h >= 0 && (dc.demand[v] as number) > (dc.peMips[h] as number);
+      this.shortOnCore[v] = (((this.shortOnCore[v] as number) << 1) | (short ? 1 : 0)) & ((1 << MISFIT_WINDOW) - 1);
+    }
   }
 
   /**
@@ -294,6 +318,16 @@ function hostId(h: number): string {
 }
 
 function hostIndex(id: string): number {
+  return Number(id.slice(1));
+}
+
+function bitCount(x: number): number {
+  let n = 0;
+  for (let b = x; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
+function vmIndex(id: string): number {
   return Number(id.slice(1));
 }
 
