@@ -18,6 +18,8 @@
 //    1000 ms, a violation >= 100 ms after the last cycle gets its cycle at once).
 //    powerdOnly*: the powerd leg alone (SetFrequencyCap from the bench to CapChanged), for the breakdown.
 //    --background N: N more guest agents report "ok" every second meanwhile (random phases).
+//    --nice N: the benchmark (guest and observer), the MVM, dbus-daemon and powerd run at nice N
+//    while sampling latency (root only for N < 0): how much of the tail is waiting for a CPU.
 //    --trace: the daemons mark every hop (VMANAGE_HOP_TRACE=1, src/adapters/power/hop-trace.ts)
 //    and the result gets `hops`, the per-hop split (bench/lib/control-loop-hops.ts).
 // 2. rssMB / cpuPct of the daemon process with N guest agents (another process, unix sockets)
@@ -25,6 +27,7 @@
 //    Under tsx the RSS includes tsx and its in-process TypeScript compilation.
 import dbus from 'dbus-next';
 import { randomUUID } from 'node:crypto';
+import { setPriority } from 'node:os';
 import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -97,7 +100,12 @@ async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: nu
   };
 }
 
-interface LatencyOptions { samples: number; background: number; hops: HopCollector | undefined }
+interface LatencyOptions { samples: number; background: number; hops: HopCollector | undefined; nice: number | undefined }
+
+/** With --nice N: the processes on the measured path run at nice N (an experiment on the scheduler's share of the tail). */
+function renice(nice: number | undefined, ...pids: number[]): void {
+  if (nice !== undefined) for (const pid of pids) setPriority(pid, nice);
+}
 
 async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, o: LatencyOptions): Promise<Latency> {
   const { samples } = o;
@@ -116,6 +124,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     }),
   });
   o.hops?.attach(mvm.proc.child.stderr);
+  renice(o.nice, mvm.proc.pid);
   // Where the cap lands: powerd writes the policies in order; the last one's write ends the change.
   const landings: number[] = [];
   const watcher = watch(pd.fake.path('sys/devices/system/cpu/cpufreq/policy1/scaling_max_freq'), () => {
@@ -127,6 +136,11 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   bus.on('error', () => undefined);
   t.teardown(() => disconnectBus(bus));
   const client = await PowerdClient.connect({ bus });
+  if (o.nice !== undefined) {
+    const driver = (await bus.getProxyObject('org.freedesktop.DBus', '/org/freedesktop/DBus')).getInterface('org.freedesktop.DBus');
+    const busPid = Number(await (driver['GetConnectionUnixProcessID'] as (n: string) => Promise<number>)('org.freedesktop.DBus'));
+    renice(o.nice, busPid, pd.proc.pid, process.pid);
+  }
   const changes: { at: number; up: boolean }[] = [];
   let waiter: { pred: (c: { at: number; up: boolean }) => boolean; resolve: (c: { at: number; up: boolean }) => void } | undefined;
   client.onCapChanged((c) => {
@@ -227,6 +241,8 @@ export default async function controlLoop(args: string[]): Promise<object> {
   const background = args.includes('--background') ? Number(args[args.indexOf('--background') + 1]) : 0;
   if (!(Number.isInteger(background) && background >= 0)) throw new Error('--background: expected a whole number >= 0');
   const trace = args.includes('--trace');
+  const nice = args.includes('--nice') ? Number(args[args.indexOf('--nice') + 1]) : undefined;
+  if (nice !== undefined && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) throw new Error('--nice: expected a whole number in -20..19');
   hopTracer(); // this process never traces (its tracer is fixed before the daemons get the variable)
   if (trace) process.env['VMANAGE_HOP_TRACE'] = '1';
   const hops = trace ? new HopCollector() : undefined;
@@ -247,10 +263,10 @@ export default async function controlLoop(args: string[]): Promise<object> {
     const fakeSysfs = `${medium} (${fsType(pd.fake.root)})`;
     const lv = await startLibvirt(t);
     await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
-    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops });
+    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, nice });
     process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
     const res = await load(t, pd, lv, startMvm, agents, seconds);
-    return { runtime, trace, fakeSysfs, ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+    return { runtime, trace, fakeSysfs, ...(nice !== undefined ? { nice } : {}), ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

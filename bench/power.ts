@@ -1,7 +1,9 @@
-// `npm run bench -- power [capChanges] [readings]`: the D-Bus round trip of a frequency-cap change
-// through vmanage-powerd (a real child process on a private system bus, writing a kernel-shaped
-// fake sysfs: validation + sysfs writes + read-back + CapChanged), and the cost of one power
-// reading per adapter, in ms. BMC adapters' costs come from bench/lib/power-bmc.ts when present.
+// `npm run bench -- power [capChanges] [readings] [--fake-sysfs memory|disk]`: the D-Bus round
+// trip of a frequency-cap change through vmanage-powerd (a real child process on a private system
+// bus, writing a kernel-shaped fake sysfs: validation + sysfs writes + read-back + CapChanged),
+// and the cost of one power reading per adapter, in ms. BMC adapters' costs come from
+// bench/lib/power-bmc.ts when present. The fake tree is on tmpfs as sysfs is in memory
+// (`--fake-sysfs disk`: os.tmpdir() as before 2026-11-26, bench/lib/sysfs-medium.ts).
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,6 +17,7 @@ import { specPowerModel } from '../src/domain/power-model.js';
 import { startPrivateBus } from '../test/support/dbus.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage } from '../test/support/fakesysfs.js';
 import { startProcess, tempDir, waitFor } from '../test/support/proc.js';
+import { fsType, parseMedium, useSysfsMedium } from './lib/sysfs-medium.js';
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -50,8 +53,11 @@ async function bmcCosts(): Promise<Record<string, number>> {
 }
 
 export default async function powerBench(args: string[]): Promise<object> {
-  const capChanges = Number(args[0] ?? 500);
-  const readings = Number(args[1] ?? 200);
+  const medium = parseMedium(args);
+  useSysfsMedium(medium);
+  const positional = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--fake-sysfs');
+  const capChanges = Number(positional[0] ?? 500);
+  const readings = Number(positional[1] ?? 200);
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
     const bus = await startPrivateBus(undefined, 'system');
@@ -98,6 +104,7 @@ export default async function powerBench(args: string[]): Promise<object> {
       capChangeMeanMs: round(times.reduce((a, b) => a + b, 0) / times.length),
       capChanges,
       policies: 4,
+      fakeSysfs: `${medium} (${fsType(fake.root)})`,
       readingMs,
     };
   } finally {

@@ -1,8 +1,10 @@
 // Hop breakdown for bench/control-loop.ts --trace: collects the `vmanage-hop` lines the daemons
 // write when VMANAGE_HOP_TRACE=1 (src/adapters/power/hop-trace.ts) and the benchmark's own marks,
 // all in one clock (epoch ms, performance.timeOrigin + performance.now()), and splits each
-// latency sample into the hops of the SLA-to-cap path. Sample i's marks are the first of each
-// hop name in [its report sent, the next sample's relax report): samples run one at a time.
+// latency sample into the hops of the SLA-to-cap path. Samples run one at a time; sample i's
+// marks lie in [its report sent, the next sample's relax report) and are taken as a chain: each
+// hop of HOPS is its first mark at or after the previous hop found (a periodic cycle's marks in
+// the window cannot pair with a later hop of the sample's own path).
 import type { Readable } from 'node:stream';
 
 /** The path in order; consecutive pairs are the segments reported. */
@@ -64,9 +66,15 @@ export interface SampleWindow { send: number; end: number; observed: number; lan
 export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): object {
   const marks = [...c.marks].sort((a, b) => a.at - b.at);
   const per = windows.map((w) => {
-    const first = new Map<string, number>();
-    for (const m of marks) if (m.at >= w.send && m.at < w.end && !first.has(m.hop)) first.set(m.hop, m.at);
-    first.set('bench.send', w.send);
+    const inWindow = marks.filter((m) => m.at >= w.send && m.at < w.end);
+    const first = new Map<string, number>([['bench.send', w.send]]);
+    let from = w.send;
+    for (const hop of HOPS.slice(1)) {
+      const m = inWindow.find((x) => x.hop === hop && x.at >= from);
+      if (!m) continue;
+      first.set(hop, m.at);
+      from = m.at;
+    }
     return { w, first };
   });
   const segs: [string, string][] = HOPS.slice(1).map((h, i) => [HOPS[i] as string, h]);
@@ -100,8 +108,15 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
     const prev = loop[m.proc] as { p99Ms: number; maxMs: number } | undefined;
     loop[m.proc] = { p99Ms: r2(Math.max(prev?.p99Ms ?? 0, m.extra[1] ?? 0)), maxMs: r2(Math.max(prev?.maxMs ?? 0, m.extra[2] ?? 0)) };
   }
+  // The three slowest samples hop by hop (ms after the report was sent), GC and loop-delay marks
+  // of every process included: the evidence for where a tail sample's time went.
+  const slowest = slow.slice(0, 3).map((s) => ({
+    totalMs: r2(s.w.observed - s.w.send),
+    marks: marks.filter((m) => m.at >= s.w.send - 2 && m.at <= s.w.observed + 1 && (HOPS.includes(m.hop as (typeof HOPS)[number]) || m.hop.startsWith('gc:') || m.hop.startsWith('powerd.out') || m.hop.startsWith('mvm.'))).slice(0, 60)
+      .map((m) => `${m.proc.replace(/\.[cm]?js:\d+$/, '')} ${m.hop} +${r2(m.at - s.w.send)}${m.extra.length ? ` (${m.extra.map(r2).join(' ')})` : ''}`),
+  }));
   return {
-    samples: per.length,
+    samples: per.length, slowest,
     reportToSysfsWrittenP50Ms: r2(pct(landed, 50)), reportToSysfsWrittenP99Ms: r2(pct(landed, 99)),
     segments, gc, worstLoopDelayPer250ms: loop,
   };
