@@ -177,6 +177,34 @@ test('a migrated-in VM is not served before its handed-over session arrives', as
   t.deepEqual(b.seen.map((r) => r.report.measured.value), [2, 3]);
 });
 
+test('a migration slower than the handover wait: the destination waits while the VM is paused and after it resumes', async (t) => {
+  const waitMs = 1500;
+  const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t, waitMs);
+  await qA.listen();
+  hvA.add(vm, qA.path);
+  await a.m.start();
+  await b.m.start();
+  await g.report();
+  await waitFor('report 1 at a', () => a.seen.length === 1);
+  // The incoming VM is paused on b while its memory is transferred, longer than waitMs.
+  await qB.listen();
+  hvB.add(vm, qB.path, 'paused');
+  hvB.fire(vm, 'started', 'migrated');
+  await new Promise((r) => setTimeout(r, 2.5 * waitMs));
+  t.false(b.sessions.some((s) => s.event === 'handover-timeout'), 'no fallback while the VM is still paused');
+  // The transfer ends: b resumes the VM, then a sees it stopped and hands the session over.
+  hvB.vms.get(vm)!.info = { ...hvB.vms.get(vm)!.info, state: 'running' };
+  hvB.fire(vm, 'resumed', 'migrated');
+  await qA.close();
+  await g.report();
+  hvA.vms.delete(vm);
+  hvA.fire(vm, 'stopped', 'migrated');
+  await waitFor('report 2 at b', () => b.seen.length === 1, 20_000);
+  t.deepEqual(b.seen.map((r) => r.report.measured.value), [2]);
+  t.true(b.sessions.some((s) => s.event === 'resumed-from-handover'));
+  t.is(b.m.counters.handoverTimeouts, 0);
+});
+
 test('without a handed-over session the destination starts a new one after its timeout', async (t) => {
   const { vm, g, b, hvB, qB } = await twoHosts(t, 200);
   await b.m.start();

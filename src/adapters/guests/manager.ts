@@ -6,9 +6,12 @@
 // destination's host daemon (HandoverSender). Destination side: the VM starts here with reason
 // 'migrated' (libvirt fires this before the memory transfer ends); we do not connect until the
 // handed-over state arrived, so that nothing is delivered twice or out of order. If it does not
-// arrive within handoverWaitMs we start a new session (documented fallback: the guest's
-// unacknowledged messages of the old session may then be lost, reported as a 'handover-timeout'
-// session event and counted).
+// arrive within handoverWaitMs *of the VM running here* we start a new session (documented
+// fallback: the guest's unacknowledged messages of the old session may then be lost, reported
+// as a 'handover-timeout' session event and counted). The wait counts from the later of the
+// 'started' event and the VM's resume here, and goes on while the VM is still paused (the
+// memory transfer has not ended): a migration slower than handoverWaitMs (a loaded host) must
+// not make the destination give up before the source could even hand over.
 import type { Clock } from '../../domain/clock.js';
 import type { Hypervisor, VmEvent } from '../../domain/ports/hypervisor.js';
 import { TypedEvents } from '../../mchannel/events.js';
@@ -45,13 +48,17 @@ export interface GuestChannelManagerOptions {
   readonly log?: ManagerLogger;
 }
 
+/** An incoming VM waits for its handed-over state at most this many handoverWaitMs in all. */
+const MAX_WAITS = 10;
+
 export class GuestChannelManager {
   readonly events: TypedEvents<GuestEvents>;
   readonly store: HandoverStore;
   readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0, unresponsive: 0 };
   private readonly sessions = new Map<string, VmSession>();
-  /** VMs that are migrating in and wait for their session state. */
-  private readonly incoming = new Set<string>();
+  /** VMs that are migrating in and wait for their session state -> when they last resumed here
+   *  (ms; 0 while not yet seen running). */
+  private readonly incoming = new Map<string, number>();
   /** Where a VM is going, when the daemon that starts the migration says so. */
   private readonly destinations = new Map<string, string>();
   private offEvents: (() => void) | undefined;
@@ -84,7 +91,7 @@ export class GuestChannelManager {
     this.offEvents?.();
     this.offReconnect?.();
     await this.queue;
-    for (const vm of this.incoming) this.store.cancel(vm);
+    for (const vm of this.incoming.keys()) this.store.cancel(vm);
     const states = new Map<string, SessionState>();
     await Promise.all([...this.sessions.values()].map(async (s) => { states.set(s.vm, await s.detach()); }));
     this.sessions.clear();
@@ -141,6 +148,7 @@ export class GuestChannelManager {
 
   private async onVmEvent(e: VmEvent): Promise<void> {
     if (this.stopped) return;
+    if ((e.kind === 'resumed' || e.kind === 'started') && this.incoming.has(e.uuid)) this.incoming.set(e.uuid, this.o.clock.now());
     if (e.kind === 'started' || e.kind === 'resumed') await this.open(e.uuid, e.reason === 'migrated');
     else if (e.kind === 'stopped' || e.kind === 'crashed') await this.leave(e.uuid, e.reason === 'migrated');
   }
@@ -159,7 +167,7 @@ export class GuestChannelManager {
     const state = this.store.take(vm)?.state;
     if (!state && migratedIn) {
       // Do not block other VMs' events while this one waits.
-      this.incoming.add(vm);
+      this.incoming.set(vm, 0);
       void this.waitForHandover(vm, path);
       return;
     }
@@ -168,7 +176,12 @@ export class GuestChannelManager {
 
   private async waitForHandover(vm: string, path: string): Promise<void> {
     const waitMs = this.o.handoverWaitMs ?? 30_000;
-    const got = await this.store.wait(vm, waitMs);
+    const started = this.o.clock.now();
+    let got = await this.store.wait(vm, waitMs);
+    // Not yet waitMs since the VM ran here: wait for the rest (at most MAX_WAITS x waitMs in all).
+    for (let more = await this.moreWaitMs(vm, waitMs); !got && more > 0 && this.o.clock.now() - started < MAX_WAITS * waitMs; more = await this.moreWaitMs(vm, waitMs)) {
+      got = await this.store.wait(vm, more);
+    }
     if (!this.incoming.delete(vm) || this.stopped) return;
     if (!got) {
       this.counters.handoverTimeouts++;
@@ -176,6 +189,16 @@ export class GuestChannelManager {
       this.events.emit('session', { vm, event: 'handover-timeout', detail: { waitMs } });
     }
     this.attach(vm, path, got?.state, true);
+  }
+
+  /** How much longer an incoming VM waits for its state: all of waitMs again while it is still
+   *  paused (the migration has not ended), the rest of waitMs after it resumed here, else 0. */
+  private async moreWaitMs(vm: string, waitMs: number): Promise<number> {
+    if (!this.incoming.has(vm) || this.stopped) return 0;
+    const paused = await this.o.hypervisor.getVm(vm).then((v) => v.state === 'paused', () => false);
+    if (paused) return waitMs;
+    const resumedAt = this.incoming.get(vm) ?? 0;
+    return resumedAt > 0 ? Math.max(0, resumedAt + waitMs - this.o.clock.now()) : 0;
   }
 
   private attach(vm: string, path: string, state: SessionState | undefined, migratedIn: boolean): void {
