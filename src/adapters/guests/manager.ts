@@ -192,13 +192,17 @@ export class GuestChannelManager {
   }
 
   /** How much longer an incoming VM waits for its state: all of waitMs again while it is still
-   *  paused (the migration has not ended), the rest of waitMs after it resumed here, else 0. */
+   *  paused (the migration has not ended), the rest of waitMs after it resumed here (from the
+   *  first check if its resume was not seen), else 0. */
   private async moreWaitMs(vm: string, waitMs: number): Promise<number> {
     if (!this.incoming.has(vm) || this.stopped) return 0;
     const paused = await this.o.hypervisor.getVm(vm).then((v) => v.state === 'paused', () => false);
     if (paused) return waitMs;
     const resumedAt = this.incoming.get(vm) ?? 0;
-    return resumedAt > 0 ? Math.max(0, resumedAt + waitMs - this.o.clock.now()) : 0;
+    if (resumedAt > 0) return Math.max(0, resumedAt + waitMs - this.o.clock.now());
+    // Running, but its resume here was not seen (a missed event): count from now, once.
+    this.incoming.set(vm, this.o.clock.now());
+    return waitMs;
   }
 
   private attach(vm: string, path: string, state: SessionState | undefined, migratedIn: boolean): void {
