@@ -42,6 +42,23 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 
+# Every 5 s, the agent port as the guest kernel sees it (debugfs), one line on the console when
+# it changed: whether the host is connected, whether the output queue is full, byte counters.
+# This is the evidence when a session stalls after a live migration.
+mkdir -p /sys/kernel/debug && mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+(
+  prev=
+  while sleep 5; do
+    for f in /sys/kernel/debug/virtio-ports/*; do
+      [ -f "$f" ] || continue
+      grep -q 'is_console: no' "$f" || continue
+      s=$(grep -E 'host_connected|guest_connected|outvq_full|bytes_sent|bytes_received|bytes_discarded' "$f" | tr -d ' ' | tr '\n' ' ')
+      [ "$s" != "$prev" ] && echo "vmanage-guest: port $(cat /proc/uptime | cut -d' ' -f1) $s"
+      prev=$s
+    done
+  done
+) &
+
 # The agent must never take the guest down, and the guest keeps the agent up.
 delay=1
 while true; do

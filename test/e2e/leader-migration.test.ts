@@ -10,7 +10,7 @@
 // succeeded with the decision's reason, and no SLA report was lost, repeated or reordered.
 // The second test runs the vmanage-leader process itself: the source host's operator asks (mvm
 // control socket -> host.migration-request) and the leader chooses the destination.
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -19,27 +19,10 @@ import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
 import { startLeader } from '../../src/daemons/leader/leader.js';
 import { powerSection, startPowerd } from '../mvm/support.js';
 import { startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
-import { buildGuest, newVmSpec, testVm, type TestVm } from '../support/vm.js';
-import { startStacks, type HostStack } from './lib/stack.js';
-import { verdict, type Seen } from './lib/reports.js';
-
-const counterProbe = ['/bin/sh', '-c', 'n=$(cat /tmp/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/n; echo $n'];
-const agentConfig = {
-  heartbeatMs: 1000,
-  reportMs: 250,
-  objectives: [{ name: 'report-number', source: 'probe', kind: 'value', command: counterProbe, op: '>=', target: 0, unit: 'n' }],
-};
-
-function reportsOf(stacks: readonly HostStack[], vm: string): Seen[] {
-  const seen: Seen[] = [];
-  for (const s of stacks) {
-    for (const l of s.lines()) {
-      if (l.event !== 'sla.report' || l.vm !== vm) continue;
-      seen.push({ n: (l.measured as { value: number }).value, host: s.host.name, time: l.time, seq: Number(l.seq), stale: l.stale === true });
-    }
-  }
-  return seen.sort((x, y) => x.time - y.time || x.seq - y.seq);
-}
+import { buildGuest, newVmSpec } from '../support/vm.js';
+import { e2eVm } from './lib/guest-vm.js';
+import { startStacks } from './lib/stack.js';
+import { explainFailure, reportsFlow, sessionEvents, streamIntact, streamingAgent } from './lib/guest-stream.js';
 
 test('the leader decides a live migration, the source host carries it out and the guest session survives', async (t) => {
   const image = await buildGuest();
@@ -62,28 +45,22 @@ test('the leader decides a live migration, the source host carries it out and th
       leader: { endpoint: { unix: sock }, updateMs: 500, migrationUri: host.p2pUri, platformRoot: null },
     }),
   });
-  const vm = testVm(newVmSpec(image, agentConfig));
+  const vm = e2eVm(newVmSpec(image, streamingAgent));
   const uuid = vm.spec.uuid;
   t.teardown(async () => { await vm.destroy(a.host); await vm.destroy(b.host); });
-  let ok = false;
-  t.teardown(() => {
-    if (ok) return;
-    const tail = (s: HostStack): string => s.lines().filter((l) => l.event !== 'sla.report').slice(-30).map((l) => JSON.stringify(l).slice(0, 400)).join('\n');
-    t.log(`--- host daemon a:\n${tail(a)}\n--- host daemon b:\n${tail(b)}\n--- leader migrations: ${JSON.stringify(leader.migrations({ limit: 5 }))}`);
-  });
+  const failure = explainFailure(t, vm, [a, b], () => `--- leader migrations: ${JSON.stringify(leader.migrations({ limit: 5 }))}`);
 
   await vm.start(a.host);
   await waitFor('the first SLA report at host daemon a', () => a.lines().some((l) => l.event === 'sla.report' && l.vm === uuid), 120_000, 100);
   await waitFor('the leader to see the VM on a and both hosts up', () =>
     leader.vms().some((v) => v.uuid === uuid && v.host === 'a') && leader.hosts().filter((h) => h.liveness === 'up' && h.migrationUri).length === 2, 30_000, 100);
-  const before = reportsOf([a, b], uuid).length;
-  await waitFor('reports flowing', () => reportsOf([a, b], uuid).length >= before + 4, 60_000, 100);
+  await reportsFlow([a, b], vm, 'before the migration');
 
   const answer = await leader.migrate(uuid, 'b', { dryRun: false });
   t.true(answer.done, answer.reason);
   const decision = answer.decisions[0]!;
   t.like(decision, { kind: 'migrate-vm', target: uuid, from: 'a', to: 'b' });
-  const resumedOnB = (): boolean => b.lines().some((l) => l.event === 'guest.session' && l.vm === uuid && l.change === 'resumed-from-handover');
+  const resumedOnB = (): boolean => sessionEvents(b, uuid, 'resumed-from-handover') > 0;
   const m = await waitFor('the migration to end at the leader', () => {
     const x = leader.migrations({ limit: 5 }).find((y) => y.vm === uuid);
     return x && x.state !== 'running' && x.state !== 'planned' ? x : undefined;
@@ -104,18 +81,9 @@ test('the leader decides a live migration, the source host carries it out and th
   t.like(started, { to: 'b', destinationUri: b.host.p2pUri });
   t.truthy(succeeded, 'the source host daemon carried the migration out');
 
-  const settled = reportsOf([a, b], uuid).length;
-  await waitFor('reports after the migration', () => reportsOf([a, b], uuid).length >= settled + 8, 60_000, 100);
-  await vm.destroy(b.host);
-  const v = verdict(reportsOf([a, b], uuid));
-  const timeouts = [a, b].flatMap((s) => s.lines().filter((l) => l.event === 'guest.session' && l.change === 'handover-timeout'));
-  t.log(`migration ${m.id}: ${String(succeeded?.['elapsedMs'])} ms at the source; reports ${v.count} (${v.first}..${v.last}), lost ${v.lost}, duplicated ${v.duplicated}, out of order ${v.outOfOrder}`);
-  t.is(timeouts.length, 0, 'the destination got the session, it did not start a new one');
-  t.is(v.first, 1);
-  t.is(v.lost, 0);
-  t.is(v.duplicated, 0);
-  t.is(v.outOfOrder, 0);
-  ok = true;
+  const v = await streamIntact(t, vm, [a, b], b);
+  t.log(`migration ${m.id}: ${String(succeeded?.['elapsedMs'])} ms at the source; ${v.count} reports`);
+  failure.ok();
 });
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -139,20 +107,6 @@ function leaderLines(out: string, event: string): Record<string, unknown>[] {
   return out.split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Stops the report stream and checks it: every number once, in order, no new session. */
-async function streamIntact(t: ExecutionContext, vm: TestVm, stacks: readonly HostStack[], on: HostStack): Promise<void> {
-  const settled = reportsOf(stacks, vm.spec.uuid).length;
-  await waitFor('reports after the migration', () => reportsOf(stacks, vm.spec.uuid).length >= settled + 8, 60_000, 100);
-  await vm.destroy(on.host);
-  const v = verdict(reportsOf(stacks, vm.spec.uuid));
-  t.log(`reports ${v.count} (${v.first}..${v.last}), lost ${v.lost}, duplicated ${v.duplicated}, out of order ${v.outOfOrder}`);
-  t.is(stacks.flatMap((s) => s.lines().filter((l) => l.event === 'guest.session' && l.change === 'handover-timeout')).length, 0);
-  t.is(v.first, 1);
-  t.is(v.lost, 0);
-  t.is(v.duplicated, 0);
-  t.is(v.outOfOrder, 0);
-}
-
 test('the vmanage-leader process moves a VM its host asked to move away, choosing the destination itself', async (t) => {
   const image = await buildGuest();
   const dir = await tempDir(t, 'vmanage-e2e-leaderd-');
@@ -173,18 +127,14 @@ test('the vmanage-leader process moves a VM its host asked to move away, choosin
       leader: { endpoint: { unix: sock }, updateMs: 500, migrationUri: host.p2pUri, platformRoot: null },
     }),
   });
-  const vm = testVm(newVmSpec(image, agentConfig));
+  const vm = e2eVm(newVmSpec(image, streamingAgent));
   const uuid = vm.spec.uuid;
   t.teardown(async () => { await vm.destroy(a.host); await vm.destroy(b.host); });
-  let ok = false;
-  t.teardown(() => {
-    if (!ok) t.log(`--- leader:\n${leader.output().split('\n').slice(-30).join('\n')}`);
-  });
+  const failure = explainFailure(t, vm, [a, b], () => `--- leader:\n${leader.output().split('\n').slice(-30).join('\n')}`);
   await vm.start(a.host);
   await waitFor('the first SLA report at host daemon a', () => a.lines().some((l) => l.event === 'sla.report' && l.vm === uuid), 120_000, 100);
   await waitFor('both hosts registered at the leader', () => new Set(leaderLines(leader.output(), 'leader.host-registered').map((l) => l['host'])).size === 2, 30_000, 100);
-  const before = reportsOf([a, b], uuid).length;
-  await waitFor('reports flowing', () => reportsOf([a, b], uuid).length >= before + 4, 60_000, 100);
+  await reportsFlow([a, b], vm, 'before the migration');
 
   // Until a's next update lists the VM the leader answers that it does not know it.
   const asked = await waitFor('the leader to accept the request', async () => {
@@ -197,10 +147,10 @@ test('the vmanage-leader process moves a VM its host asked to move away, choosin
   t.like(decision, { from: 'a', to: 'b', reason: { code: 'host-request' } });
   const end = await waitFor('the migration to end at the leader', () => leaderLines(leader.output(), 'leader.migration-end').find((l) => l['vm'] === uuid), 120_000, 100);
   t.like(end, { outcome: 'succeeded', from: 'a', to: 'b' }, JSON.stringify(end));
-  await waitFor('the session to resume on b', () => b.lines().some((l) => l.event === 'guest.session' && l.vm === uuid && l.change === 'resumed-from-handover'), 60_000, 100);
+  await waitFor('the session to resume on b', () => sessionEvents(b, uuid, 'resumed-from-handover') > 0, 60_000, 100);
   t.regex(await b.host.virsh('domstate', vm.spec.name), /running/);
   const outcome = await waitFor('the decision\'s outcome in the journal', () => leaderLines(leader.output(), 'leader.outcome').find((l) => l['id'] === decision['id']), 30_000, 100);
   t.like(outcome, { outcome: 'succeeded' }, JSON.stringify(outcome));
   await streamIntact(t, vm, [a, b], b);
-  ok = true;
+  failure.ok();
 });

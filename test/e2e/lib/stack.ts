@@ -3,6 +3,7 @@
 // daemon (src/daemons/mvm, a real child process) wired to it, with the hook and session-handover
 // sockets. The daemon's JSON log lines are parsed so tests can assert on what it saw.
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,10 +30,13 @@ export interface HostStack {
   restartMvm(): Promise<void>;
 }
 
-/** Collects a process's JSON log lines as they come (startProcess keeps only the tail). */
-function collectLines(p: Started, into: LogLine[]): void {
+/** Collects a process's JSON log lines as they come (startProcess keeps only the tail); with
+ *  VMANAGE_E2E_LOG_DIR set, every line is also appended to DIR/mvm-HOST.log (for post-mortems). */
+function collectLines(p: Started, into: LogLine[], host: string): void {
   let buf = '';
+  const dir = process.env.VMANAGE_E2E_LOG_DIR;
   p.child.stdout?.on('data', (d: Buffer) => {
+    if (dir) appendFileSync(join(dir, `mvm-${host}.log`), d);
     buf += d.toString();
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -96,10 +100,10 @@ async function writeMvmConfig(host: LibvirtHost, busAddress: string, peer: { nam
   return file;
 }
 
-async function startMvm(t: Teardown, config: string, lines: LogLine[]): Promise<Started> {
+async function startMvm(t: Teardown, config: string, lines: LogLine[], host: string): Promise<Started> {
   // Lines are collected from the start; readiness is the daemon's own "started" line.
   const p = await startProcess(t, process.execPath, ['--import', 'tsx', join(root, 'src/daemons/mvm/main.ts'), '-c', config], { cwd: root });
-  collectLines(p, lines);
+  collectLines(p, lines, host);
   await waitFor('the host daemon to start', () => {
     if (p.child.exitCode !== null) throw new Error(`vmanage-mvm exited: ${p.output().slice(-2000)}`);
     return /"event":"mvm.started"/.test(p.output());
@@ -125,7 +129,7 @@ export async function startStacks(t: Teardown, opts: StackOptions = {}): Promise
   const make = async (me: { host: LibvirtHost; busAddress: string }, peer: LibvirtHost): Promise<HostStack> => {
     const config = await writeMvmConfig(me.host, me.busAddress, { name: peer.name, socket: sock(peer) }, waitMs, opts.mvmConfig?.(me.host) ?? {});
     const lines: LogLine[] = [];
-    let current = await startMvm(t, config, lines);
+    let current = await startMvm(t, config, lines, me.host.name);
     return {
       host: me.host, busAddress: me.busAddress,
       hookSocket: join(me.host.dir, 'hook.sock'), handoverSocket: sock(me.host),
@@ -133,7 +137,7 @@ export async function startStacks(t: Teardown, opts: StackOptions = {}): Promise
       lines: () => lines,
       async restartMvm() {
         await current.stop('SIGTERM');
-        current = await startMvm(t, config, lines);
+        current = await startMvm(t, config, lines, me.host.name);
       },
     };
   };
