@@ -160,3 +160,17 @@ test('a host that does not answer create-vm in time leaves the outcome unknown, 
   t.is(c.leader.explain(a.body.decision!.id)?.outcome, 'unknown');
   t.regex(await c.leader.registry.metrics(), /vmanage_leader_vm_creations_total\{outcome="unknown"\} 1/);
 });
+
+test('a VM just created counts on its host until the host reports it: back-to-back creations do not overfill it', async (t) => {
+  const c = await startCluster(t);
+  // The host answers done but never lists the VM (as if its update lagged the creation).
+  const got = creatingHost(t, c.leader.address, 'h1', (cmd) => ({ done: true, vm: checkCreateXml(cmd.xml).uuid }));
+  await waitFor('h1 with a budget', () => c.leader.budgets().hosts.some((h) => h.host === 'h1' && h.floorWatts > 0));
+  const big = xmlOf("<name>big</name><memory unit='GiB'>10</memory><vcpu>1</vcpu>");
+  const first = await call<PlaceAnswer>(c.url, 'POST', '/api/place', { xml: big, create: true, cpuUtil: 0.1 });
+  t.like(first.body, { placed: true, created: true, host: 'h1' });
+  const second = await call<PlaceAnswer>(c.url, 'POST', '/api/place', { xml: big.replace('>big<', '>big2<'), create: true, cpuUtil: 0.1 });
+  t.like(second.body, { placed: false });
+  t.regex(second.body.reason, /no host passes the filters \(memory 1\)/);
+  t.is(got.length, 1);
+});

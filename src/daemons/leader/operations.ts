@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { checkCreateXml, type CheckedCreateXml } from '../../adapters/libvirt/vm-meta.js';
-import { trustRank, type VmRequest } from '../../domain/cluster.js';
+import { trustRank, type ClusterState, type ClusterVm, type VmRequest } from '../../domain/cluster.js';
 import { buildIndex } from '../../domain/leader/index.js';
 import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
 import { placeVm } from '../../domain/leader/placement.js';
@@ -22,6 +22,9 @@ import type { LeaderCore } from './leader.js';
 /** Budgets-table key of the cluster budget: '' is no host's name (host names have 1..64 characters). */
 export const CLUSTER_BUDGET_KEY = '';
 
+/** How long a created VM counts on its host before the host reports it, ms. */
+const CREATED_HOLD_MS = 120_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function refused(reason: string, dryRun: boolean): ActionAnswer {
@@ -30,6 +33,8 @@ function refused(reason: string, dryRun: boolean): ActionAnswer {
 
 export class Operations {
   private creationCounter: Counter<'outcome'> | undefined;
+  /** VMs created on the leader's placement, until their host reports them (withCreating). */
+  private readonly creating = new Map<string, { readonly vm: ClusterVm; readonly until: number }>();
 
   constructor(private readonly l: LeaderCore) {
     this.restoreClusterBudget();
@@ -103,7 +108,7 @@ export class Operations {
       minReliability: req.minReliability ?? 0, minTrust: req.minTrust ?? 'untrusted',
       ...(req.affinityGroup !== undefined ? { affinityGroup: req.affinityGroup } : {}), ...(req.antiAffinityGroup !== undefined ? { antiAffinityGroup: req.antiAffinityGroup } : {}),
     };
-    const r = placeVm(buildIndex(l.table.clusterState(now)), vm, l.cfg.params.placement);
+    const r = placeVm(buildIndex(this.withCreating(l.table.clusterState(now), now)), vm, l.cfg.params.placement);
     if (!r.ok) {
       if (create) this.creations.inc({ outcome: 'no-host' });
       return { placed: false, reason: r.reason, dryRun: opts.dryRun, vm: vm.uuid };
@@ -128,8 +133,20 @@ export class Operations {
     this.creations.inc({ outcome: end });
     const actual = { host, vm: answer.vm ?? vm.uuid, name: xml.name, ...(answer.done ? {} : { error: answer.reason ?? 'refused' }) };
     l.decisionLog.outcome(decision.id, end, l.clock.now(), actual);
+    if (answer.done) this.creating.set(vm.uuid, { vm: { ...vm, host }, until: l.clock.now() + CREATED_HOLD_MS });
     const reason = answer.done ? `created ${xml.name} (${vm.uuid}) on ${r.reason}` : `placed on ${host}, but the VM was not created: ${answer.reason ?? 'refused'}`;
     return { placed: true, host, reason, decision: l.decisionLog.view(decision.id) ?? decision, dryRun: false, created: answer.done, vm: vm.uuid };
+  }
+
+  /**
+   * The state with the VMs created here that their host has not reported yet (its update may lag
+   * the creation): without them back-to-back creations would all see the host as it was. Each is
+   * dropped once a host lists it, or after CREATED_HOLD_MS.
+   */
+  private withCreating(s: ClusterState, now: number): ClusterState {
+    if (this.creating.size === 0) return s;
+    for (const [uuid, c] of this.creating) if (c.until <= now || this.l.table.hostOfVm(uuid)) this.creating.delete(uuid);
+    return this.creating.size === 0 ? s : { ...s, vms: [...s.vms, ...[...this.creating.values()].map((c) => c.vm)] };
   }
 
   /** Counts create requests by outcome (invalid, no-host, created, failed, unknown); registered on first use. */
