@@ -251,7 +251,8 @@ export class LeaderLink {
   private async command(c: LeaderCommand): Promise<CommandReply> {
     if (!this.fence(c.token)) return { done: false, reason: `fencing token ${c.token} is older than ${this.newestToken}` };
     this.counters.commands++;
-    this.o.log.info({ event: 'leader.command', ...c }, `leader command ${c.op}`);
+    // A domain XML is not logged (it may carry a console password): its size is.
+    this.o.log.info({ event: 'leader.command', ...c, ...(c.op === 'create-vm' ? { xml: `${c.xml.length} characters` } : {}) }, `leader command ${c.op}`);
     let reply: CommandReply = { done: true };
     if (c.op === 'update-now') void this.sendUpdate();
     else if (c.op === 'migrate' || c.op === 'abort-migration' || c.op === 'power-off' || c.op === 'create-vm') reply = await this.act(c);
