@@ -57,8 +57,8 @@ export class GuestChannelManager {
   readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0, unresponsive: 0 };
   private readonly sessions = new Map<string, VmSession>();
   /** VMs that are migrating in and wait for their session state -> when they last resumed here
-   *  (ms; 0 while not yet seen running). */
-  private readonly incoming = new Map<string, number>();
+   *  (ms; 0 while not yet seen running). One entry per wait: a new one ends an old wait. */
+  private readonly incoming = new Map<string, { resumedAt: number }>();
   /** Where a VM is going, when the daemon that starts the migration says so. */
   private readonly destinations = new Map<string, string>();
   private offEvents: (() => void) | undefined;
@@ -148,7 +148,8 @@ export class GuestChannelManager {
 
   private async onVmEvent(e: VmEvent): Promise<void> {
     if (this.stopped) return;
-    if ((e.kind === 'resumed' || e.kind === 'started') && this.incoming.has(e.uuid)) this.incoming.set(e.uuid, this.o.clock.now());
+    const waiting = this.incoming.get(e.uuid);
+    if (waiting && (e.kind === 'resumed' || e.kind === 'started')) waiting.resumedAt = this.o.clock.now();
     if (e.kind === 'started' || e.kind === 'resumed') await this.open(e.uuid, e.reason === 'migrated');
     else if (e.kind === 'stopped' || e.kind === 'crashed') await this.leave(e.uuid, e.reason === 'migrated');
   }
@@ -167,22 +168,25 @@ export class GuestChannelManager {
     const state = this.store.take(vm)?.state;
     if (!state && migratedIn) {
       // Do not block other VMs' events while this one waits.
-      this.incoming.set(vm, 0);
-      void this.waitForHandover(vm, path);
+      const entry = { resumedAt: 0 };
+      this.incoming.set(vm, entry);
+      void this.waitForHandover(vm, path, entry);
       return;
     }
     this.attach(vm, path, state, false);
   }
 
-  private async waitForHandover(vm: string, path: string): Promise<void> {
+  private async waitForHandover(vm: string, path: string, entry: { resumedAt: number }): Promise<void> {
     const waitMs = this.o.handoverWaitMs ?? 30_000;
     const started = this.o.clock.now();
+    const mine = (): boolean => this.incoming.get(vm) === entry && !this.stopped;
     let got = await this.store.wait(vm, waitMs);
     // Not yet waitMs since the VM ran here: wait for the rest (at most MAX_WAITS x waitMs in all).
-    for (let more = await this.moreWaitMs(vm, waitMs); !got && more > 0 && this.o.clock.now() - started < MAX_WAITS * waitMs; more = await this.moreWaitMs(vm, waitMs)) {
+    for (let more = await this.moreWaitMs(vm, waitMs, entry); !got && more > 0 && mine() && this.o.clock.now() - started < MAX_WAITS * waitMs; more = await this.moreWaitMs(vm, waitMs, entry)) {
       got = await this.store.wait(vm, more);
     }
-    if (!this.incoming.delete(vm) || this.stopped) return;
+    if (!mine()) return;
+    this.incoming.delete(vm);
     if (!got) {
       this.counters.handoverTimeouts++;
       this.o.log?.warn({ vm, waitMs }, 'no session state handed over in time: starting a new session');
@@ -194,14 +198,13 @@ export class GuestChannelManager {
   /** How much longer an incoming VM waits for its state: all of waitMs again while it is still
    *  paused (the migration has not ended), the rest of waitMs after it resumed here (from the
    *  first check if its resume was not seen), else 0. */
-  private async moreWaitMs(vm: string, waitMs: number): Promise<number> {
-    if (!this.incoming.has(vm) || this.stopped) return 0;
+  private async moreWaitMs(vm: string, waitMs: number, entry: { resumedAt: number }): Promise<number> {
+    if (this.incoming.get(vm) !== entry || this.stopped) return 0;
     const paused = await this.o.hypervisor.getVm(vm).then((v) => v.state === 'paused', () => false);
     if (paused) return waitMs;
-    const resumedAt = this.incoming.get(vm) ?? 0;
-    if (resumedAt > 0) return Math.max(0, resumedAt + waitMs - this.o.clock.now());
+    if (entry.resumedAt > 0) return Math.max(0, entry.resumedAt + waitMs - this.o.clock.now());
     // Running, but its resume here was not seen (a missed event): count from now, once.
-    this.incoming.set(vm, this.o.clock.now());
+    entry.resumedAt = this.o.clock.now();
     return waitMs;
   }
 
