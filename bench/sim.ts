@@ -1,6 +1,9 @@
-// `npm run bench -- sim [--scenario cloudsim|capped|both] [--days D1,D2] [--policies P1,P2] [--data DIR]`:
+// `npm run bench -- sim [--scenario cloudsim|capped|both] [--days D1,D2] [--policies P1,P2] [--data DIR]
+//   [--inputs SPEC,...|held-out]`:
 // every policy on every PlanetLab day in both scenarios (default), with CloudSim's own numbers
 // side by side where the reference file has them, and the issue's goals for `vmanage` per day.
+// --inputs runs derived inputs instead of the days (bench/lib/sim-inputs.ts: odd:D, syn:SEED, ...;
+// `held-out` = the held-out set of docs/simulator.md), keyed by spec in place of the day.
 // Prints one JSON object: { scenarios: { S: { days: { DAY: { POLICY: {...metrics, wallSeconds,
 // cloudsim?} } }, accounting? } }, goals: { DAY: { cloudsim?, capped? } }, oneDayCloudsimWallS }.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { policyNames } from '../src/sim/policies/index.js';
 import { toReport, type SimReport } from '../src/sim/report.js';
 import { SCENARIOS, budgetFor, parseScenario, runScenario, type ScenarioName } from '../src/sim/scenario.js';
 import { loadWorkload, type Workload } from '../src/sim/workload.js';
+import { HELD_OUT, benchInput } from './lib/sim-inputs.js';
 
 const DATA = '/work/shared/data/planetlab';
 const REF = '/work/shared/reference/cloudsim-planetlab.tsv';
@@ -71,7 +75,9 @@ function accounting(days: Record<string, Record<string, Row>>): Record<string, {
 
 export default async function bench(args: string[]): Promise<object> {
   const dir = arg(args, '--data') ?? DATA;
-  const days = arg(args, '--days')?.split(',') ?? readdirSync(dir).filter((f) => f.endsWith('.csv')).map((f) => f.slice(0, -4)).sort();
+  const inputs = arg(args, '--inputs');
+  const specs = inputs === 'held-out' ? HELD_OUT : inputs?.split(',');
+  const days = specs ?? arg(args, '--days')?.split(',') ?? readdirSync(dir).filter((f) => f.endsWith('.csv')).map((f) => f.slice(0, -4)).sort();
   const policies = arg(args, '--policies')?.split(',') ?? policyNames();
   const s = arg(args, '--scenario') ?? 'both';
   const scenarios: ScenarioName[] = s === 'both' ? [...SCENARIOS] : [parseScenario(s)];
@@ -79,7 +85,7 @@ export default async function bench(args: string[]): Promise<object> {
   const tables: Record<string, Record<string, Record<string, Row>>> = {};
   const goals: Record<string, Record<string, unknown>> = {};
   for (const day of days) {
-    const w = loadWorkload(join(dir, `${day}.csv`));
+    const w = specs ? benchInput(day, dir) : loadWorkload(join(dir, `${day}.csv`));
     for (const sc of scenarios) {
       const rows = runDay(day, w, sc, policies, ref);
       (tables[sc] ??= {})[day] = rows;
