@@ -145,6 +145,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   let waiter: { pred: (c: { at: number; up: boolean }) => boolean; resolve: (c: { at: number; up: boolean }) => void } | undefined;
   client.onCapChanged((c) => {
     const ch = { at: epochMs(), up: Number(c.new) > Number(c.old) };
+    o.hops?.mark(`bench.capchanged:${c.old}->${c.new}`, ch.at);
     changes.push(ch);
     if (changes.length > 10_000) changes.splice(0, 5000);
     if (waiter?.pred(ch)) { waiter.resolve(ch); waiter = undefined; }

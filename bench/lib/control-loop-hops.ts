@@ -18,12 +18,18 @@ export const HOPS = [
   'powerd.enter', // the method handler runs
   'powerd.authorised', // caller checked
   'powerd.sysfs-done', // every policy's scaling_max_freq written and read back
-  'powerd.signalled', // CapChanged emitted (marshalled, written)
   'powerd.return', // the handler's promise resolves
   'powerd.out:return', // the method return written to the bus socket
   'mvm.in:return', // vmanage-mvm read the reply
   'client.cap-reply', // the actuator's call returned
 ] as const;
+
+/** Side branches: [from a hop of HOPS, to the first mark of this name after it]. */
+const BRANCHES: [string, string][] = [
+  ['powerd.out:return', 'powerd.signalled'], // CapChanged (and PropertiesChanged) sent after the reply
+  ['powerd.signalled', 'bench.observe'], // the signal reaching the benchmark
+  ['powerd.sysfs-done', 'bench.inotify'], // inotify telling the benchmark about the write
+];
 
 export interface Mark { proc: string; hop: string; at: number; extra: number[] }
 
@@ -68,6 +74,7 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
   const per = windows.map((w) => {
     const inWindow = marks.filter((m) => m.at >= w.send && m.at < w.end);
     const first = new Map<string, number>([['bench.send', w.send]]);
+    const branch = new Map<string, number>();
     let from = w.send;
     for (const hop of HOPS.slice(1)) {
       const m = inWindow.find((x) => x.hop === hop && x.at >= from);
@@ -75,19 +82,25 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
       first.set(hop, m.at);
       from = m.at;
     }
-    return { w, first };
+    const observed = [...inWindow, { proc: 'bench', hop: 'bench.observe', at: w.observed, extra: [] }, ...(w.landed !== undefined ? [{ proc: 'bench', hop: 'bench.inotify', at: w.landed, extra: [] }] : [])];
+    for (const [a, b] of BRANCHES) {
+      const x = first.get(a) ?? (a === 'powerd.signalled' ? branch.get(a) : undefined);
+      const m = x === undefined ? undefined : observed.find((y) => y.hop === b && y.at >= x);
+      if (m) branch.set(b, m.at);
+    }
+    // The MVM was still waiting for its previous cap call's reply when this violation came in.
+    const decided = first.get('mvm.decision:set-frequency-cap') ?? w.end;
+    const queued = inWindow.some((m) => m.hop === 'mvm.in:return' && m.at < decided);
+    return { w, first: new Map([...first, ...branch]), queued };
   });
   const segs: [string, string][] = HOPS.slice(1).map((h, i) => [HOPS[i] as string, h]);
-  segs.push(['powerd.signalled', 'bench.observe'], ['powerd.sysfs-done', 'bench.inotify']);
+  segs.push(...BRANCHES);
   const slow = [...per].sort((a, b) => (b.w.observed - b.w.send) - (a.w.observed - a.w.send)).slice(0, Math.max(1, Math.ceil(per.length / 100)));
   const segments: Record<string, object> = {};
   for (const [a, b] of segs) {
     const d = (s: (typeof per)[number]): number | undefined => {
-      const first = new Map(s.first);
-      first.set('bench.observe', s.w.observed);
-      if (s.w.landed !== undefined) first.set('bench.inotify', s.w.landed);
-      const x = first.get(a);
-      const y = first.get(b);
+      const x = s.first.get(a);
+      const y = s.first.get(b);
       return x !== undefined && y !== undefined ? y - x : undefined;
     };
     const all = per.map(d).filter((x): x is number => x !== undefined).sort((x, y) => x - y);
@@ -112,11 +125,14 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
   // of every process included: the evidence for where a tail sample's time went.
   const slowest = slow.slice(0, 3).map((s) => ({
     totalMs: r2(s.w.observed - s.w.send),
-    marks: marks.filter((m) => m.at >= s.w.send - 2 && m.at <= s.w.observed + 1 && (HOPS.includes(m.hop as (typeof HOPS)[number]) || m.hop.startsWith('gc:') || m.hop.startsWith('powerd.out') || m.hop.startsWith('mvm.'))).slice(0, 60)
+    marks: marks.filter((m) => m.at >= s.w.send - 2 && m.at <= s.w.observed + 1 && (HOPS.includes(m.hop as (typeof HOPS)[number]) || m.hop.startsWith('gc:') || m.hop.startsWith('powerd.out') || m.hop.startsWith('mvm.') || m.hop.startsWith('bench.'))).slice(0, 60)
       .map((m) => `${m.proc.replace(/\.[cm]?js:\d+$/, '')} ${m.hop} +${r2(m.at - s.w.send)}${m.extra.length ? ` (${m.extra.map(r2).join(' ')})` : ''}`),
   }));
   return {
-    samples: per.length, slowest,
+    samples: per.length,
+    /** Samples whose violation arrived while the MVM still waited for its previous cap call's reply. */
+    queuedBehindPreviousCall: per.filter((s) => s.queued).length,
+    slowest,
     reportToSysfsWrittenP50Ms: r2(pct(landed, 50)), reportToSysfsWrittenP99Ms: r2(pct(landed, 99)),
     segments, gc, worstLoopDelayPer250ms: loop,
   };

@@ -86,7 +86,13 @@ export class ControlLoop {
       periodMs: cfg.periodMs, minGapMs: cfg.minGapMs,
     });
     this.wiring = wireBroker({ bus: this.bus, builder: this.builder, broker: this.broker, logger: log.child({ part: 'broker' }) });
-    if (this.trace.enabled) this.bus.on('hop-trace', 'applying', ({ decision }) => this.trace.mark(`mvm.decision:${decision.kind}`));
+    if (this.trace.enabled) {
+      this.bus.on('hop-trace', 'applying', ({ decision: d }) => {
+        this.trace.mark(`mvm.decision:${d.kind}`);
+        this.trace.mark(`mvm.decided:${d.kind}=${d.value}(${d.policy})`);
+      });
+      this.bus.on('hop-trace', 'refused', ({ result }) => this.trace.mark(`mvm.refused:${result.decision.kind}=${result.decision.value}`));
+    }
   }
 
   /** A guest's report (vm = the UUID of the socket it came on). */

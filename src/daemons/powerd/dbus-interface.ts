@@ -149,28 +149,46 @@ export class Power1Interface extends Interface {
   }
 
   private publish(next: Snapshot): void {
+    const changed = this.swap(next);
+    if (changed) Interface.emitPropertiesChanged(this, changed, []);
+  }
+
+  /** Makes next the properties' values; returns those that differ (undefined: none). */
+  private swap(next: Snapshot): Record<string, unknown> | undefined {
     const changed: Record<string, unknown> = {};
     for (const k of Object.keys(next) as (keyof Snapshot)[]) {
       if (JSON.stringify(next[k]) !== JSON.stringify(this.snap[k])) changed[k] = next[k];
     }
     this.snap = next;
-    if (Object.keys(changed).length) Interface.emitPropertiesChanged(this, changed, []);
+    return Object.keys(changed).length ? changed : undefined;
   }
 
   /**
-   * Signals the change, then publishes it into the properties. A frequency cap, governor or EPP
-   * change is applied from what was written (the actuator has read it back already): re-reading
-   * every policy's and every limit's sysfs files here cost more than the change itself and queued
-   * behind the service's lock, delaying the next caller. A power-limit change re-reads the limits
-   * (sources may report per-package entries).
+   * Publishes the change into the properties at once (a Get after the reply sees it) and sends
+   * CapChanged and PropertiesChanged right after the method's reply (setImmediate runs after
+   * the microtasks in which dbus-next writes the reply). The caller, usually the host daemon's
+   * control loop waiting to make its next change, so gets its answer without waiting for two
+   * signals to be marshalled and routed first: measured, a violation arriving while the
+   * previous change's reply was still behind its signals waited for that round trip
+   * (docs/powerd.md, "Benchmark"). Signals still follow the reply within the same turn of the
+   * event loop, in the order of the changes.
+   *
+   * A frequency cap, governor or EPP change is applied from what was written (the actuator has
+   * read it back already): re-reading every policy's and every limit's sysfs files here cost
+   * more than the change itself and queued behind the service's lock, delaying the next caller.
+   * A power-limit change re-reads the limits (sources may report per-package entries).
    */
   private onChange(c: Change): void {
-    this.CapChanged(c.what, c.caller.uid, c.caller.sender, c.old, c.new);
-    hopTracer().mark('powerd.signalled');
-    if (c.what === 'frequency-cap') this.publish({ ...this.snap, FrequencyCapKHz: c.new === '' ? 0 : Number(c.new) });
-    else if (c.what === 'governor') this.publish({ ...this.snap, Governor: c.new });
-    else if (c.what === 'epp') this.publish({ ...this.snap, Epp: c.new });
-    else this.refresh().catch((err: unknown) => this.log.warn({ err }, 'cannot refresh properties after a change'));
+    let changed: Record<string, unknown> | undefined;
+    if (c.what === 'frequency-cap') changed = this.swap({ ...this.snap, FrequencyCapKHz: c.new === '' ? 0 : Number(c.new) });
+    else if (c.what === 'governor') changed = this.swap({ ...this.snap, Governor: c.new });
+    else if (c.what === 'epp') changed = this.swap({ ...this.snap, Epp: c.new });
+    setImmediate(() => {
+      this.CapChanged(c.what, c.caller.uid, c.caller.sender, c.old, c.new);
+      hopTracer().mark('powerd.signalled');
+      if (changed) Interface.emitPropertiesChanged(this, changed, []);
+      else if (c.what.startsWith('power-limit:')) this.refresh().catch((err: unknown) => this.log.warn({ err }, 'cannot refresh properties after a change'));
+    });
   }
 
   private takeSender(): string {
