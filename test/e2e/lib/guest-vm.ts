@@ -7,9 +7,10 @@
 // dirty bits without dropping those entries. Pages the guest keeps hot in the TLB (scheduler,
 // per-CPU data, stacks) can then reach the destination stale, and the guest kernel oopses there
 // (seen: a jump into per-CPU data right after the switch-over, NULL dereferences in pipe_read).
-// With page-table isolation the kernel switches CR3 on every entry and exit, and TCG (no PCID)
-// flushes its TLB on every CR3 write, so no entry outlives a few milliseconds. KVM tracks dirty
-// pages in hardware and needs none of this.
+// With page-table isolation the kernel switches CR3 on every entry from and exit to user mode,
+// and TCG (no PCID) flushes its whole TLB on every CR3 write, so entries live much shorter: this
+// narrows the window (an interrupt taken in the kernel switches no CR3). KVM tracks dirty pages
+// in hardware and needs none of this.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { domainXml, testVm, type TestVm, type VmSpec } from '../../support/vm.js';
