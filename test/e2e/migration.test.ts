@@ -3,7 +3,10 @@
 // live migrations back and forth between two libvirtd hosts while the agent streams numbered SLA
 // reports (and one host daemon restart): the two host daemons must see every report exactly
 // once, in order. VMANAGE_E2E_MIGRATIONS sets the number of migrations (default 6).
-import test from 'ava';
+// A guest *kernel* crash after a migration is QEMU TCG's (docs/guest-agent.md, "TCG and live
+// migration"), not vmanage's: that one failure, named from the guest console, gets one more
+// attempt with a new VM, logged; any other failure fails the test.
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { waitFor } from '../support/proc.js';
 import { buildGuest, newVmSpec } from '../support/vm.js';
@@ -13,7 +16,7 @@ import { explainFailure, migrate, reportsFlow, sessionEvents, streamIntact, stre
 
 const MIGRATIONS = Number(process.env.VMANAGE_E2E_MIGRATIONS ?? 6);
 
-test('SLA reports reach the host daemons exactly once and in order across live migrations', async (t) => {
+async function scenario(t: ExecutionContext, crash: { oops?: string }): Promise<void> {
   const image = await buildGuest();
   const { a, b } = await startStacks(t);
   const vm = e2eVm(newVmSpec(image, streamingAgent));
@@ -21,7 +24,7 @@ test('SLA reports reach the host daemons exactly once and in order across live m
   t.teardown(async () => { await vm.destroy(a.host); await vm.destroy(b.host); });
   const stacks = [a, b];
   const durations: number[] = [];
-  const outcome = explainFailure(t, vm, stacks, () => `migration ms so far: ${durations.join(', ')}`);
+  const outcome = explainFailure(t, vm, stacks, () => `migration ms so far: ${durations.join(', ')}`, (oops) => { crash.oops = oops; });
 
   const t0 = Date.now();
   await vm.start(a.host);
@@ -66,4 +69,17 @@ test('SLA reports reach the host daemons exactly once and in order across live m
   console.log(`reports lost: ${v.lost}, duplicated: ${v.duplicated}, migrations: ${MIGRATIONS}`);
   console.log(`seconds from virsh start to the first SLA report at the host daemon: ${bootToReportS.toFixed(1)}`);
   outcome.ok();
+}
+
+test('SLA reports reach the host daemons exactly once and in order across live migrations', async (t) => {
+  const crash: { oops?: string } = {};
+  const first = await t.try('attempt 1', (tt) => scenario(tt, crash));
+  if (first.passed || !crash.oops) {
+    first.commit();
+    return;
+  }
+  t.log(`attempt 1 failed because the guest kernel crashed (${crash.oops}): QEMU TCG, not vmanage; one more attempt with a new VM. Attempt 1 said: ${first.errors.map((e) => e.message).join('; ').slice(0, 500)}`);
+  for (const l of first.logs) t.log(`[attempt 1] ${l.slice(0, 4000)}`);
+  first.discard();
+  (await t.try('attempt 2', (tt) => scenario(tt, {}))).commit();
 });

@@ -111,8 +111,9 @@ export async function diagnostics(vm: TestVm, stacks: readonly HostStack[]): Pro
   return parts.join('\n');
 }
 
-/** Logs diagnostics when the test did not reach ok() (registered after the VM's teardown, so it runs first). */
-export function explainFailure(t: ExecutionContext, vm: TestVm, stacks: readonly HostStack[], more?: () => string): { ok(): void } {
+/** Logs diagnostics when the test did not reach ok() (registered after the VM's teardown, so it
+ *  runs first), and gives onCrash the guest kernel crash seen on a console, if any. */
+export function explainFailure(t: ExecutionContext, vm: TestVm, stacks: readonly HostStack[], more?: () => string, onCrash?: (oops: string) => void): { ok(): void } {
   let passed = false;
   t.teardown(async () => {
     const dir = process.env.VMANAGE_E2E_LOG_DIR;
@@ -124,6 +125,8 @@ export function explainFailure(t: ExecutionContext, vm: TestVm, stacks: readonly
       }
     }
     if (passed) return;
+    const crashed = stacks.map((s) => guestOops(vm, s)).find(Boolean);
+    if (crashed) onCrash?.(crashed);
     t.log(`${await diagnostics(vm, stacks)}${more ? `\n${more()}` : ''}`);
   });
   return { ok: () => { passed = true; } };
