@@ -184,16 +184,18 @@ test('a host powered off in a pass receives no VM in the same pass', (t) => {
 });
 
 // The overload hold: src (8 CPUs, budget far above its draw) runs `cores` of CPU; d1 is empty.
-function hot(cores: 'absorbed' | 'short', at: number): ClusterState {
-  const vms = [vm('a', 'src', { vcpus: 4, cpuUtil: 0.95, cpuPeak: 0.95 }), vm('b', 'src', { vcpus: 4, cpuUtil: 0.9, cpuPeak: 0.9 })];
+function hot(cores: 'absorbed' | 'saturated' | 'short', at: number): ClusterState {
+  const b = cores === 'saturated' ? 0.99 : 0.9;
+  const vms = [vm('a', 'src', { vcpus: 4, cpuUtil: 0.99, cpuPeak: 0.99 }), vm('b', 'src', { vcpus: 4, cpuUtil: b, cpuPeak: b })];
   if (cores === 'short') vms.push(vm('c', 'src', { vcpus: 1, memoryMiB: 512, cpuUtil: 0.9, cpuPeak: 0.9 }));
   return state([host('src', { budgetWatts: 500 }), host('d1', { budgetWatts: 500 })], vms, at);
 }
 
 const hold = noCons.stability.overloadHoldMs;
-const passes: { name: string; load: 'absorbed' | 'short'; at: number[]; moved: boolean[] }[] = [
+const passes: { name: string; load: 'absorbed' | 'saturated' | 'short'; at: number[]; moved: boolean[] }[] = [
   { name: 'a host over the CPU threshold that still absorbs its load is relieved only once it stayed over for the hold', load: 'absorbed', at: [0, hold / 2, hold], moved: [false, false, true] },
   { name: 'a host short of CPU (use over its CPUs) is relieved at the first pass', load: 'short', at: [0], moved: [true] },
+  { name: 'a saturated host (measured use at 99 % of its CPUs: it cannot show more) is relieved at the first pass', load: 'saturated', at: [0], moved: [true] },
 ];
 for (const c of passes) {
   test(c.name, (t) => {

@@ -4,9 +4,10 @@
 //
 // Which host is overloaded (source, judged on NOW, so a short peak does not start a move):
 //   measured (or modelled) power > budget, or CPU use > overloadUtil; or it asked. A host over
-//   overloadUtil whose VMs still get all they ask for (use <= its CPUs) is relieved only once it
-//   has stayed over for stability.overloadHoldMs (a move is for a persistent overload, not for
-//   one peak the host absorbs); one short of CPU or over budget is relieved at once.
+//   overloadUtil whose VMs still get all they ask for (use under 98 % of its CPUs: measured use
+//   saturates at capacity) is relieved only once it has stayed over for stability.overloadHoldMs
+//   (a move is for a persistent overload, not for one peak the host absorbs); one saturated or
+//   over budget is relieved at once.
 // Which VM (CloudSim's minimum-migration-time idea, with SLA class): the one whose removal brings
 //   the host under budget - margin and under overloadUtil with the least cost, cost = memory to
 //   copy (inflated by the dirty rate) x SLA-class weight; if no single VM does it, the one that
@@ -112,14 +113,20 @@ function isOverloaded(load: HostLoad, p: MigrationParams): boolean {
 }
 
 /**
- * An overload the host still absorbs (CPU over overloadUtil but not over its CPUs, power within
+ * Use at or above this fraction of a host's CPUs counts as short of CPU: measured use cannot
+ * exceed the capacity, so a saturated host is the sign of demand it does not meet.
+ */
+const SATURATED = 0.98;
+
+/**
+ * An overload the host still absorbs (CPU over overloadUtil but not saturated, power within
  * budget) that has not lasted overloadHoldMs yet: no move this pass.
  */
 function onHold(load: HostLoad, since: number, now: number, p: MigrationParams): boolean {
   if (now - since >= p.stability.overloadHoldMs) return false;
   const e = excessOf(load, p);
   const overBudget = e.watts > 0 && hostWattsNow(load) > load.host.budgetWatts;
-  return !overBudget && load.nowCores <= load.host.attrs.cpus;
+  return !overBudget && load.nowCores < SATURATED * load.host.attrs.cpus;
 }
 
 /** Picks the VMs to move off an overloaded host and their destinations; updates the index. */

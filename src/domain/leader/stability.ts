@@ -7,7 +7,7 @@
 // - concurrency: at most `maxPerHost` migrations in flight touching one host (as source or
 //   destination) and `maxPerCluster` in the whole cluster;
 // - overload hold: a host over the planner's CPU threshold whose VMs still get all the CPU they
-//   ask for (under 100 %) is relieved only once it has stayed over for `overloadHoldMs`
+//   ask for (not saturated) is relieved only once it has stayed over for `overloadHoldMs`
 //   (persistent, not one peak); the ledger remembers since when each host is over;
 // - demand trend: the cluster's CPU demand at each pass over the last window, for consolidation
 //   (no host is emptied while demand rises).
@@ -25,9 +25,9 @@ export const stabilityParams = z.object({
   /** ... and off at least this long before it is powered on again, ms. */
   minOffMs: z.number().int().nonnegative(),
   /**
-   * A host over the CPU threshold but not short of CPU (use <= its CPUs) must stay so this long
-   * before the audit moves a VM off it, ms (0 = at once). A host short of CPU, over budget or
-   * asking is relieved at once.
+   * A host over the CPU threshold but not short of CPU (use under 98 % of its CPUs) must stay so
+   * this long before the audit moves a VM off it, ms (0 = at once). A saturated host, one over
+   * budget and one asking are relieved at once.
    */
   overloadHoldMs: z.number().int().nonnegative(),
 }).strict();
