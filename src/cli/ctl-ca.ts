@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { systemClock } from '../adapters/clock.js';
 import { initCa, issueCert } from '../adapters/pki/ca.js';
-import { joinLeader } from '../adapters/pki/join-client.js';
+import { groupId, joinLeader } from '../adapters/pki/join-client.js';
 import { JoinTokens, TOKENS_FILE } from '../adapters/pki/tokens.js';
 import { ErrorCodes, VmanageError } from '../domain/errors.js';
 import { join } from 'node:path';
@@ -96,11 +96,30 @@ export function registerCaCommands(program: Command, io: CaIo = processIo, setEx
     .option('--dir <path>', 'where NAME.key, NAME.crt and ca.crt go', DEFAULT_PKI_DIR)
     .option('--ca-sha256 <hex>', 'expected SHA-256 fingerprint of the cluster CA certificate')
     .option('--https-ca <file>', 'CA certificate to verify the leader\'s HTTPS certificate with')
-    .action(act(async (o: { leader: string; token: string; name: string; dir: string; caSha256?: string; httpsCa?: string }) => {
+    .option('--group <name>', `group that may read the key (key 0640, dir 0750); default: ${DAEMON_GROUP} when run as root and that group exists`)
+    .option('--no-group', 'key readable by its owner only (0600)')
+    .action(act(async (o: { leader: string; token: string; name: string; dir: string; caSha256?: string; httpsCa?: string; group?: string | false }) => {
+      const gid = keyGroup(o.group);
       const r = await joinLeader({
-        leaderUrl: o.leader, token: o.token, name: o.name, dir: o.dir,
+        leaderUrl: o.leader, token: o.token, name: o.name, dir: o.dir, ...(gid !== undefined ? { gid: gid.id } : {}),
         ...(o.caSha256 ? { caSha256: o.caSha256 } : {}), ...(o.httpsCa ? { httpsCa: readFileSync(o.httpsCa, 'utf8') } : {}),
       });
-      return `certificate ${r.certPath}\nkey ${r.keyPath} (mode 0600, made here)\nCA ${r.caPath} (SHA-256 ${r.caSha256})\n`;
+      const mode = gid !== undefined ? `mode 0640, group ${gid.name}` : 'mode 0600';
+      return `certificate ${r.certPath}\nkey ${r.keyPath} (${mode}, made here)\nCA ${r.caPath} (SHA-256 ${r.caSha256})\n`;
     }));
+}
+
+/** The group the host daemon runs as (packaging/common/sysusers.conf): it reads the host's key. */
+const DAEMON_GROUP = 'vmanage';
+
+/** --group NAME: that group or an error; --no-group: none; neither: vmanage if root and it exists. */
+function keyGroup(opt: string | false | undefined): { name: string; id: number } | undefined {
+  if (opt === false) return undefined;
+  if (opt === undefined) {
+    const id = process.getuid?.() === 0 ? groupId(DAEMON_GROUP) : undefined;
+    return id !== undefined ? { name: DAEMON_GROUP, id } : undefined;
+  }
+  const id = groupId(opt);
+  if (id === undefined) throw new VmanageError(ErrorCodes.InvalidInput, `--group: no group named "${opt}" in /etc/group`, { group: opt });
+  return { name: opt, id };
 }

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, startProcess, tempDir, waitFor } from '../support/proc.js';
@@ -52,8 +52,14 @@ test('ca init, ca issue, ca token, a leader serving join, vmanagectl join, then 
   t.regex(url, /^http:\/\/127\.0\.0\.1:\d+/);
 
   const pin = new X509Certificate(readFileSync(join(pki, 'ca.crt'))).fingerprint256;
-  const joined = await run('join', '--leader', url, '--token', token, '--name', 'h1', '--dir', hostPki, '--ca-sha256', pin);
-  t.regex(joined, /h1\.key \(mode 0600, made here\)/);
+  // A group that does not exist is refused before the leader is asked: the token stays usable.
+  const noGroup = await vmanagectl('join', '--leader', url, '--token', token, '--name', 'h1', '--dir', hostPki, '--group', 'no-such-group');
+  t.not(noGroup.code, 0);
+  t.regex(noGroup.err, /--group: no group named "no-such-group" in \/etc\/group/);
+  // The key readable by the group the host daemon runs as (here Debian's "daemon"; CI runs as root).
+  const joined = await run('join', '--leader', url, '--token', token, '--name', 'h1', '--dir', hostPki, '--ca-sha256', pin, '--group', 'daemon');
+  t.regex(joined, /h1\.key \(mode 0640, group daemon, made here\)/);
+  t.is(statSync(join(hostPki, 'h1.key')).mode & 0o777, 0o640);
 
   const host = await startHost(t, [{
     tls: { host: '127.0.0.1', port, serverName: 'leader-a', ca: join(hostPki, 'ca.crt'), cert: join(hostPki, 'h1.crt'), key: join(hostPki, 'h1.key') },

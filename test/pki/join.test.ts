@@ -1,12 +1,12 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { initCa, issueCert, makeCsr, newKey } from '../../src/adapters/pki/ca.js';
-import { joinLeader } from '../../src/adapters/pki/join-client.js';
+import { groupId, joinLeader } from '../../src/adapters/pki/join-client.js';
 import { JoinTokens } from '../../src/adapters/pki/tokens.js';
 import { joinPlugin, registerJoinMetrics, type JoinPlugin } from '../../src/daemons/leader/join.js';
 import { Registry } from 'prom-client';
@@ -178,4 +178,29 @@ test('join tokens behave like a model: each works once, for its name, before its
     },
   ), { numRuns: 60 });
   t.pass();
+});
+
+test('with a group, the key is 0640 and its directory 0750, both root:group, so the unprivileged host daemon can read it', async (t) => {
+  const gid = groupId('daemon');
+  if (gid === undefined || process.getuid?.() !== 0) return t.fail('needs root and the Debian "daemon" group (CI runs as root)');
+  const l = await leader(t);
+  const dir = join(await tempDir(t), 'pki');
+  const { token } = l.tokens.create('host-1', 600_000);
+  const r = await joinLeader({ leaderUrl: l.url, token, name: 'host-1', dir, gid });
+  t.is(r.keyMode, 0o640);
+  const key = statSync(r.keyPath);
+  t.deepEqual([key.mode & 0o777, key.uid, key.gid], [0o640, 0, gid]);
+  const d = statSync(dir);
+  t.deepEqual([d.mode & 0o777, d.uid, d.gid], [0o750, 0, gid]);
+});
+
+test('group names are looked up in /etc/group only; a missing group or a broken line is no group', async (t) => {
+  const file = join(await tempDir(t), 'group');
+  writeFileSync(file, 'root:x:0:\nvmanage:x:998:\nbroken\nodd:x:abc:\n');
+  t.is(groupId('vmanage', file), 998);
+  t.is(groupId('root', file), 0);
+  t.is(groupId('odd', file), undefined);
+  t.is(groupId('broken', file), undefined);
+  t.is(groupId('nobody-here', file), undefined);
+  t.is(groupId('vmanage', join(file, 'missing')), undefined);
 });

@@ -5,8 +5,10 @@
 // must have that SHA-256 fingerprint (pinning the CA when the leader is reached over plain HTTP or
 // with an HTTPS certificate the host cannot verify yet).
 // Files written in dir: NAME.key (0600), NAME.crt, ca.crt (an existing different ca.crt is refused).
+// With `group`, the key is 0640 and dir 0750, both owned by root:group (the Debian ssl-cert
+// pattern): the host daemon runs as the unprivileged vmanage user and must read its key.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -25,9 +27,15 @@ export interface JoinOptions {
   /** Expected SHA-256 fingerprint of the cluster CA certificate (hex, colons optional). */
   readonly caSha256?: string;
   readonly timeoutMs?: number;
+  /** A group (its id, see groupId) that may read the key: key 0640, dir 0750, root:group. */
+  readonly gid?: number;
 }
 
-export interface JoinResult { readonly certPath: string; readonly keyPath: string; readonly caPath: string; readonly caSha256: string }
+export interface JoinResult {
+  readonly certPath: string; readonly keyPath: string; readonly caPath: string; readonly caSha256: string;
+  /** The key's mode as written (0o600, or 0o640 with a group). */
+  readonly keyMode: number;
+}
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
@@ -46,9 +54,39 @@ export async function joinLeader(o: JoinOptions): Promise<JoinResult> {
   }
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
   writeKey(keyPath, key);
+  if (o.gid !== undefined) shareWithGroup(o.dir, keyPath, o.gid);
   writeFileSync(certPath, cert.toString(), { mode: 0o644 });
   if (!existsSync(caPath)) writeFileSync(caPath, ca.toString(), { mode: 0o644 });
-  return { certPath, keyPath, caPath, caSha256: ca.fingerprint256 };
+  return { certPath, keyPath, caPath, caSha256: ca.fingerprint256, keyMode: o.gid !== undefined ? 0o640 : 0o600 };
+}
+
+function shareWithGroup(dir: string, keyPath: string, gid: number): void {
+  try {
+    chownSync(keyPath, 0, gid);
+    chmodSync(keyPath, 0o640);
+    chownSync(dir, 0, gid);
+    chmodSync(dir, 0o750);
+  } catch (err) {
+    throw new VmanageError(ErrorCodes.PkiFailed, `cannot give group ${gid} read access to ${keyPath}: ${(err as Error).message}`, { path: keyPath });
+  }
+}
+
+/**
+ * The id of a group named in /etc/group (the file is the only source read: no NSS), or undefined
+ * when there is no such group. `file` is for tests.
+ */
+export function groupId(name: string, file = '/etc/group'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [n, , id] = line.split(':');
+    if (n === name && id !== undefined && /^\d+$/.test(id)) return Number(id);
+  }
+  return undefined;
 }
 
 function normalize(pem: string): string {
