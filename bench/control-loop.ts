@@ -95,6 +95,7 @@ async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: nu
     for (let i = 0; i < n; i++) {
       const [path] = await lv.raw.call('/org/libvirt/Test', 'org.libvirt.Connect', 'DomainLookupByName', 's', [`${prefix}${i}`]) as [string];
       await lv.raw.call(path, 'org.libvirt.Domain', 'Destroy', 'u', [0]);
+      await lv.raw.call(path, 'org.libvirt.Domain', 'Undefine', 'u', [0]);
     }
     await proc.stop();
   };
