@@ -24,8 +24,8 @@ const quiet = createLogger('error');
 const noTimers: AgentTimers = { every: () => ({ cancel: () => {} }), now: () => Date.now() };
 const DEAD_MS = 400;
 
-/** A guest whose agent sees what the host wrote only delayMs later (Infinity: never). */
-function slowGuest(t: Teardown, delayMs: number) {
+/** A guest whose agent sees what the host wrote only delay.ms later (Infinity: never). */
+function slowGuest(t: Teardown, delay: { ms: number }) {
   const port = new GuestPort();
   const cfg = parseConfig({ objectives: [{ name: 'n', source: 'push', op: '>=', target: 0, staleMs: 600_000 }] });
   const link = createAgentLink(cfg, quiet);
@@ -33,8 +33,8 @@ function slowGuest(t: Teardown, delayMs: number) {
   const timers = new Set<NodeJS.Timeout>();
   const delayed = new Duplex({ read: () => {}, write: (chunk: Buffer, _enc, cb) => { port.guest.write(chunk); cb(); } });
   port.guest.on('data', (d: Buffer) => {
-    if (!Number.isFinite(delayMs)) return;
-    const h = setTimeout(() => { timers.delete(h); delayed.push(d); }, delayMs);
+    if (!Number.isFinite(delay.ms)) return;
+    const h = setTimeout(() => { timers.delete(h); delayed.push(d); }, delay.ms);
     timers.add(h);
   });
   link.attach({ stream: delayed, peer: { transport: 'chardev', id: 'host' } });
@@ -65,7 +65,7 @@ async function hostFor(t: Teardown, port: GuestPort) {
 
 test('a guest slower to answer than the dead-peer time is reached: each unanswered connection waits longer', async (t) => {
   // 1.5 x the first deadline: the first connection is cut off, the second (2 x) gets its answer.
-  const g = slowGuest(t, DEAD_MS * 1.5);
+  const g = slowGuest(t, { ms: DEAD_MS * 1.5 });
   const h = await hostFor(t, g.port);
   const connected = await waitFor('the session to connect', () => h.sessions.find((s) => s.event === 'connected'), 30_000, 20);
   t.true(Number(connected.detail?.['afterUnanswered']) >= 1, JSON.stringify(connected));
@@ -76,14 +76,25 @@ test('a guest slower to answer than the dead-peer time is reached: each unanswer
   t.is(h.m.counters.unresponsive, 0);
 });
 
-test('a guest that never answers is reported unresponsive once, and the waits stop growing at the cap', async (t) => {
-  const g = slowGuest(t, Infinity);
+/** A guest that answered once, then goes silent (its kernel or agent died). */
+async function silencedGuest(t: Teardown) {
+  const delay = { ms: 0 };
+  const g = slowGuest(t, delay);
   const h = await hostFor(t, g.port);
-  // How long each unanswered connection waited (its PEER_DEAD reason: "nothing received for N ms").
-  const waits = (): number[] => h.sessions.filter((s) => s.event === 'disconnected').map((s) => Number(/for (\d+) ms/.exec(String(s.detail?.['reason']))?.[1]));
-  await waitFor('the guest reported unresponsive', () => h.sessions.some((s) => s.event === 'unresponsive'), 60_000, 20);
+  await waitFor('the session to connect', () => h.sessions.some((s) => s.event === 'connected'), 30_000, 20);
+  const mark = h.sessions.length;
+  delay.ms = Infinity;
+  return { g, h, delay, after: () => h.sessions.slice(mark) };
+}
+
+test('a guest that stops answering is reported unresponsive once, and the waits stop growing at the cap', async (t) => {
+  const { h, after } = await silencedGuest(t);
+  // How long each unanswered connection waited (its PEER_DEAD reason: "nothing received for N ms");
+  // the first disconnect ends the connection the guest had answered.
+  const waits = (): number[] => after().filter((s) => s.event === 'disconnected').slice(1).map((s) => Number(/for (\d+) ms/.exec(String(s.detail?.['reason']))?.[1]));
+  await waitFor('the guest reported unresponsive', () => after().some((s) => s.event === 'unresponsive'), 60_000, 20);
   t.is(waits().length, UNRESPONSIVE_AFTER);
-  t.like(h.sessions.find((s) => s.event === 'unresponsive')?.detail, { attempts: UNRESPONSIVE_AFTER });
+  t.like(after().find((s) => s.event === 'unresponsive')?.detail, { attempts: UNRESPONSIVE_AFTER });
   await waitFor('two more unanswered connections', () => waits().length >= UNRESPONSIVE_AFTER + 2, 60_000, 20);
   const w = waits();
   // Each wait doubles (timers may fire late, never early) until the cap...
@@ -96,18 +107,18 @@ test('a guest that never answers is reported unresponsive once, and the waits st
 });
 
 test('a guest that answers again after being unresponsive is connected again', async (t) => {
-  let delay = Infinity;
-  const port = new GuestPort();
-  const cfg = parseConfig({ objectives: [{ name: 'n', source: 'push', op: '>=', target: 0, staleMs: 600_000 }] });
-  const link = createAgentLink(cfg, quiet);
-  const delayed = new Duplex({ read: () => {}, write: (chunk: Buffer, _enc, cb) => { port.guest.write(chunk); cb(); } });
-  port.guest.on('data', (d: Buffer) => { if (delay === 0) delayed.push(d); });
-  link.attach({ stream: delayed, peer: { transport: 'chardev', id: 'host' } });
-  t.teardown(() => link.channel.detach());
-  const h = await hostFor(t, port);
-  await waitFor('unresponsive', () => h.sessions.some((s) => s.event === 'unresponsive'), 60_000, 20);
-  delay = 0;
-  const c = await waitFor('connected', () => h.sessions.find((s) => s.event === 'connected'), 60_000, 20);
+  const { h, delay, after } = await silencedGuest(t);
+  await waitFor('unresponsive', () => after().some((s) => s.event === 'unresponsive'), 60_000, 20);
+  delay.ms = 0;
+  const c = await waitFor('connected', () => after().find((s) => s.event === 'connected'), 60_000, 20);
   t.true(Number(c.detail?.['afterUnanswered']) >= UNRESPONSIVE_AFTER);
   t.true(h.m.session(h.vm)?.connected);
+});
+
+test('a guest never heard of (booting, or without an agent) is not reported unresponsive', async (t) => {
+  const g = slowGuest(t, { ms: Infinity });
+  const h = await hostFor(t, g.port);
+  await waitFor('more unanswered connections than the threshold', () => h.sessions.filter((s) => s.event === 'disconnected').length > UNRESPONSIVE_AFTER, 60_000, 20);
+  t.false(h.sessions.some((s) => s.event === 'unresponsive'));
+  t.is(h.m.counters.unresponsive, 0);
 });

@@ -72,7 +72,7 @@ export class GuestChannelManager {
     this.events.on('session', (e) => {
       if (e.event !== 'unresponsive') return;
       this.counters.unresponsive++;
-      o.log?.warn({ vm: e.vm, ...e.detail }, 'the guest does not answer: still booting, starved, or its agent or kernel is dead');
+      o.log?.warn({ vm: e.vm, ...e.detail }, 'the guest stopped answering: starved of CPU, or its agent or kernel died');
     });
   }
 

@@ -7,7 +7,9 @@
 // reconnect makes QEMU discard what the guest had queued: a guest slowed down (a loaded host, a
 // TCG guest whose code cache is cold after a migration) would otherwise answer each hello just
 // too late, forever. After UNRESPONSIVE_AFTER unanswered connections in a row the session says
-// so once ('unresponsive', counted by the manager): the guest's kernel or agent is likely dead.
+// so once ('unresponsive', counted by the manager) if its guest had answered before (here, or to
+// the daemon it was handed over from): its kernel or agent likely died. A guest never heard of
+// (booting, or without an agent) is not reported.
 import type { Clock } from '../../domain/clock.js';
 import { Channel } from '../../mchannel/channel.js';
 import type { ChannelOptions } from '../../mchannel/options.js';
@@ -50,9 +52,11 @@ export class VmSession {
     const ev = o.events;
     const vm = o.vm;
     let answered = false;
+    let known = o.state !== undefined;
     this.offs.push(
       this.channel.events.on('connected', ({ resumed }) => {
         answered = true;
+        known = true;
         const after = this.unanswered;
         this.unanswered = 0;
         ev.emit('session', { vm, event: 'connected', detail: { resumed, sessionId: this.channel.sessionId, ...(after ? { afterUnanswered: after } : {}) } });
@@ -64,7 +68,7 @@ export class VmSession {
           return;
         }
         if (this.unanswered++ === 0) this.unansweredSince = o.clock.now();
-        if (this.unanswered === UNRESPONSIVE_AFTER) {
+        if (this.unanswered === UNRESPONSIVE_AFTER && known) {
           ev.emit('session', { vm, event: 'unresponsive', detail: { attempts: this.unanswered, silentMs: o.clock.now() - this.unansweredSince } });
         }
       }),
