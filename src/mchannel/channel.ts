@@ -49,11 +49,14 @@ export class Channel implements AsyncIterable<Incoming> {
   private ackTimer: TimerHandle | undefined;
   private readonly linkOwner: LinkOwner;
   private readonly drainListeners = new Set<() => void>();
-  /** Connections in a row that ended before their handshake completed. */
+  /** Connections in a row that ended before their handshake completed, and whether the peer
+   *  ever answered in this session (a handshake here, or the resumed state's). */
   private unanswered = 0;
+  private heardBefore: boolean;
 
   protected constructor(opts: ChannelOptions, connector: Connector | undefined) {
     this.o = resolveOptions(opts);
+    this.heardBefore = opts.state !== undefined;
     const state = opts.state === undefined ? undefined : parseSessionState(opts.state);
     this.core = new SessionCore(this.o.replay, this.counters, this.o.newId, opts.sessionId ?? this.o.newId(), state);
     this.acceptNewSession = opts.acceptNewSession ?? connector === undefined;
@@ -460,6 +463,7 @@ export class Channel implements AsyncIterable<Incoming> {
     const resumed = this.everConnected;
     link.handshaken = true;
     this.unanswered = 0;
+    this.heardBefore = true;
     this.counters.handshakes++;
     this.peer = link.conn.peer;
     this.peerRole = h.role;
@@ -492,7 +496,7 @@ export class Channel implements AsyncIterable<Incoming> {
     return {
       clock: this.o.clock, counters: this.counters, maxFrameBytes: this.o.maxFrameBytes, maxDepth: this.o.maxDepth,
       errorBudget: this.o.errorBudget, heartbeatMs: this.o.heartbeatMs, deadAfterMs: this.o.deadAfterMs,
-      handshakeDeadMs: Math.min(this.o.handshakeTimeoutMaxMs, this.o.deadAfterMs * 2 ** Math.min(this.unanswered, 20)),
+      handshakeDeadMs: this.heardBefore ? Math.min(this.o.handshakeTimeoutMaxMs, this.o.deadAfterMs * 2 ** Math.min(this.unanswered, 20)) : this.o.deadAfterMs,
       maxWriteBufferBytes: this.o.maxWriteBufferBytes,
     };
   }

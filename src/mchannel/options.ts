@@ -38,10 +38,12 @@ export interface ChannelOptions {
   errorBudget?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
-  /** A connection whose handshake has not completed is dropped after deadAfterMs; each one
-   *  that ends unanswered doubles that wait for the next, up to this (ms, default deadAfterMs:
-   *  no growth). A slow peer (a guest under load) then gets time to answer instead of being
-   *  cut off, its answer discarded, at the same deadline again and again. */
+  /** A connection whose handshake has not completed is dropped after deadAfterMs; once the
+   *  peer has answered in this session (here, or before the state was exported), each one that
+   *  ends unanswered doubles that wait for the next, up to this (ms, default deadAfterMs: no
+   *  growth). A slow peer (a guest under load) then gets time to answer instead of being cut
+   *  off, its answer discarded, at the same deadline again and again; a peer never heard of
+   *  (still starting) is retried at the base rate. */
   handshakeTimeoutMaxMs?: number;
   replay?: Partial<ReplayLimits>;
   /** 'wait': send() waits while the replay buffer is full (default). 'evict': the oldest
