@@ -2,8 +2,10 @@
 // listens, we connect, and reconnect with backoff when QEMU restarts), whose incoming messages
 // become typed events. The identity is the VM's UUID, fixed by which socket we connect to.
 //
-// A guest that does not answer our hello is reconnected; each unanswered connection doubles the
-// wait for the next answer (deadAfterMs up to HANDSHAKE_PATIENCE times it), because every
+// A guest that does not answer our hello is reconnected. Once it has answered in this session
+// (here or before the handover), each unanswered connection doubles the wait for the next answer
+// (deadAfterMs up to HANDSHAKE_PATIENCE times it; a guest never heard of, still booting, keeps
+// the base rate: a hello sent before its agent opened the port is lost), because every
 // reconnect makes QEMU discard what the guest had queued: a guest slowed down (a loaded host, a
 // TCG guest whose code cache is cold after a migration) would otherwise answer each hello just
 // too late, forever. After UNRESPONSIVE_AFTER unanswered connections in a row the session says
