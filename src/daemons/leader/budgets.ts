@@ -67,8 +67,8 @@ export function computeSplit(table: HostTable, clusterWatts: number, params: Bud
   }
   const totalWatts = Math.max(0, clusterWatts - keptWatts);
   const split = splitBudget(totalWatts, consumers, params, previous);
-  const changed = consumers.filter((c) => split.budgets.get(c.id) !== previous.get(c.id)).map((c) => c.id);
-  return { budgets: split.budgets, consumers, keptWatts, totalWatts, shortfallWatts: split.shortfallWatts, changed };
+  // splitBudget's changed: the consumers whose budget differs from `previous` (a new host has none).
+  return { budgets: split.budgets, consumers, keptWatts, totalWatts, shortfallWatts: split.shortfallWatts, changed: split.changed };
 }
 
 export function budgetDecision(host: string, watts: number, previous: number, c: BudgetConsumer | undefined, s: SplitOutcome, code: string, why: string): LeaderDecision {

@@ -246,8 +246,8 @@ export class LeaderCore implements Leader {
       if (changed.size > 0) this.store.setBudgets(now, changed, code);
     })();
     // Lowered budgets go out first, so hosts raised in the same split rarely overlap them.
-    const order = [...changed.keys()].sort((a, b) => (changed.get(a) as number) - (previous.get(a) as number) - ((changed.get(b) as number) - (previous.get(b) as number)));
-    for (const id of order) this.link.sendBudget(this.table.get(id) as LiveHost);
+    const order = [...changed].map(([id, watts]) => ({ id, delta: watts - (previous.get(id) as number) })).sort((a, b) => a.delta - b.delta);
+    for (const { id } of order) this.link.sendBudget(this.table.get(id) as LiveHost);
     return s;
   }
 
