@@ -15,6 +15,9 @@ import type { SlaReport } from '../../protocol/guest.js';
 import type { PowerConfig } from './config.js';
 import type { PowerPlant } from './power.js';
 
+/** A full VM listing at least this often (ms) besides the one every hypervisor event triggers. */
+const LIST_EVERY_MS = 5000;
+
 export interface ControlLoopOptions {
   readonly host: string;
   readonly cfg: PowerConfig;
@@ -112,7 +115,8 @@ export class ControlLoop {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.o.clock.setTimer(this.o.cfg.readIntervalMs, () => {
-      void Promise.all([this.readSensor(), this.refreshInventory()]).finally(() => this.schedule());
+      const full = this.o.clock.now() - this.listedAt >= LIST_EVERY_MS;
+      void Promise.all([this.readSensor(), full ? this.refreshInventory() : this.refreshUtil()]).finally(() => this.schedule());
     });
   }
 
@@ -131,6 +135,9 @@ export class ControlLoop {
 
   /** Last CPU time sample per running VM (pruned with the inventory). */
   private readonly cpuSamples = new Map<string, { ns: number; at: number }>();
+  /** The running VMs as last listed, and when (clock ms). */
+  private running: readonly { uuid: string; name: string; vcpus: number }[] = [];
+  private listedAt = Number.NEGATIVE_INFINITY;
 
   /** A VM's CPU use over the last interval, 0..1 of its vCPUs. Where the hypervisor has no CPU
    *  accounting (libvirt's test driver) the simulated host's utilisation stands in, else 0. */
@@ -148,16 +155,42 @@ export class ControlLoop {
     }
   }
 
+  /**
+   * Lists the VMs (every domain's description and state: 2 hypervisor calls per domain, defined
+   * or running), then their CPU use. Done at start, on every hypervisor event and every
+   * LIST_EVERY_MS; in between the read interval only samples the known VMs' CPU time
+   * (refreshUtil, 1 call per running VM). Listing every read interval cost the MVM 25-40 % of
+   * a core with 100 running and 100 defined VMs and held its event loop in bursts that delayed
+   * guest reports (docs/mvm.md, "Benchmark").
+   */
   private async refreshInventory(): Promise<void> {
     try {
       const vms = (await this.o.hypervisor.listVms()).filter((v) => v.state === 'running');
+      this.listedAt = this.o.clock.now();
+      this.running = vms.map((v) => ({ uuid: v.uuid, name: v.name, vcpus: v.vcpus }));
       for (const uuid of this.cpuSamples.keys()) if (!vms.some((v) => v.uuid === uuid)) this.cpuSamples.delete(uuid);
-      const inputs = await Promise.all(vms.map(async (v) => ({ uuid: v.uuid, name: v.name, vcpus: v.vcpus, cpuUtil: await this.cpuUtil(v.uuid, v.vcpus) })));
-      this.builder.setVms(inputs);
+      await this.sampleUtil();
     } catch (err) {
       this.counters.inventoryErrors++;
       this.o.log.warn({ err: String(err) }, 'VM inventory refresh failed');
     }
+  }
+
+  /** The known running VMs' CPU use; a VM gone meanwhile makes it a full listing. */
+  private async refreshUtil(): Promise<void> {
+    try {
+      await this.sampleUtil();
+    } catch (err) {
+      if (isVmanageError(err) && err.code === ErrorCodes.VmNotFound) return this.refreshInventory();
+      this.counters.inventoryErrors++;
+      this.o.log.warn({ err: String(err) }, 'VM CPU sampling failed');
+    }
+  }
+
+  private async sampleUtil(): Promise<void> {
+    const vms = this.running;
+    const inputs = await Promise.all(vms.map(async (v) => ({ ...v, cpuUtil: await this.cpuUtil(v.uuid, v.vcpus) })));
+    if (vms === this.running) this.builder.setVms(inputs);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,58 @@
+// The control loop's view of the VMs: a full listing (2 hypervisor calls per defined domain) at
+// start, on hypervisor events and every 5 s; in between, each read interval samples only the
+// running VMs' CPU time. Real peer: libvirt's test driver behind libvirt-dbus; the hypervisor
+// adapter is the daemon's own, wrapped to record when it is called.
+import test from 'ava';
+import { pino } from 'pino';
+import { LibvirtHypervisor } from '../../src/adapters/libvirt/index.js';
+import { constantUtilisation, SimPower } from '../../src/adapters/power/sim.js';
+import { systemClock } from '../../src/adapters/clock.js';
+import type { Hypervisor } from '../../src/domain/ports/hypervisor.js';
+import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
+import { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
+import { linearDvfsModel, type PowerPlant } from '../../src/daemons/mvm/power.js';
+import { waitFor } from '../support/proc.js';
+import { startLibvirt } from './support.js';
+
+test('between full VM listings (every 5 s) each read interval only samples the running VMs\' CPU time', async (t) => {
+  const lv = await startLibvirt(t);
+  const log = pino({ level: 'silent' });
+  const real = new LibvirtHypervisor({ uri: 'test:///default', busAddress: lv.ld.address, log });
+  t.teardown(() => real.close());
+  const listed: number[] = [];
+  const sampled: number[] = [];
+  const hv = new Proxy(real, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        if (prop === 'listVms') listed.push(performance.now());
+        if (prop === 'stats') sampled.push(performance.now());
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as Hypervisor;
+  const cfg = parseMvmConfig({
+    host: 'h1', hypervisor: { uri: 'test:///default' },
+    power: { sensor: { kind: 'sim' }, actuator: { kind: 'powerd' }, model: { idleWatts: 100, peakWatts: 200 }, budget: { watts: 400, safeWatts: 400 }, readIntervalMs: 100 },
+  }).power;
+  if (!cfg) throw new Error('no power section parsed');
+  const model = linearDvfsModel(cfg.model);
+  const sim = new SimPower({ model, clock: systemClock, utilisation: constantUtilisation(0.5), minKHz: 800_000, maxKHz: 3_000_000 });
+  const plant: PowerPlant = {
+    sensor: sim.sensor, frequency: sim.frequency, powerLimit: undefined, model, minKHz: 800_000, maxKHz: 3_000_000,
+    capKHz: 3_000_000, cpus: 4, simUtilisation: 0.5, close: async () => undefined,
+  };
+  const loop = new ControlLoop({ host: 'h1', cfg, plant, hypervisor: hv, clock: systemClock, log });
+  t.teardown(() => loop.stop());
+  await loop.start();
+  // Two periodic listings after the one at start; no VM changes meanwhile, so no event-driven one.
+  await waitFor('three listings', () => listed.length >= 3, 60_000, 50);
+  await loop.stop();
+  for (let i = 1; i < listed.length; i++) {
+    const gap = (listed[i] as number) - (listed[i - 1] as number);
+    t.true(gap >= 4990, `listing ${i} came ${gap.toFixed(0)} ms after the one before (expected >= 5000)`);
+    const between = sampled.filter((s) => s > (listed[i - 1] as number) + 1 && s < (listed[i] as number)).length;
+    t.true(between >= 2, `only ${between} CPU samples between listings ${i - 1} and ${i}`);
+  }
+});
