@@ -10,7 +10,7 @@ import { ManualClock } from '../../domain/clock.js';
 import { migrationDefaults, type MigrationParams } from '../../domain/leader/migration.js';
 import type { Datacenter } from '../datacenter.js';
 import { SimHost, hostParams, type HostCounters, type HostRequest } from '../vmanage/host.js';
-import { SimLeader } from '../vmanage/leader.js';
+import { SimLeader, type CoreFit } from '../vmanage/leader.js';
 import type { Migration, SimPolicy, StepContext } from './types.js';
 
 /** Host control periods per trace step (300 s / 10 = 30 s of simulated time each). */
@@ -45,6 +45,12 @@ export interface VmanageOptions {
    * the observed peak alone (and places at the first sample).
    */
   readonly priorSamples?: number;
+  /**
+   * Which cores a VM may go to: 'full' (default) where its vCPU fits one core at full size
+   * whenever a host that is on has such cores, else where its planned peak fits; 'peak' where
+   * its planned peak fits (the rule before 2026-11-26, kept for comparison and tests).
+   */
+  readonly coreFit?: CoreFit;
 }
 
 export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
@@ -56,7 +62,7 @@ export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
   let queued: HostRequest[] = [];
 
   function leaderOf(dc: Datacenter): SimLeader {
-    leader ??= new SimLeader(dc, params, opts.windowSamples ?? peakWindowSamples(params, dc.setup.intervalS), opts.priorSamples ?? PRIOR_SAMPLES);
+    leader ??= new SimLeader(dc, params, opts.windowSamples ?? peakWindowSamples(params, dc.setup.intervalS), opts.priorSamples ?? PRIOR_SAMPLES, opts.coreFit ?? 'full');
     return leader;
   }
 

@@ -19,6 +19,9 @@ import type { Datacenter } from '../datacenter.js';
 import type { Migration } from '../policies/types.js';
 import { hostDemand, simWatts, type HostRequest } from './host.js';
 
+/** Core rule of SimLeader's destination filter (VmanageOptions.coreFit). */
+export type CoreFit = 'full' | 'peak';
+
 /** One compute unit, MIPS. */
 export const REF_MIPS = 1000;
 /**
@@ -68,7 +71,7 @@ export class SimLeader {
   private readonly draining = new Set<number>();
 
   /** windowSamples: trace samples in the recent-peak window the planner judges destinations on. */
-  constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number, private readonly priorSamples = 0) {
+  constructor(private readonly dc: Datacenter, private readonly p: MigrationParams, windowSamples: number, private readonly priorSamples = 0, private readonly coreFit: CoreFit = 'full') {
     this.seen = new Uint32Array(dc.vmCount);
     this.shortOnCore = new Uint16Array(dc.vmCount);
     this.state = Array.from({ length: dc.hostCount }, () => 'on');
@@ -84,6 +87,7 @@ export class SimLeader {
    */
   initialPlacement(fullSize: boolean): number {
     const dc = this.dc;
+    this.noteFastestCore();
     const index = buildIndex(this.clusterState(0, []), this.eligible);
     const prior = typeMeans(dc.vmCount, (v) => this.typeOf(v), (v) => (fullSize ? 1 : ((dc.workload.utilisation[v] as Float64Array)[0] as number)));
     let unplaced = 0;
@@ -139,6 +143,7 @@ export class SimLeader {
       asked.add(h);
       this.counters.coreMisfits++;
     }
+    this.noteFastestCore();
     const plan = this.migration.plan(this.clusterState(nowMs, vms), reqs, this.p, this.eligible);
     const c = this.counters;
     c.requestsIgnored += plan.stats.requestsIgnored;
@@ -183,9 +188,28 @@ export class SimLeader {
   /**
    * A VM may go only where its vCPU's planned peak fits one core (CloudSim's scheduler gives a
    * vCPU at most one core: a 2500-MIPS VM at 80 % is short on a 1860-MIPS G4 core however empty
-   * the host). The leader's ClusterState has no per-core speed, so the simulator supplies it.
+   * the host), and where its vCPU fits one core at FULL size whenever a host that is on has such
+   * cores: a VM may ask for its whole vCPU at any time (a burst), and a core slower than the vCPU
+   * then leaves it short and starts the next move. Only when no host on has cores that fast does
+   * the planned peak alone decide. The leader's ClusterState has no per-core speed, so the
+   * simulator supplies it.
    */
-  private readonly eligible = (vm: VmRequest, host: ClusterHost): boolean => this.fitsCore(vm, hostIndex(host.id));
+  private readonly eligible = (vm: VmRequest, host: ClusterHost): boolean => {
+    const h = hostIndex(host.id);
+    const full = vm.vcpus * REF_MIPS;
+    return this.fitsCore(vm, h) && (this.coreFit === 'peak' || full <= (this.dc.peMips[h] as number) || full > this.fastestOnCore);
+  };
+
+  /** The fastest core of a host that is on (or powering on), MIPS; set at each pass. */
+  private fastestOnCore = 0;
+
+  private noteFastestCore(): void {
+    let best = 0;
+    for (let h = 0; h < this.dc.hostCount; h++) {
+      if (this.state[h] === 'on' || this.state[h] === 'powering-on') best = Math.max(best, this.dc.peMips[h] as number);
+    }
+    this.fastestOnCore = best;
+  }
 
   private fitsCore(vm: VmRequest, h: number): boolean {
     return vm.vcpus * REF_MIPS * Math.max(vm.cpuPeak, vm.cpuUtil) <= (this.dc.peMips[h] as number);
