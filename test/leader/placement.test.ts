@@ -40,6 +40,18 @@ for (const row of rows) {
   });
 }
 
+test('with burst headroom, a host that could not absorb one of its VMs at full size is skipped', (t) => {
+  // busy: 4 CPUs, a 4-vCPU VM at 25 % (1 core at peak, 3 below its full size): 1 + 0.5 for the
+  // new VM is well under 80 %, but 1.5 + 3 > 4. Without the rule the fuller host wins.
+  const s = state([host('busy', { attrs: attrs({ cpus: 4 }) }), host('empty', { attrs: attrs({ cpus: 4 }) })], [vm('big', 'busy', { vcpus: 4, cpuPeak: 0.25, cpuUtil: 0.25 })]);
+  const req = request('new', { vcpus: 1, cpuPeak: 0.5, cpuUtil: 0.5 });
+  const without = placeVm(buildIndex(s), req, p);
+  t.true(without.ok && without.chosen.load.host.id === 'busy', without.reason);
+  const r = placeVm(buildIndex(s), req, { ...p, burstHeadroom: true });
+  t.true(r.ok && r.chosen.load.host.id === 'empty', r.reason);
+  t.is(r.rejections.cpu, 1, JSON.stringify(r.rejections));
+});
+
 test('fuller hosts are preferred, so emptier ones can be powered off', (t) => {
   const s = state([host('empty'), host('busy')], [vm('a', 'busy'), vm('b', 'busy')]);
   const r = placeVm(buildIndex(s), request('new'), p);
@@ -86,7 +98,8 @@ const vmArb = fc.record({
 });
 
 test('property: a placement never violates a filter', (t) => {
-  fc.assert(fc.property(fc.array(hostArb, { minLength: 1, maxLength: 12 }), fc.array(fc.tuple(vmArb, fc.nat()), { maxLength: 30 }), vmArb, (hs, vs, nv) => {
+  fc.assert(fc.property(fc.array(hostArb, { minLength: 1, maxLength: 12 }), fc.array(fc.tuple(vmArb, fc.nat()), { maxLength: 30 }), vmArb, fc.boolean(), (hs, vs, nv, burst) => {
+    const p = { ...placementDefaults, burstHeadroom: burst };
     const hosts = hs.map((h, i) => host(`h${i}`, { attrs: attrs({ cpus: h.cpus, memoryMiB: h.memoryMiB, trust: h.trust }), budgetWatts: h.budgetWatts, reliability: h.reliability, state: h.state, measuredWatts: h.measured }));
     const vms = vs.map(([v, k], i) => vm(`v${i}`, `h${k % hosts.length}`, { vcpus: v.vcpus, memoryMiB: v.memoryMiB, cpuUtil: v.cpuUtil, cpuPeak: v.cpuPeak, affinityGroup: v.group, antiAffinityGroup: v.anti }));
     const index = buildIndex(state(hosts, vms));
@@ -102,6 +115,7 @@ test('property: a placement never violates a filter', (t) => {
       && h.state === 'on'
       && load.memoryMiB + req.memoryMiB <= h.attrs.memoryMiB
       && cores / h.attrs.cpus <= p.cpuThreshold
+      && (!burst || [...load.vms, req].every((v) => cores + v.vcpus - peakCoresOf(v) <= h.attrs.cpus))
       && h.reliability >= req.minReliability
       && trustRank(h.attrs.trust) >= trustRank(req.minTrust)
       && (groupHosts.size === 0 || groupHosts.has(h.id))

@@ -28,6 +28,13 @@ export const placementParams = z.object({
   /** Utilisation above which SLA risk starts to count, fraction. */
   riskUtil: z.number().min(0).lt(1),
   weights: z.object({ consolidation: z.number().min(0), headroom: z.number().min(0), risk: z.number().min(0) }).strict(),
+  /**
+   * Also require room for any ONE of the host's VMs (the new one included) to run at its full
+   * size while the others stay at their peaks: peak cores + the largest (full - peak) gap <= the
+   * host's CPUs. A VM that bursts to its full vCPU then does not overload its host. Absent = off
+   * (the default: with many-vCPU VMs it is very conservative; the simulator turns it on).
+   */
+  burstHeadroom: z.boolean().optional(),
 }).strict();
 
 export type PlacementParams = z.infer<typeof placementParams>;
@@ -71,6 +78,7 @@ export function failedFilter(load: HostLoad, vm: VmRequest, vmCores: number, vmT
   const cores = load.peakCores + vmCores;
   const util = cores / h.attrs.cpus;
   if (util > p.cpuThreshold) return 'cpu';
+  if (p.burstHeadroom === true && cores + largestGap(load, vm) > h.attrs.cpus) return 'cpu';
   if (h.reliability < vm.minReliability) return 'reliability';
   if (load.trust < vmTrust) return 'trust';
   if (vm.affinityGroup !== undefined) {
@@ -85,6 +93,13 @@ export function failedFilter(load: HostLoad, vm: VmRequest, vmCores: number, vmT
     wattsOut.util = util;
   }
   return undefined;
+}
+
+/** The largest (full size - planned peak) of the host's VMs and `vm`, cores. */
+function largestGap(load: HostLoad, vm: VmRequest): number {
+  let gap = vm.vcpus - peakCoresOf(vm);
+  for (const v of load.vms) gap = Math.max(gap, v.vcpus - peakCoresOf(v));
+  return gap;
 }
 
 export function scoreOf(budgetWatts: number, wattsAfter: number, utilAfter: number, p: PlacementParams): number {
@@ -108,6 +123,7 @@ export function placeVm(index: ClusterIndex, vm: VmRequest, p: PlacementParams, 
   const home = aff !== undefined ? index.affinityHome.get(aff) : undefined;
   const antiKey = vm.antiAffinityGroup !== undefined ? `x:${vm.antiAffinityGroup}` : undefined;
   const { cpuThreshold, budgetMarginWatts: margin, riskUtil } = p;
+  const burst = p.burstHeadroom === true;
   const { consolidation: wc, headroom: wh, risk: wr } = p.weights;
   let best: HostLoad | undefined;
   let bestScore = -Infinity;
@@ -124,7 +140,7 @@ export function placeVm(index: ClusterIndex, vm: VmRequest, p: PlacementParams, 
     if (load.memoryMiB + vmMem > attrs.memoryMiB) { memory++; continue; }
     const cores = load.peakCores + vmCores;
     const util = cores / attrs.cpus;
-    if (util > cpuThreshold) { cpu++; continue; }
+    if (util > cpuThreshold || (burst && cores + largestGap(load, vm) > attrs.cpus)) { cpu++; continue; }
     if (h.reliability < minRel) { reliability++; continue; }
     if (load.trust < vmTrust) { trust++; continue; }
     if (home !== undefined && home !== h.id) { affinity++; continue; }

@@ -35,6 +35,14 @@ export function peakWindowSamples(params: MigrationParams, intervalS: number): n
  */
 export const PRIOR_SAMPLES = 5;
 
+/**
+ * The leader's parameters in the simulator: the defaults, with placement's burst headroom on (a
+ * destination must be able to absorb any one of its VMs at full size; docs/leader-policies.md).
+ * Every VM here has one vCPU of at most 2.5 compute units and bursts to 70-99 % of it, so the
+ * headroom is modest and the bursts are what start moves (docs/simulator.md, "Burst headroom").
+ */
+export const SIM_LEADER_PARAMS: MigrationParams = { ...migrationDefaults, placement: { ...migrationDefaults.placement, burstHeadroom: true } };
+
 export interface VmanageOptions {
   readonly params?: MigrationParams;
   readonly windowSamples?: number;
@@ -54,7 +62,7 @@ export interface VmanageOptions {
 }
 
 export function vmanagePolicy(opts: VmanageOptions = {}): SimPolicy {
-  const params = opts.params ?? migrationDefaults;
+  const params = opts.params ?? SIM_LEADER_PARAMS;
   const clock = new ManualClock(0);
   const hosts = new Map<number, SimHost>();
   const hostCounters: HostCounters = { overBudgetPeriods: 0, capDecisions: {}, triggerRequests: 0 };
