@@ -12,6 +12,16 @@ import type { HostTable, LiveHost } from './hosts.js';
 
 export const POLICY_BUDGET = 'leader-budget-split';
 
+/**
+ * The leader's hysteresis band as a fraction of a host's budget in force, when the configuration
+ * does not set `hysteresisFraction`: a host's budget is re-sent when the split moves it by more
+ * than max(hysteresisWatts, 10 % of it), or at once when the host is short of power (its budget
+ * under its demand, which includes its last reading) and the split raises it, or when the kept
+ * budgets would sum above the total. Damps the per-second churn of journaled decisions and
+ * leader.budget messages (docs/leader-policies.md, Budgets).
+ */
+export const LEADER_HYSTERESIS_FRACTION = 0.1;
+
 export interface SplitOutcome {
   readonly budgets: Map<string, number>;
   readonly consumers: BudgetConsumer[];
@@ -66,7 +76,8 @@ export function computeSplit(table: HostTable, clusterWatts: number, params: Bud
     else if (h.state !== 'off') keptWatts += h.budgetWatts;
   }
   const totalWatts = Math.max(0, clusterWatts - keptWatts);
-  const split = splitBudget(totalWatts, consumers, params, previous);
+  const damped = { ...params, hysteresisFraction: params.hysteresisFraction ?? LEADER_HYSTERESIS_FRACTION };
+  const split = splitBudget(totalWatts, consumers, damped, previous);
   // splitBudget's changed: the consumers whose budget differs from `previous` (a new host has none).
   return { budgets: split.budgets, consumers, keptWatts, totalWatts, shortfallWatts: split.shortfallWatts, changed: split.changed };
 }

@@ -56,6 +56,8 @@ export class SseHub {
       // A listener must never throw into the leader's emit: an event that does not serialise is
       // counted and skipped.
       const h = (data: unknown): void => {
+        // Nobody listens (the usual case): no JSON, no frame.
+        if (this.clients.size === 0) return;
         let json: string;
         try {
           json = JSON.stringify(data);

@@ -10,7 +10,7 @@
 //    chosen so the sum is T (max-min fair: a small demand is met in full before a big one grows).
 // 3. What is left goes up to the caps by the same water-filling, so no watt is held back.
 // Hysteresis: with `previous` budgets, a consumer keeps its previous budget while the new one is
-// within hysteresisWatts of it, except a consumer whose previous budget is under its demand and
+// within max(hysteresisWatts, hysteresisFraction x previous) of it, except a consumer whose previous budget is under its demand and
 // whose new one is higher: a host short of power gets its raise at once. The kept budgets never
 // sum above T: when they would, the consumers keeping the most above their new budget take the
 // new one, largest excess first, until they fit (only those change, not every consumer).
@@ -31,6 +31,8 @@ export const budgetSplitParams = z.object({
   marginFraction: z.number().min(0),
   marginWatts: z.number().min(0),
   hysteresisWatts: z.number().min(0),
+  /** Optional: the hysteresis band is also this fraction of the previous budget (default 0). */
+  hysteresisFraction: z.number().min(0).max(1).optional(),
 }).strict();
 
 export type BudgetSplitParams = z.infer<typeof budgetSplitParams>;
@@ -78,7 +80,7 @@ function sane(x: number): number {
 
 /**
  * The budgets after hysteresis: a consumer keeps its previous budget while the new one is within
- * hysteresisWatts of it (not when short of power, see the header). Kept budgets above the new
+ * max(hysteresisWatts, hysteresisFraction x previous) of it (not when short of power, see the header). Kept budgets above the new
  * ones may sum above the total: then the largest such excesses give way first, one consumer at
  * a time, until the sum fits (the others keep theirs: a binding total does not re-budget every
  * consumer). O(n log n).
@@ -86,10 +88,11 @@ function sane(x: number): number {
 function withHysteresis(consumers: readonly BudgetConsumer[], alloc: readonly number[], floors: readonly number[], caps: readonly number[], total: number, p: BudgetSplitParams, previous: ReadonlyMap<string, number>): number[] {
   let sum = 0;
   const over: number[] = [];
+  const fraction = p.hysteresisFraction ?? 0;
   const kept = alloc.map((a, i) => {
     const prev = previous.get((consumers[i] as BudgetConsumer).id);
     const shortOfPower = prev !== undefined && prev < sane((consumers[i] as BudgetConsumer).demandWatts) && a > prev;
-    const keep = prev !== undefined && Math.abs(prev - a) < p.hysteresisWatts && !shortOfPower && prev <= (caps[i] as number) && prev >= (floors[i] as number);
+    const keep = prev !== undefined && Math.abs(prev - a) < Math.max(p.hysteresisWatts, fraction * prev) && !shortOfPower && prev <= (caps[i] as number) && prev >= (floors[i] as number);
     const b = keep ? prev : a;
     if (b > a) over.push(i);
     sum += b;
