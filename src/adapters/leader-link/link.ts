@@ -65,9 +65,6 @@ export interface LeaderLinkOptions {
   /** First retry delay after a failed registration, ms (default 1000); doubles up to registerRetryMaxMs (default 30000). */
   readonly registerRetryMs?: number;
   readonly registerRetryMaxMs?: number;
-  /** How long an incoming message (a budget) may wait for its ack, ms (default updateMs): the next
-   *  host.update (or heartbeat) carries the ack, so the leader reads no separate ack frame. */
-  readonly ackDelayMs?: number;
   /** Channel timings (tests): heartbeat / dead-after, ms. */
   readonly heartbeatMs?: number;
   readonly deadAfterMs?: number;
@@ -136,7 +133,7 @@ export class LeaderLink {
     const ch = Channel.client(this.endpoints, {
       role: 'host', identity: this.o.host, validator: createRegistry(leaderFamily), clock: this.o.clock, logger: this.o.log,
       ...(this.o.heartbeatMs ? { heartbeatMs: this.o.heartbeatMs } : {}), ...(this.o.deadAfterMs ? { deadAfterMs: this.o.deadAfterMs } : {}),
-      whenReplayFull: 'evict', ackDelayMs: Math.max(5, this.o.ackDelayMs ?? this.o.updateMs),
+      whenReplayFull: 'evict',
     });
     ch.events.on('connected', () => void this.register(ch));
     ch.events.on('disconnected', () => this.lost(ch));
