@@ -121,6 +121,16 @@ async function twoHosts(t: Teardown, handoverWaitMs = 10_000) {
   return { vm, g, a, b, hvA, hvB, qA, qB };
 }
 
+/** The VM runs on a, both hosts are started, and the guest's first report has reached a. */
+async function runningOnA(x: Pick<Awaited<ReturnType<typeof twoHosts>>, 'vm' | 'g' | 'a' | 'b' | 'hvA' | 'qA'>): Promise<void> {
+  await x.qA.listen();
+  x.hvA.add(x.vm, x.qA.path);
+  await x.a.m.start();
+  await x.b.m.start();
+  await x.g.report();
+  await waitFor('report 1 at a', () => x.a.seen.length === 1);
+}
+
 test('numbered reports are seen exactly once, in order, across migrations back and forth', async (t) => {
   const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t);
   await qA.listen();
@@ -155,12 +165,7 @@ test('numbered reports are seen exactly once, in order, across migrations back a
 
 test('a migrated-in VM is not served before its handed-over session arrives', async (t) => {
   const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t);
-  await qA.listen();
-  hvA.add(vm, qA.path);
-  await a.m.start();
-  await b.m.start();
-  await g.report();
-  await waitFor('report 1 at a', () => a.seen.length === 1);
+  await runningOnA({ vm, g, a, b, hvA, qA });
   await qB.listen();
   hvB.add(vm, qB.path);
   hvB.fire(vm, 'started', 'migrated');
@@ -180,12 +185,7 @@ test('a migrated-in VM is not served before its handed-over session arrives', as
 test('a migration slower than the handover wait: the destination waits while the VM is paused and after it resumes', async (t) => {
   const waitMs = 1500;
   const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t, waitMs);
-  await qA.listen();
-  hvA.add(vm, qA.path);
-  await a.m.start();
-  await b.m.start();
-  await g.report();
-  await waitFor('report 1 at a', () => a.seen.length === 1);
+  await runningOnA({ vm, g, a, b, hvA, qA });
   // The incoming VM is paused on b while its memory is transferred, longer than waitMs.
   await qB.listen();
   hvB.add(vm, qB.path, 'paused');
@@ -288,12 +288,7 @@ test('a restarted host daemon resumes the saved sessions: nothing lost, nothing 
 
 test('a handed-over state for a VM whose start event was missed is used once the VM is found', async (t) => {
   const { vm, g, a, b, hvA, hvB, qA, qB } = await twoHosts(t);
-  await qA.listen();
-  hvA.add(vm, qA.path);
-  await a.m.start();
-  await b.m.start();
-  await g.report();
-  await waitFor('report 1 at a', () => a.seen.length === 1);
+  await runningOnA({ vm, g, a, b, hvA, qA });
   await qB.listen();
   hvB.add(vm, qB.path); // no "started" event reaches b
   await qA.close();
