@@ -5,6 +5,7 @@
 // Units: W, MiB, fractions 0..1, ms since the Unix epoch.
 import type { ClusterHost, ClusterState, ClusterVm, HostAttributes, HostPowerState, SlaClass } from '../../domain/cluster.js';
 import { hostAttributesOf } from '../../domain/leader/registration.js';
+import { UtilWindow } from '../../domain/leader/demand.js';
 import type { HostRecord, LeaderStore } from '../../adapters/store/index.js';
 import type { Channel } from '../../mchannel/index.js';
 import type { HostUpdate } from '../../protocol/leader.js';
@@ -22,7 +23,7 @@ export interface LiveVm {
   slaClass?: SlaClass | undefined;
   minReliability?: number | undefined;
   minTrust?: ClusterVm['minTrust'] | undefined;
-  readonly window: PeakWindow;
+  readonly window: UtilWindow;
   /** window.peak(), cached until the next sample (the tick, the split and the planner read it). */
   peak?: number | undefined;
   /** Number of the last host.update that listed it (HostTable.update). */
@@ -48,62 +49,6 @@ export interface LiveHost {
   capKHz?: number;
   budgetViolations?: number;
   vms: Map<string, LiveVm>;
-}
-
-/** Largest k PeakWindow selects by insertion (k = samples above the quantile's rank, + 1). */
-const MAX_SCAN_K = 8;
-/** PeakWindow's scratch: the k largest samples so far, descending (single-threaded, reused). */
-const TOP = new Float64Array(MAX_SCAN_K);
-
-/**
- * A VM's last `capacity` CPU samples (fractions 0..1) and their high quantile: the same window
- * and the same answer as the domain's UtilWindow (nearest rank; with fewer than minSamples
- * samples, the largest), found without sorting or allocating. Every host sends one sample per VM
- * a second and the tick reads every VM's peak a second: at 100,000 VMs a sort of a copy each time
- * was a tenth of the leader's CPU. The quantile is the k-th largest sample, k = count - rank + 1
- * (2 for 30 samples at 0.95): one pass keeping the k largest.
- */
-export class PeakWindow {
-  private readonly ring: Float64Array;
-  private next = 0;
-  private count = 0;
-
-  constructor(capacity = 30) {
-    this.ring = new Float64Array(Math.max(1, Math.floor(capacity)));
-  }
-
-  get size(): number {
-    return this.count;
-  }
-
-  /** Adds a sample (clamped to 0..1); a non-finite one is ignored (the schema let none through). */
-  push(util: number): void {
-    if (!Number.isFinite(util)) return;
-    this.ring[this.next] = Math.min(1, Math.max(0, util));
-    this.next = (this.next + 1) % this.ring.length;
-    if (this.count < this.ring.length) this.count++;
-  }
-
-  /** The q-quantile (nearest rank, 0 < q <= 1); with fewer than minSamples samples, the largest. */
-  peak(q = 0.95, minSamples = 5): number | undefined {
-    const n = this.count;
-    if (n === 0) return undefined;
-    const rank = n < minSamples ? n : Math.min(n, Math.max(1, Math.ceil(q * n)));
-    const k = n - rank + 1;
-    if (k > MAX_SCAN_K) return this.ring.slice(0, n).sort()[rank - 1];
-    let held = 0;
-    for (let i = 0; i < n; i++) {
-      const x = this.ring[i] as number;
-      if (held === k && !(x > (TOP[k - 1] as number))) continue;
-      let j = held === k ? k - 2 : held++ - 1;
-      while (j >= 0 && (TOP[j] as number) < x) {
-        TOP[j + 1] = TOP[j] as number;
-        j--;
-      }
-      TOP[j + 1] = x;
-    }
-    return TOP[k - 1];
-  }
 }
 
 /** VM attributes a host.update does not carry, until the VM says otherwise. */
@@ -174,7 +119,7 @@ export class HostTable {
         continue;
       }
       if (!vm) {
-        vm = { uuid: v.uuid, vcpus: VM_DEFAULTS.vcpus, memoryMiB: VM_DEFAULTS.memoryMiB, cpuUtil: 0, sla: 'unknown', window: new PeakWindow(30), stamp };
+        vm = { uuid: v.uuid, vcpus: VM_DEFAULTS.vcpus, memoryMiB: VM_DEFAULTS.memoryMiB, cpuUtil: 0, sla: 'unknown', window: new UtilWindow(30), stamp };
         vms.set(v.uuid, vm);
       }
       vm.stamp = stamp;
@@ -188,7 +133,7 @@ export class HostTable {
       vm.minReliability = v.minReliability;
       vm.minTrust = v.minTrust;
       vm.window.push(v.cpuUtil);
-      vm.peak = undefined; // computed again when read (PeakWindow.peak: one pass, no sort)
+      vm.peak = undefined; // computed again when read (UtilWindow.peak: one pass, no sort)
     }
     if (vms.size > listed) for (const [uuid, vm] of vms) if (vm.stamp !== stamp) vms.delete(uuid);
     return duplicates;
