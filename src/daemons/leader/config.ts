@@ -101,7 +101,12 @@ const rawSchema = z.object({
     migrationTimeoutMs: ms(10, 120_000),
     /** A command the host does not answer within this long failed, ms. */
     commandTimeoutMs: ms(10, 10_000),
-  }).strict().default({ hostTimeoutMs: 15_000, migrationTimeoutMs: 120_000, commandTimeoutMs: 10_000 }),
+    /** A VM creation the host did not answer (outcome unknown) that no host lists within this
+     *  long after the decision is lost, ms (more than commandTimeoutMs). */
+    creationLostMs: ms(10, 600_000),
+  }).strict()
+    .refine((f) => f.creationLostMs > f.commandTimeoutMs, { path: ['creationLostMs'], message: 'must be more than failure.commandTimeoutMs (the wait for the host\'s answer)' })
+    .default({ hostTimeoutMs: 15_000, migrationTimeoutMs: 120_000, commandTimeoutMs: 10_000, creationLostMs: 600_000 }),
   /** Parameter overrides per policy bundle, merged over its defaults (docs/leader-policies.md). */
   policies,
   /** Per-host settings, by host id. */

@@ -103,6 +103,7 @@ export class HostLink {
     const wasLost = h.liveness === 'lost';
     const dups = this.l.table.update(h, body, this.l.clock.now());
     this.l.counters.updates++;
+    this.l.ops.creations.seen(h); // nothing unless a creation's outcome is pending
     if (wasLost) {
       this.l.log.info({ event: 'leader.host-back', host: h.id }, `host ${h.id} is back`);
       this.l.events.emit('host', this.l.table.view(h));

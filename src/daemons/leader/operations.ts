@@ -8,12 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { checkCreateXml, type CheckedCreateXml } from '../../adapters/libvirt/vm-meta.js';
-import { trustRank, type ClusterState, type ClusterVm, type VmRequest } from '../../domain/cluster.js';
+import { trustRank, type VmRequest } from '../../domain/cluster.js';
 import { buildIndex } from '../../domain/leader/index.js';
 import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
 import { placeVm } from '../../domain/leader/placement.js';
 import type { ActionAnswer, DecisionView, PlaceAnswer, PlaceRequest } from './api.js';
 import { budgetDecision, computeSplit } from './budgets.js';
+import { Creations } from './creations.js';
 import { ErrorCodes, isVmanageError } from '../../domain/errors.js';
 import type { LeaderCommand } from '../../protocol/leader.js';
 import { dryRunView } from './decisions.js';
@@ -21,9 +22,6 @@ import type { LeaderCore } from './leader.js';
 
 /** Budgets-table key of the cluster budget: '' is no host's name (host names have 1..64 characters). */
 export const CLUSTER_BUDGET_KEY = '';
-
-/** How long a created VM counts on its host before the host reports it, ms. */
-const CREATED_HOLD_MS = 120_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,11 +31,17 @@ function refused(reason: string, dryRun: boolean): ActionAnswer {
 
 export class Operations {
   private creationCounter: Counter<'outcome'> | undefined;
-  /** VMs created on the leader's placement, until their host reports them (withCreating). */
-  private readonly creating = new Map<string, { readonly vm: ClusterVm; readonly until: number }>();
+  /** VMs created (or maybe created) on the leader's placement that no host lists yet. */
+  readonly creations: Creations;
 
   constructor(private readonly l: LeaderCore) {
     this.restoreClusterBudget();
+    this.creations = new Creations({
+      table: l.table, decisions: l.decisionLog, clock: l.clock, log: l.log.child({ part: 'creations' }),
+      resolved: (r) => this.creationsCounter.inc({ outcome: r }), lostAfterMs: l.cfg.failure.creationLostMs,
+    });
+    // A new leader cannot know what this one was waiting for: it follows nothing (docs/leader.md).
+    l.events.on('role', (r) => { if (r.role !== 'leader') this.creations.drop(`no longer leading (${r.role})`); });
   }
 
   /** The last cluster budget set at runtime, if any, replaces the configured one. */
@@ -88,18 +92,23 @@ export class Operations {
    * host is sent leader.command create-vm (the XML, the SLA class, minReliability, minTrust)
    * and the decision's outcome becomes `created` (actual: host, vm, name) or `failed` (actual:
    * host, error: the host's or libvirt's answer), or `unknown` when the host did not answer in
-   * time; it is `creating` while the host works on it.
+   * time; it is `creating` while the host works on it. An `unknown` one is reconciled later
+   * (creations.ts): `created` when a host lists the VM, `lost` past failure.creationLostMs.
    */
   async place(req: PlaceRequest, opts: { dryRun: boolean }): Promise<PlaceAnswer> {
     const l = this.l;
     const problems = placeProblems(req);
     const xml = req.xml !== undefined || req.create === true ? this.checkXml(req, problems) : undefined;
     if (problems.length > 0) {
-      if (xml !== undefined || req.create === true) this.creations.inc({ outcome: 'invalid' });
+      if (xml !== undefined || req.create === true) this.creationsCounter.inc({ outcome: 'invalid' });
       return { placed: false, reason: `invalid request: ${problems.join('; ')}`, dryRun: opts.dryRun };
     }
     const lead = this.notLeading();
     if (lead) return { placed: false, reason: lead, dryRun: opts.dryRun };
+    if (req.create === true && !opts.dryRun && this.creations.full) {
+      this.creationsCounter.inc({ outcome: 'too-many-unknown' });
+      return { placed: false, reason: `${this.creations.pendingCount} VM creations have no known outcome yet (the most the leader follows): try again when they resolve`, dryRun: false };
+    }
     const now = l.clock.now();
     const util = req.cpuUtil ?? 0.5;
     const create = req.create === true && xml !== undefined;
@@ -108,9 +117,9 @@ export class Operations {
       minReliability: req.minReliability ?? 0, minTrust: req.minTrust ?? 'untrusted',
       ...(req.affinityGroup !== undefined ? { affinityGroup: req.affinityGroup } : {}), ...(req.antiAffinityGroup !== undefined ? { antiAffinityGroup: req.antiAffinityGroup } : {}),
     };
-    const r = placeVm(buildIndex(this.withCreating(l.table.clusterState(now), now)), vm, l.cfg.params.placement);
+    const r = placeVm(buildIndex(this.creations.withHeld(l.table.clusterState(now), now)), vm, l.cfg.params.placement);
     if (!r.ok) {
-      if (create) this.creations.inc({ outcome: 'no-host' });
+      if (create) this.creationsCounter.inc({ outcome: 'no-host' });
       return { placed: false, reason: r.reason, dryRun: opts.dryRun, vm: vm.uuid };
     }
     const host = r.chosen.load.host.id;
@@ -130,27 +139,19 @@ export class Operations {
     const answer = await this.createOn(host, decision.id, xml, vm);
     // No answer in time: the host may still create it (its next update will list it).
     const end = answer.done ? 'created' : answer.silent === true ? 'unknown' : 'failed';
-    this.creations.inc({ outcome: end });
+    this.creationsCounter.inc({ outcome: end });
     const actual = { host, vm: answer.vm ?? vm.uuid, name: xml.name, ...(answer.done ? {} : { error: answer.reason ?? 'refused' }) };
     l.decisionLog.outcome(decision.id, end, l.clock.now(), actual);
-    if (answer.done) this.creating.set(vm.uuid, { vm: { ...vm, host }, until: l.clock.now() + CREATED_HOLD_MS });
+    const creation = { decisionId: decision.id, vm: { ...vm, host }, name: xml.name, decidedAt: now };
+    if (answer.done) this.creations.created(creation);
+    else if (end === 'unknown' && this.notLeading() === undefined) this.creations.unknown(creation);
     const reason = answer.done ? `created ${xml.name} (${vm.uuid}) on ${r.reason}` : `placed on ${host}, but the VM was not created: ${answer.reason ?? 'refused'}`;
     return { placed: true, host, reason, decision: l.decisionLog.view(decision.id) ?? decision, dryRun: false, created: answer.done, vm: vm.uuid };
   }
 
-  /**
-   * The state with the VMs created here that their host has not reported yet (its update may lag
-   * the creation): without them back-to-back creations would all see the host as it was. Each is
-   * dropped once a host lists it, or after CREATED_HOLD_MS.
-   */
-  private withCreating(s: ClusterState, now: number): ClusterState {
-    if (this.creating.size === 0) return s;
-    for (const [uuid, c] of this.creating) if (c.until <= now || this.l.table.hostOfVm(uuid)) this.creating.delete(uuid);
-    return this.creating.size === 0 ? s : { ...s, vms: [...s.vms, ...[...this.creating.values()].map((c) => c.vm)] };
-  }
-
-  /** Counts create requests by outcome (invalid, no-host, created, failed, unknown); registered on first use. */
-  private get creations(): Counter<'outcome'> {
+  /** Counts create requests by outcome (invalid, no-host, too-many-unknown, created, failed,
+   *  unknown) and the later resolution of the unknown ones (created-late, lost); registered on first use. */
+  private get creationsCounter(): Counter<'outcome'> {
     this.creationCounter ??= new Counter({ name: 'vmanage_leader_vm_creations_total', help: 'place with create, by outcome (invalid: refused request or XML)', labelNames: ['outcome'], registers: [this.l.registry] });
     return this.creationCounter;
   }
@@ -173,6 +174,8 @@ export class Operations {
     if (req.name !== undefined && req.name !== x.name) problems.push(`name ${JSON.stringify(req.name)} does not match the XML's <name> ${JSON.stringify(x.name)}`);
     const holder = this.l.table.hostOfVm(x.uuid);
     if (holder) problems.push(`xml: <uuid> ${x.uuid} is already a VM on host ${holder.id}`);
+    const making = holder ? undefined : this.creations.inFlight(x.uuid);
+    if (making) problems.push(`xml: <uuid> ${x.uuid} is being created on host ${making.vm.host} (decision ${making.decisionId}${making.pending ? ', outcome unknown so far' : ''})`);
     return x;
   }
 
