@@ -1,27 +1,28 @@
 // The Channel: what applications use. One session (session.ts) over successive connections
-// (link.ts): send / request / handle / async iteration, events, export and resume. A client
-// channel (Channel.client) reconnects by itself with backoff; an attached channel (Channel.attached,
-// or one handed out by ChannelServer) waits for connections to be attached to it.
-import type { TimerHandle } from '../domain/clock.js';
+// (link.ts): send / request / handle / async iteration, events, export and resume. Its parts:
+// outbox.ts (outgoing messages), requests.ts (our requests), responder.ts (the peer's requests),
+// acks.ts (when to acknowledge). A client channel (Channel.client) reconnects by itself with
+// backoff; an attached channel (Channel.attached, or one handed out by ChannelServer) waits for
+// connections to be attached to it.
 import { ErrorCodes, VmanageError } from '../domain/errors.js';
+import { AckScheduler } from './acks.js';
 import { newChannelCounters, type ChannelCounters } from './counters.js';
 import { TypedEvents } from './events.js';
 import type { ChannelEvents, ChannelState, RequestHandler } from './channel-events.js';
-import { encodeErrorReply, encodePayload } from './encode.js';
-import { checkFrameSize } from './framing.js';
+import { encodePayload } from './encode.js';
 import { Inbox, type Incoming } from './inbox.js';
 import { Link, type LinkOwner } from './link.js';
 import { resolveOptions, type ChannelOptions, type ResolvedOptions } from './options.js';
+import { Outbox } from './outbox.js';
 import { Reconnector } from './reconnect.js';
 import { RequestTable, toCode } from './requests.js';
+import { Responder } from './responder.js';
 import { SessionCore } from './session.js';
 import { parseSessionState, type SessionState } from './state.js';
 import type { Connection, Connector, PeerIdentity } from './types.js';
 import { controlLine, type Frame, type HelloFrame, type MsgFrame } from './wire.js';
 
 export type { ChannelEvents, ChannelState, RequestContext, RequestHandler } from './channel-events.js';
-
-interface Waiter { payload: string; bytes: number; resolve: () => void; reject: (e: Error) => void }
 
 const RESOLVED = Promise.resolve();
 export class Channel implements AsyncIterable<Incoming> {
@@ -39,16 +40,12 @@ export class Channel implements AsyncIterable<Incoming> {
   private readonly acceptNewSession: boolean;
   private link: Link | undefined;
   private everConnected = false;
-  private waiters: Waiter[] = [];
+  /** Outgoing messages, our requests' replies, the peer's requests, and when we acknowledge. */
+  private readonly outbox: Outbox;
   private readonly requests: RequestTable;
-  private handlers = new Map<string, RequestHandler>();
-  private inflight = 0;
-  /** Replies waiting for room in the replay buffer. */
-  private replyBacklog = 0;
-  private unackedIn = 0;
-  private ackTimer: TimerHandle | undefined;
+  private readonly responder: Responder;
+  private readonly acks: AckScheduler;
   private readonly linkOwner: LinkOwner;
-  private readonly drainListeners = new Set<() => void>();
   /** Connections in a row that ended before their handshake completed, and whether the peer
    *  ever answered in this session (a handshake here, or the resumed state's). */
   private unanswered = 0;
@@ -60,7 +57,20 @@ export class Channel implements AsyncIterable<Incoming> {
     const state = opts.state === undefined ? undefined : parseSessionState(opts.state);
     this.core = new SessionCore(this.o.replay, this.counters, this.o.newId, opts.sessionId ?? this.o.newId(), state);
     this.acceptNewSession = opts.acceptNewSession ?? connector === undefined;
+    this.outbox = new Outbox(this.core, this.counters, this.o, (seq, payload) => {
+      const link = this.link;
+      if (link?.handshaken) this.writeMsg(link, seq, payload);
+    });
     this.requests = new RequestTable(this.o.clock, this.counters);
+    this.responder = new Responder({
+      validator: this.o.validator, maxConcurrentRequests: this.o.maxConcurrentRequests,
+      closed: () => this.state === 'closed', enqueue: (payload) => this.enqueue(payload), peer: () => this.peer,
+      violation: (msg) => this.link?.close(new VmanageError(ErrorCodes.ProtocolViolation, msg), { code: ErrorCodes.ProtocolViolation, message: msg }),
+      invalid: (f, code, message) => this.invalid(f, code, message), settled: () => this.maybeResume(),
+    });
+    this.acks = new AckScheduler(this.o.clock, this.o, () => {
+      if (this.link?.helloSent) this.link.write(`{"t":"ack","a":${this.core.received}}\n`);
+    });
     this.reconnector = connector
       ? new Reconnector(connector, { ...this.o, counters: this.counters }, (conn) => this.attach(conn, { initiate: true }))
       : undefined;
@@ -72,7 +82,10 @@ export class Channel implements AsyncIterable<Incoming> {
       onBadFrame: (_link, detail) => this.events.emit('badFrame', { detail }),
       onClosed: (link, err) => this.onLinkClosed(link, err),
       // A heartbeat carries the cumulative ack: a pending delayed ack is then redundant.
-      currentAck: () => this.ackCarried(),
+      currentAck: () => {
+        this.acks.carried();
+        return this.core.received;
+      },
     };
   }
 
@@ -154,7 +167,7 @@ export class Channel implements AsyncIterable<Incoming> {
 
   /** Registers the handler for requests of kind (one per kind; a later one replaces it). */
   handle(kind: string, handler: RequestHandler): void {
-    this.handlers.set(kind, handler);
+    this.responder.handle(kind, handler);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Incoming> {
@@ -178,39 +191,20 @@ export class Channel implements AsyncIterable<Incoming> {
    *  peer (bye CHANNEL_CLOSED), and rejects whatever is still waiting. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
-    if (this.state === 'connected' && this.core.replay.count > 0) await this.drained(this.o.closeFlushMs);
+    if (this.state === 'connected' && this.core.replay.count > 0) await this.outbox.flushed(this.o.closeFlushMs);
     this.shutdown(undefined, true);
-  }
-
-  private drained(timeoutMs: number): Promise<void> {
-    if (this.core.replay.count === 0) return RESOLVED;
-    return new Promise((resolve) => {
-      let finished = false;
-      const done = (): void => {
-        if (finished) return;
-        finished = true;
-        timer.cancel();
-        offs.forEach((f) => f());
-        this.drainListeners.delete(done);
-        resolve();
-      };
-      const timer = this.o.clock.setTimer(timeoutMs, done);
-      const offs = [this.events.on('disconnected', done), this.events.on('closed', done)];
-      this.drainListeners.add(done);
-    });
   }
 
   private shutdown(error: VmanageError | undefined, bye: boolean): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.reconnector?.stop();
-    this.ackTimer?.cancel();
+    this.acks.stop();
     const link = this.link;
     this.link = undefined;
     const why = error ?? new VmanageError(ErrorCodes.ChannelClosed, 'channel closed');
     link?.close(why, bye ? { code: ErrorCodes.ChannelClosed, message: 'session closed' } : undefined);
-    for (const w of this.waiters) w.reject(why);
-    this.waiters = [];
+    this.outbox.end(why);
     this.requests.failAll(why);
     this.inbox.end();
     this.events.emit('closed', { error });
@@ -228,78 +222,28 @@ export class Channel implements AsyncIterable<Incoming> {
     return encodePayload(this.o.validator, kind, body, extra, reply);
   }
 
+  /** Into the session's replay buffer (outbox.ts); CHANNEL_CLOSED once closed. */
   private enqueue(payload: string): Promise<void> {
     if (this.state === 'closed') return Promise.reject(this.closedError());
-    // A frame is {"t":"msg","s":N,"a":N, + payload + }: 48 bytes cover the envelope.
-    const bytes = checkFrameSize(payload, this.o.maxFrameBytes - 48);
-    const n = bytes >= 0 ? bytes : Buffer.byteLength(payload);
-    const replay = this.core.replay;
-    if (this.waiters.length === 0 && !replay.wouldOverflow(n)) {
-      this.transmitNew(payload, n);
-      return RESOLVED;
-    }
-    if (this.o.whenReplayFull === 'evict') {
-      while (replay.wouldOverflow(n) && replay.evictOldest()) this.counters.evicted++;
-      this.transmitNew(payload, n);
-      return RESOLVED;
-    }
-    return new Promise((resolve, reject) => this.waiters.push({ payload, bytes: n, resolve, reject }));
-  }
-
-  private transmitNew(payload: string, bytes: number): void {
-    const e = this.core.add(payload, bytes);
-    this.counters.sent++;
-    const link = this.link;
-    if (link?.handshaken) this.writeMsg(link, e.seq, payload);
+    return this.outbox.enqueue(payload);
   }
 
   private writeMsg(link: Link, seq: number, payload: string): void {
-    this.unackedIn = 0;
+    this.acks.piggybacked();
     link.write(`{"t":"msg","s":${seq},"a":${this.core.received},${payload}}\n`);
-  }
-
-  private drainWaiters(): void {
-    const replay = this.core.replay;
-    while (this.waiters.length > 0) {
-      const w = this.waiters[0] as Waiter;
-      if (replay.wouldOverflow(w.bytes)) break;
-      this.waiters.shift();
-      this.transmitNew(w.payload, w.bytes);
-      w.resolve();
-    }
-    if (replay.count === 0) for (const f of [...this.drainListeners]) f();
   }
 
   /** re=false: a hello expecting an answer, with a fresh nonce. re=true: the answer to the
    *  peer's hello, echoing its nonce (echo). */
   private sendHello(link: Link, re: boolean, ack?: number, echo?: string): void {
     link.helloSent = true;
-    this.unackedIn = 0;
+    this.acks.piggybacked();
     let nonce = echo;
     if (!re) {
       nonce = this.o.newId().slice(0, 32);
       link.helloNonce = nonce;
     }
     link.write(controlLine(this.core.hello(this.o.role, this.o.identity, re, ack, nonce)));
-  }
-
-  private ackSoon(): void {
-    if (++this.unackedIn >= this.o.ackEvery) this.sendAck();
-    else if (!this.ackTimer) this.ackTimer = this.o.clock.setTimer(this.o.ackDelayMs, () => { this.ackTimer = undefined; this.sendAck(); });
-  }
-
-  /** The ack a heartbeat is about to carry: nothing is left to acknowledge after it. */
-  private ackCarried(): number {
-    this.unackedIn = 0;
-    this.ackTimer?.cancel();
-    this.ackTimer = undefined;
-    return this.core.received;
-  }
-
-  private sendAck(): void {
-    if (this.unackedIn === 0) return;
-    this.unackedIn = 0;
-    if (this.link?.helloSent) this.link.write(`{"t":"ack","a":${this.core.received}}\n`);
   }
 
   // ---- receiving ----
@@ -332,14 +276,14 @@ export class Channel implements AsyncIterable<Incoming> {
       this.events.emit('badFrame', { detail: `ack ${a} for a message never sent (next seq ${this.core.nextSeq})` });
       return;
     }
-    this.drainWaiters();
+    this.outbox.drain();
   }
 
   private onMsg(link: Link, f: MsgFrame): void {
     const verdict = this.core.accept(f.s);
     if (verdict === 'duplicate') {
       this.counters.duplicates++;
-      this.ackSoon();
+      this.acks.received();
       return;
     }
     if (verdict === 'ahead') {
@@ -349,11 +293,11 @@ export class Channel implements AsyncIterable<Incoming> {
     const stale = !link.handshaken;
     if (stale) this.counters.stale++;
     this.counters.delivered++;
-    this.ackSoon();
+    this.acks.received();
     if (f.p !== undefined) this.onReply(f);
-    else if (f.q !== undefined) void this.onRequest(f, stale);
+    else if (f.q !== undefined) void this.responder.answer(f, stale);
     else this.onNotification(f, stale);
-    if (this.inbox.size + this.inflight >= this.o.inboxMax || this.inflight >= this.o.maxConcurrentRequests) link.pause();
+    if (this.inbox.size + this.responder.inflight >= this.o.inboxMax || this.responder.inflight >= this.o.maxConcurrentRequests) link.pause();
   }
 
   private onNotification(f: MsgFrame, stale: boolean): void {
@@ -363,54 +307,6 @@ export class Channel implements AsyncIterable<Incoming> {
       return;
     }
     this.inbox.push({ kind: f.k, body: c.value, seq: f.s, stale });
-  }
-
-  private async onRequest(f: MsgFrame, stale: boolean): Promise<void> {
-    const id = f.q as number;
-    if (this.replyBacklog >= this.o.maxConcurrentRequests) {
-      const msg = `${this.replyBacklog} replies wait for acknowledgement: the peer asks without acknowledging`;
-      this.link?.close(new VmanageError(ErrorCodes.ProtocolViolation, msg), { code: ErrorCodes.ProtocolViolation, message: msg });
-      return;
-    }
-    const c = this.o.validator.checkBody(f.k, f.b);
-    if (!c.ok) {
-      this.invalid(f, c.code, c.message);
-      this.reply(f.k, id, undefined, { code: c.code, message: c.message });
-      return;
-    }
-    const handler = this.handlers.get(f.k);
-    if (!handler) {
-      this.reply(f.k, id, undefined, { code: ErrorCodes.Unsupported, message: `no handler for ${f.k}` });
-      return;
-    }
-    this.inflight++;
-    try {
-      const result = await handler(c.value, { peer: this.peer, seq: f.s, stale });
-      this.reply(f.k, id, result, undefined);
-    } catch (err) {
-      const e = err instanceof VmanageError ? err : undefined;
-      this.reply(f.k, id, undefined, { code: e?.code ?? ErrorCodes.Unavailable, message: err instanceof Error ? err.message : String(err) });
-    } finally {
-      this.inflight--;
-      this.maybeResume();
-    }
-  }
-
-  private reply(kind: string, id: number, body: unknown, error: { code: string; message: string } | undefined): void {
-    if (this.state === 'closed') return;
-    let payload: string;
-    try {
-      payload = error ? encodeErrorReply(kind, id, error.code, error.message) : this.payload(kind, body, `,"p":${id}`, true);
-    } catch (err) {
-      payload = encodeErrorReply(kind, id, ErrorCodes.InvalidInput, err instanceof Error ? err.message : String(err));
-    }
-    const queued = this.enqueue(payload);
-    if (queued !== RESOLVED) {
-      // The replay buffer is full: the reply waits for the peer's acks. A peer that keeps asking
-      // without acknowledging would grow this backlog: it is bounded in onRequest.
-      this.replyBacklog++;
-      queued.then(() => this.replyBacklog--, () => this.replyBacklog--);
-    }
   }
 
   private onReply(f: MsgFrame): void {
@@ -425,7 +321,7 @@ export class Channel implements AsyncIterable<Incoming> {
   }
 
   private maybeResume(): void {
-    if (this.inbox.size + this.inflight <= this.o.inboxMax / 2 && this.inflight < this.o.maxConcurrentRequests) this.link?.resume();
+    if (this.inbox.size + this.responder.inflight <= this.o.inboxMax / 2 && this.responder.inflight < this.o.maxConcurrentRequests) this.link?.resume();
   }
 
   // ---- handshake and connection life ----
@@ -476,7 +372,7 @@ export class Channel implements AsyncIterable<Incoming> {
     this.everConnected = true;
     this.state = 'connected';
     this.reconnector?.succeeded();
-    this.drainWaiters();
+    this.outbox.drain();
     this.events.emit('connected', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed });
     if (resumed) this.events.emit('resumed', { peer: link.conn.peer, role: h.role, claimedId: h.id, resumed: true });
   }
@@ -488,6 +384,7 @@ export class Channel implements AsyncIterable<Incoming> {
     if (this.state === 'closed') return;
     this.state = 'disconnected';
     this.o.logger?.info({ sessionId: this.core.sid, code: error?.code, reason: error?.message }, 'M-channel disconnected');
+    this.outbox.release();
     this.events.emit('disconnected', { error });
     this.reconnector?.later();
   }
