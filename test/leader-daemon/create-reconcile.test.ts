@@ -8,11 +8,12 @@ import test from 'ava';
 import { EventEmitter } from 'node:events';
 import type { CreateVmCommand } from '../../src/adapters/leader-link/link.js';
 import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
-import type { Leader } from '../../src/daemons/leader/leader.js';
+import { MAX_PENDING_CREATIONS } from '../../src/daemons/leader/creations.js';
+import type { Leader, LeaderCore } from '../../src/daemons/leader/leader.js';
 import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
 import type { HostRegister } from '../../src/protocol/leader.js';
 import { waitFor, type Teardown } from '../support/proc.js';
-import { leaderConfig, splitCovers, startTestHost, startTestLeader, type MemoryHub, type TestHost } from './support.js';
+import { leaderConfig, splitCovers, startTestHost, startTestLeader, uuidOf, type MemoryHub, type TestHost } from './support.js';
 
 const xmlOf = (name: string, memoryMiB: number): string => `<domain type='kvm'><name>${name}</name><memory unit='MiB'>${memoryMiB}</memory><vcpu>1</vcpu></domain>`;
 const create = (name: string, memoryMiB = 512, over: { minTrust?: 'trusted'; xml?: string } = {}) =>
@@ -124,6 +125,24 @@ test('a VM no host lists by failure.creationLostMs is lost, and then no longer c
   runs(h1, big.vm as string);
   await waitFor('the VM at the leader', () => leader.vms().some((v) => v.uuid === big.vm));
   t.is(outcomeOf(leader, big.decision?.id), 'lost', 'a VM that shows up after its deadline is an ordinary VM');
+});
+
+test('while the leader follows as many unknown creations as it can, it refuses new ones and counts them', async (t) => {
+  const { leader, hub } = await leaderWith(t, 600_000);
+  const h1 = silentHost(t, hub, 'h1');
+  await splitCovers(leader, 1);
+  const creations = (leader as LeaderCore).ops.creations;
+  const decidedAt = Date.now();
+  // As many as the bound, as if that many hosts had gone silent on create-vm (tiny VMs: no filter refuses).
+  for (let i = 0; i < MAX_PENDING_CREATIONS; i++) {
+    t.true(creations.unknown({ decisionId: 0, name: `v${i}`, decidedAt, vm: { uuid: uuidOf(1000 + i), host: 'h1', vcpus: 1, memoryMiB: 0, cpuUtil: 0, cpuPeak: 0, sla: 'bronze', minReliability: 0, minTrust: 'untrusted' } }));
+  }
+  const a = await leader.place(create('web1'), { dryRun: false });
+  t.like(a, { placed: false });
+  t.regex(a.reason, new RegExp(`^${MAX_PENDING_CREATIONS} VM creations have no known outcome yet`));
+  t.true((await leader.place(create('web1'), { dryRun: true })).placed, 'a dry run sends nothing: not refused');
+  t.is(h1.got.length, 0);
+  t.regex(await leader.registry.metrics(), /vmanage_leader_vm_creations_total\{outcome="too-many-unknown"\} 1/);
 });
 
 /** A term an etcd election would drive, driven by the test. */

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { LeaderStore, openDatabase } from '../../src/adapters/store/index.js';
 import { ManualClock } from '../../src/domain/clock.js';
 import type { ClusterVm } from '../../src/domain/cluster.js';
+import { buildIndex } from '../../src/domain/leader/index.js';
 import { hostAttributesOf } from '../../src/domain/leader/registration.js';
 import type { LeaderEvents } from '../../src/daemons/leader/api.js';
 import { Creations, type CreationResolution } from '../../src/daemons/leader/creations.js';
@@ -115,6 +116,22 @@ test('while pending the VM counts on the chosen host for placement; resolved, it
   w.clock.advance(LOST_MS);
   t.deepEqual(w.state().vms.map((v) => v.uuid), [uuidOf(5)], 'lost: no longer held');
   t.is(w.creations.inFlight(uuidOf(6)), undefined);
+});
+
+test('a VM held on a host that is then lost is left out of the placement view with that host (no VM on an unknown host)', (t) => {
+  const w = world(t);
+  const [a, b] = [w.decide(8, 'h1'), w.decide(9, 'h2')];
+  w.creations.unknown(a);
+  w.creations.created(b);
+  w.clock.advance(5000);
+  w.report('h2', []);
+  t.deepEqual(w.table.checkLiveness(w.clock.now(), 1000).map((h) => h.id), ['h1']);
+  const s = w.state();
+  t.deepEqual(s.hosts.map((h) => h.id), ['h2']);
+  t.deepEqual(s.vms.map((v) => [v.uuid, v.host]), [[uuidOf(9), 'h2']]);
+  t.notThrows(() => buildIndex(s));
+  w.report('h1', []);
+  t.deepEqual(w.state().vms.map((v) => v.uuid), [uuidOf(9), uuidOf(8)], 'h1 back: its pending VM counts again');
 });
 
 test('a creation answered done is held until a host lists it, at most two minutes', (t) => {

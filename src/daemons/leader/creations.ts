@@ -116,15 +116,17 @@ export class Creations {
     }
   }
 
-  /** The state with the VMs created or pending that no host lists yet. */
+  /** The state with the VMs created or pending that no host lists yet, on their chosen host when
+   *  the state has it (a lost host is left out of the state, and so are the VMs held on it). */
   withHeld(s: ClusterState, now: number): ClusterState {
     if (this.held.size === 0 && this.pending.size === 0) return s;
     for (const [uuid, c] of this.held) if (c.until <= now || this.d.table.hostOfVm(uuid)) this.held.delete(uuid);
     if (this.held.size === 0 && this.pending.size === 0) return s;
+    const hosts = new Set(s.hosts.map((h) => h.id));
     const extra: ClusterVm[] = [];
-    for (const c of this.held.values()) extra.push(c.vm);
-    for (const c of this.pending.values()) extra.push(c.vm);
-    return { ...s, vms: [...s.vms, ...extra] };
+    for (const c of this.held.values()) if (hosts.has(c.vm.host)) extra.push(c.vm);
+    for (const c of this.pending.values()) if (hosts.has(c.vm.host)) extra.push(c.vm);
+    return extra.length === 0 ? s : { ...s, vms: [...s.vms, ...extra] };
   }
 
   /** Leadership lost: nothing here is followed any more (the outcomes stay as journaled). */
