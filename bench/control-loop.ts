@@ -1,5 +1,6 @@
 // `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S] [--runtime shipped|tsx]
-//   [--fake-sysfs memory|disk] [--background N] [--trace]`
+//   [--fake-sysfs memory|disk] [--gap-ms A-B] [--background N] [--nice N] [--trace]
+//   [--trace-out FILE] [--daemon-node-args "..."]`
 // vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
 // power sensor, and the real vmanage-powerd on a private system bus over a fake sysfs. Both
 // daemons run as the .deb ships them (`--runtime shipped`, the default: esbuild bundles of
@@ -7,21 +8,35 @@
 // TypeScript sources under tsx (`--runtime tsx`, as the tests run them). The fake sysfs tree is
 // on tmpfs, in memory as real sysfs is (`--fake-sysfs disk`: in os.tmpdir() as before
 // 2026-11-26; on ext4 the attribute writes themselves cost ms, bench/lib/sysfs-medium.ts).
-// 1. latencyMs: a guest agent writes a "violated" SLA report on its M-channel; the clock stops
-//    when powerd signals CapChanged with a higher cap (report -> daemon -> broker -> D-Bus call ->
-//    sysfs write -> signal back to this process: p50Ms/p99Ms, the measure of earlier runs) and,
-//    measured where the cap lands, when inotify reports the write of the last policy's
-//    scaling_max_freq (landedP50Ms/landedP99Ms: no D-Bus signal back to the benchmark).
+// 1. latency: a guest agent writes a "violated" SLA report on its M-channel, and the cap goes up.
+//    p50Ms/p99Ms/maxMs, what the issue names: from the report arriving in vmanage-mvm (read from
+//    the M-channel and handed to the control loop) to powerd having written the new cap into
+//    every policy's scaling_max_freq (and read it back). Both ends are marked inside the daemons
+//    (VMANAGE_HOP_TRACE=1, src/adapters/power/hop-trace.ts, on for the latency phase) in the
+//    clock the processes share (bench/lib/control-loop-hops.ts, reportArrivedToCapWritten).
+//    Two wider measures of the same samples, taken by this process: observed* (the measure of
+//    every run before 2026-11-26, session 4, then called p50Ms/p99Ms) from the guest's write to
+//    powerd's CapChanged signal reaching this process (adds the guest -> MVM hop and the signal's
+//    trip through dbus-daemon back here), and landed* from the guest's write to inotify telling
+//    this process that the last policy's scaling_max_freq was written.
 //    Between samples an "ok" report lets sla-dvfs relax the cap (a
 //    50 ms period for that; minGapMs 0, since with a 50 ms period the default 100 ms least gap
 //    between cycles would hold every violation back for the next period: in production, period
 //    1000 ms, a violation >= 100 ms after the last cycle gets its cycle at once).
 //    powerdOnly*: the powerd leg alone (SetFrequencyCap from the bench to CapChanged), for the breakdown.
+//    --gap-ms A-B: after the relax step is seen, the violation waits a random A..B ms (default
+//    10-40), so it arrives at a random moment as real reports do, not while powerd still sends the
+//    relax step's signals and the MVM still waits for its reply (`--gap-ms 0`: back to back, as
+//    every run before 2026-11-26 (session 4) did; `queuedBehindPreviousCall` counts those).
 //    --background N: N more guest agents report "ok" every second meanwhile (random phases).
 //    --nice N: the benchmark (guest and observer), the MVM, dbus-daemon and powerd run at nice N
 //    while sampling latency (root only for N < 0): how much of the tail is waiting for a CPU.
-//    --trace: the daemons mark every hop (VMANAGE_HOP_TRACE=1, src/adapters/power/hop-trace.ts)
-//    and the result gets `hops`, the per-hop split (bench/lib/control-loop-hops.ts).
+//    --trace: the result also gets `hops`, the per-hop split of the same marks (every hop's p50/p99,
+//    GC pauses, event-loop delay, the three slowest samples hop by hop).
+//    --trace-out FILE: every hop mark as a JSON line {proc, hop, at, extra} (GC marks carry their
+//    kind and pause), for analysis the summary does not make.
+//    --daemon-node-args "...": node arguments (space-separated) for vmanage-mvm and vmanage-powerd,
+//    before the bundle (shipped runtime; V8 flags or --cpu-prof, experiments: not how units ship).
 // 2. rssMB / cpuPct of the daemon process with N guest agents (another process, unix sockets)
 //    each reporting every second from a random phase, over S seconds (after a 5 s warm-up).
 //    Under tsx the RSS includes tsx and its in-process TypeScript compilation.
@@ -29,11 +44,12 @@ import dbus from 'dbus-next';
 import { randomUUID } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { readFileSync, watch } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
-import { breakdown, HopCollector, type SampleWindow } from './lib/control-loop-hops.js';
+import { breakdown, HopCollector, reportArrivedToCapWritten, sampleHops, type SampleWindow } from './lib/control-loop-hops.js';
 import { cpuPressureAvg10, fsType, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
 import { requestStatus } from '../src/cli/vmanagectl.js';
@@ -55,6 +71,17 @@ function arg(args: string[], name: string, dflt: number): number {
   return v;
 }
 
+/** --gap-ms A-B or --gap-ms N (= N-N); default 10-40. */
+function parseGap(args: string[]): [number, number] {
+  const i = args.indexOf('--gap-ms');
+  if (i < 0) return [10, 40];
+  const m = /^(\d{1,4})(?:-(\d{1,4}))?$/.exec(args[i + 1] ?? '');
+  const a = Number(m?.[1]);
+  const b = m?.[2] === undefined ? a : Number(m[2]);
+  if (!m || b < a) throw new Error('--gap-ms: expected N or A-B, whole ms, A <= B');
+  return [a, b];
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
@@ -62,9 +89,14 @@ function pct(sorted: number[], p: number): number {
 const status = async (socket: string): Promise<MvmStatus> => await requestStatus(socket) as MvmStatus;
 
 interface Latency {
+  /** Report reached the MVM's control loop -> powerd wrote the cap (the issue's measure; see the header). */
   p50Ms: number; p99Ms: number; maxMs: number; samples: number; powerdOnlyP50Ms: number; powerdOnlyP99Ms: number;
+  /** Guest's write -> CapChanged reaching this process (p50Ms/p99Ms of runs before session 4). */
+  observedP50Ms: number; observedP99Ms: number; observedMaxMs: number;
   /** The same samples measured where the cap lands: report sent -> inotify on the last policy's scaling_max_freq. */
   landedP50Ms: number; landedP99Ms: number; landedMaxMs: number;
+  /** The random wait before each violation (--gap-ms), ms. */
+  gapMs: readonly [number, number];
   /** Guest agents connected and reporting "ok" every second meanwhile (--background N). */
   backgroundAgents: number;
   /** CPU contention while sampling: PSI cpu "some avg10" (%) at the end, and the mean run-queue wait per slice of each daemon's main thread (ms). */
@@ -101,7 +133,7 @@ async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: nu
   };
 }
 
-interface LatencyOptions { samples: number; background: number; hops: HopCollector | undefined; nice: number | undefined }
+interface LatencyOptions { samples: number; background: number; hops: HopCollector; detail: boolean; nice: number | undefined; gapMs: readonly [number, number] }
 
 /** With --nice N: the processes on the measured path run at nice N (an experiment on the scheduler's share of the tail). */
 function renice(nice: number | undefined, ...pids: number[]): void {
@@ -124,7 +156,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
       policies: [{ name: 'sla-dvfs', params: { relaxSlack: 0, relaxAfterMs: 0 } }],
     }),
   });
-  o.hops?.attach(mvm.proc.child.stderr);
+  o.hops.attach(mvm.proc.child.stderr);
   renice(o.nice, mvm.proc.pid);
   // Where the cap lands: powerd writes the policies in order; the last one's write ends the change.
   const landings: number[] = [];
@@ -146,7 +178,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   let waiter: { pred: (c: { at: number; up: boolean }) => boolean; resolve: (c: { at: number; up: boolean }) => void } | undefined;
   client.onCapChanged((c) => {
     const ch = { at: epochMs(), up: Number(c.new) > Number(c.old) };
-    o.hops?.mark(`bench.capchanged:${c.old}->${c.new}`, ch.at);
+    o.hops.mark(`bench.capchanged:${c.old}->${c.new}`, ch.at);
     changes.push(ch);
     if (changes.length > 10_000) changes.splice(0, 5000);
     if (waiter?.pred(ch)) { waiter.resolve(ch); waiter = undefined; }
@@ -167,6 +199,8 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     if (last) last.end = relaxAt;
     await guest.report(false);
     await waitFor('a relax step', () => changes.some((c) => !c.up && c.at > relaxAt) || (i === 0 && changes.length === 0 ? true : undefined), 5000, 2);
+    const [gapMin, gapMax] = o.gapMs;
+    if (gapMax > 0) await new Promise((r) => setTimeout(r, gapMin + Math.random() * (gapMax - gapMin)));
     const raised = next((c) => c.up, 'the raise');
     const t0 = epochMs();
     await guest.report(true);
@@ -195,14 +229,17 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     direct.push(ev.at - t0);
   }
   const sorted = out.sort((a, b) => a - b);
+  const issue = reportArrivedToCapWritten(sampleHops(o.hops, windows));
+  if (issue.length < windows.length * 0.95) throw new Error(`only ${issue.length} of ${windows.length} samples have both daemon marks (VMANAGE_HOP_TRACE lost?)`);
   const d = direct.sort((a, b) => a - b);
   const l = landed.sort((a, b) => a - b);
   const r = (x: number): number => Math.round(x * 100) / 100;
   return {
-    p50Ms: r(pct(sorted, 50)), p99Ms: r(pct(sorted, 99)), maxMs: r(sorted[sorted.length - 1] as number), samples: sorted.length,
+    p50Ms: r(pct(issue, 50)), p99Ms: r(pct(issue, 99)), maxMs: r(issue[issue.length - 1] as number), samples: issue.length,
+    observedP50Ms: r(pct(sorted, 50)), observedP99Ms: r(pct(sorted, 99)), observedMaxMs: r(sorted[sorted.length - 1] as number),
     landedP50Ms: r(pct(l, 50)), landedP99Ms: r(pct(l, 99)), landedMaxMs: r(l[l.length - 1] as number),
-    powerdOnlyP50Ms: r(pct(d, 50)), powerdOnlyP99Ms: r(pct(d, 99)), backgroundAgents: o.background, contention, daemon,
-    ...(o.hops ? { hops: breakdown(o.hops, windows) } : {}),
+    powerdOnlyP50Ms: r(pct(d, 50)), powerdOnlyP99Ms: r(pct(d, 99)), gapMs: o.gapMs, backgroundAgents: o.background, contention, daemon,
+    ...(o.detail ? { hops: breakdown(o.hops, windows) } : {}),
   };
 }
 
@@ -243,11 +280,12 @@ export default async function controlLoop(args: string[]): Promise<object> {
   const background = args.includes('--background') ? Number(args[args.indexOf('--background') + 1]) : 0;
   if (!(Number.isInteger(background) && background >= 0)) throw new Error('--background: expected a whole number >= 0');
   const trace = args.includes('--trace');
+  const gapMs = parseGap(args);
   const nice = args.includes('--nice') ? Number(args[args.indexOf('--nice') + 1]) : undefined;
   if (nice !== undefined && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) throw new Error('--nice: expected a whole number in -20..19');
   hopTracer(); // this process never traces (its tracer is fixed before the daemons get the variable)
-  if (trace) process.env['VMANAGE_HOP_TRACE'] = '1';
-  const hops = trace ? new HopCollector() : undefined;
+  process.env['VMANAGE_HOP_TRACE'] = '1'; // the latency phase's daemons mark their hops
+  const hops = new HopCollector();
   const medium = parseMedium(args);
   useSysfsMedium(medium);
   const agents = arg(args, 'agents', 100);
@@ -259,16 +297,22 @@ export default async function controlLoop(args: string[]): Promise<object> {
   const t: Teardown = { teardown: (fn) => { teardowns.push(fn); } };
   try {
     const bundleDir = await tempDir(t, 'vmanage-bench-bundle-');
-    const pd = runtime === 'shipped' ? await startShippedPowerd(t, bundleDir) : await startPowerd(t);
-    const startMvm: StartMvm = runtime === 'shipped' ? (tt, l, extra) => startShippedMvm(tt, l, bundleDir, extra) : (tt, l, extra) => startMvmDaemon(tt, l, extra);
-    hops?.attach(pd.proc.child.stderr);
+    const ni = args.indexOf('--daemon-node-args');
+    const nodeArgs = ni >= 0 ? (args[ni + 1] ?? '').split(' ').filter(Boolean) : [];
+    if (ni >= 0 && runtime !== 'shipped') throw new Error('--daemon-node-args: only with --runtime shipped');
+    const pd = runtime === 'shipped' ? await startShippedPowerd(t, bundleDir, nodeArgs) : await startPowerd(t);
+    const startMvm: StartMvm = runtime === 'shipped' ? (tt, l, extra) => startShippedMvm(tt, l, bundleDir, extra, nodeArgs) : (tt, l, extra) => startMvmDaemon(tt, l, extra);
+    hops.attach(pd.proc.child.stderr);
     const fakeSysfs = `${medium} (${fsType(pd.fake.root)})`;
     const lv = await startLibvirt(t);
     await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
-    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, nice });
+    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, detail: trace, nice, gapMs });
     process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
+    delete process.env['VMANAGE_HOP_TRACE']; // the load phase measures the MVM as it ships
     const res = await load(t, pd, lv, startMvm, agents, seconds);
-    return { runtime, trace, fakeSysfs, ...(nice !== undefined ? { nice } : {}), ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+    const oi = args.indexOf('--trace-out');
+    if (oi >= 0) await writeFile(args[oi + 1] ?? 'hops.jsonl', hops.marks.map((m) => JSON.stringify(m)).join('\n') + '\n');
+    return { runtime, trace, fakeSysfs, ...(ni >= 0 ? { daemonNodeArgs: nodeArgs } : {}), ...(nice !== undefined ? { nice } : {}), ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -60,9 +60,34 @@ function pct(sorted: readonly number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number : Number.NaN;
 }
 
+/** How much earlier than the previous hop's mark a hop's mark may be (ms; see perSample). */
+const CROSS_PROCESS_SLACK_MS = 1;
+
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 
 export interface SampleWindow { send: number; end: number; observed: number; landed?: number }
+
+/**
+ * The issue's measure, per sample: from the violated report reaching the MVM's control loop
+ * (`mvm.report:violated`, after the M-channel read and parsed it) to powerd having written and
+ * read back every policy's scaling_max_freq (`powerd.sysfs-done`), ms, sorted. Both marks are
+ * taken in the daemons themselves, in the clock the processes share, so neither the guest's
+ * write nor the benchmark's own wake-up to observe the change is counted.
+ */
+export function reportArrivedToCapWritten(samples: readonly ReadonlyMap<string, number>[]): number[] {
+  const out: number[] = [];
+  for (const first of samples) {
+    const from = first.get('mvm.report:violated');
+    const to = first.get('powerd.sysfs-done');
+    if (from !== undefined && to !== undefined && to >= from) out.push(to - from);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Per sample, the first mark of each hop of HOPS (chained) and of BRANCHES. */
+export function sampleHops(c: HopCollector, windows: readonly SampleWindow[]): Map<string, number>[] {
+  return perSample([...c.marks].sort((a, b) => a.at - b.at), windows).map((s) => s.first);
+}
 
 /**
  * Per segment (a -> b of consecutive HOPS, plus the observations): p50 / p99 over all samples
@@ -71,28 +96,7 @@ export interface SampleWindow { send: number; end: number; observed: number; lan
  */
 export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): object {
   const marks = [...c.marks].sort((a, b) => a.at - b.at);
-  const per = windows.map((w) => {
-    const inWindow = marks.filter((m) => m.at >= w.send && m.at < w.end);
-    const first = new Map<string, number>([['bench.send', w.send]]);
-    const branch = new Map<string, number>();
-    let from = w.send;
-    for (const hop of HOPS.slice(1)) {
-      const m = inWindow.find((x) => x.hop === hop && x.at >= from);
-      if (!m) continue;
-      first.set(hop, m.at);
-      from = m.at;
-    }
-    const observed = [...inWindow, { proc: 'bench', hop: 'bench.observe', at: w.observed, extra: [] }, ...(w.landed !== undefined ? [{ proc: 'bench', hop: 'bench.inotify', at: w.landed, extra: [] }] : [])];
-    for (const [a, b] of BRANCHES) {
-      const x = first.get(a) ?? (a === 'powerd.signalled' ? branch.get(a) : undefined);
-      const m = x === undefined ? undefined : observed.find((y) => y.hop === b && y.at >= x);
-      if (m) branch.set(b, m.at);
-    }
-    // The MVM was still waiting for its previous cap call's reply when this violation came in.
-    const decided = first.get('mvm.decision:set-frequency-cap') ?? w.end;
-    const queued = inWindow.some((m) => m.hop === 'mvm.in:return' && m.at < decided);
-    return { w, first: new Map([...first, ...branch]), queued };
-  });
+  const per = perSample(marks, windows);
   const segs: [string, string][] = HOPS.slice(1).map((h, i) => [HOPS[i] as string, h]);
   segs.push(...BRANCHES);
   const slow = [...per].sort((a, b) => (b.w.observed - b.w.send) - (a.w.observed - a.w.send)).slice(0, Math.max(1, Math.ceil(per.length / 100)));
@@ -107,6 +111,7 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
     const tail = slow.map(d).filter((x): x is number => x !== undefined);
     segments[`${a} -> ${b}`] = { n: all.length, p50Ms: r2(pct(all, 50)), p99Ms: r2(pct(all, 99)), slowest1pctMeanMs: r2(tail.reduce((s, x) => s + x, 0) / (tail.length || 1)) };
   }
+  const arrivedToWritten = reportArrivedToCapWritten(per.map((s) => s.first));
   const landed = per.map((s) => s.first.get('powerd.sysfs-done')).map((x, i) => (x === undefined ? undefined : x - (windows[i] as SampleWindow).send)).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const gcs = marks.filter((m) => m.hop.startsWith('gc:'));
   const inSlow = (at: number): boolean => slow.some((s) => at >= s.w.send - 5 && at <= s.w.observed);
@@ -134,6 +139,37 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
     queuedBehindPreviousCall: per.filter((s) => s.queued).length,
     slowest,
     reportToSysfsWrittenP50Ms: r2(pct(landed, 50)), reportToSysfsWrittenP99Ms: r2(pct(landed, 99)),
+    reportArrivedToCapWritten: { n: arrivedToWritten.length, p50Ms: r2(pct(arrivedToWritten, 50)), p99Ms: r2(pct(arrivedToWritten, 99)) },
     segments, gc, worstLoopDelayPer250ms: loop,
   };
+}
+
+interface PerSample { w: SampleWindow; first: Map<string, number>; queued: boolean }
+
+/** Each sample's marks taken as a chain along HOPS, plus the side branches (see the header). */
+function perSample(marks: readonly Mark[], windows: readonly SampleWindow[]): PerSample[] {
+  return windows.map((w) => {
+    const inWindow = marks.filter((m) => m.at >= w.send && m.at < w.end);
+    const first = new Map<string, number>([['bench.send', w.send]]);
+    const branch = new Map<string, number>();
+    let from = w.send;
+    for (const hop of HOPS.slice(1)) {
+      // A `.out:` mark is taken when the write call returns: on the other core the peer may
+      // already have read the message and marked its `.in:` a little earlier (CROSS_PROCESS_SLACK_MS).
+      const m = inWindow.find((x) => x.hop === hop && x.at >= from - CROSS_PROCESS_SLACK_MS);
+      if (!m) continue;
+      first.set(hop, m.at);
+      from = m.at;
+    }
+    const observed = [...inWindow, { proc: 'bench', hop: 'bench.observe', at: w.observed, extra: [] }, ...(w.landed !== undefined ? [{ proc: 'bench', hop: 'bench.inotify', at: w.landed, extra: [] }] : [])];
+    for (const [a, b] of BRANCHES) {
+      const x = first.get(a) ?? (a === 'powerd.signalled' ? branch.get(a) : undefined);
+      const m = x === undefined ? undefined : observed.find((y) => y.hop === b && y.at >= x);
+      if (m) branch.set(b, m.at);
+    }
+    // The MVM was still waiting for its previous cap call's reply when this violation came in.
+    const decided = first.get('mvm.decision:set-frequency-cap') ?? w.end;
+    const queued = inWindow.some((m) => m.hop === 'mvm.in:return' && m.at < decided);
+    return { w, first: new Map([...first, ...branch]), queued };
+  });
 }

@@ -34,27 +34,28 @@ export async function bundleProgram(name: string, dir: string): Promise<string> 
   return outfile;
 }
 
-export async function startShippedPowerd(t: Teardown, bundleDir: string): Promise<Powerd> {
+/** `nodeArgs` go to node before the bundle (V8 flags, --cpu-prof: an experiment). */
+export async function startShippedPowerd(t: Teardown, bundleDir: string, nodeArgs: readonly string[] = []): Promise<Powerd> {
   const bus = await startPrivateBus(t, 'system');
   const fake = await makeFakeSysfs(t, { policies: intelPstatePolicies(2) });
   const dir = await tempDir(t, 'vmanage-powerd-');
   const file = join(dir, 'powerd.yaml');
   await writeFile(file, `sysfsRoot: ${fake.root}\nreadingIntervalMs: 0\nallow: { uids: [0], groups: [] }\n`);
   const js = await bundleProgram('vmanage-powerd', bundleDir);
-  const proc = await startProcess(t, process.execPath, [js, '--config', file], {
+  const proc = await startProcess(t, process.execPath, [...nodeArgs, js, '--config', file], {
     cwd: dir, env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus.address }, ready: /vmanage-powerd ready/, readyTimeoutMs: 60_000,
   });
   return { address: bus.address, fake, proc, capKHz: async () => Number((await readFile(fake.path(`${P0}/scaling_max_freq`), 'utf8')).trim()) };
 }
 
-export async function startShippedMvm(t: Teardown, lv: Libvirt, bundleDir: string, extra: Record<string, unknown>): Promise<MvmProcess> {
+export async function startShippedMvm(t: Teardown, lv: Libvirt, bundleDir: string, extra: Record<string, unknown>, nodeArgs: readonly string[] = []): Promise<MvmProcess> {
   const dir = await tempDir(t, 'vmanage-mvm-');
   await chmod(dir, 0o755);
   const control = join(dir, 'control.sock');
   const file = join(dir, 'mvm.yaml');
   await writeFile(file, stringify({ host: 'h1', hypervisor: { uri: 'test:///default', busAddress: lv.ld.address }, control: { socket: control }, stateFile: join(dir, 'sessions.json'), log: { level: 'info' }, ...extra }));
   const js = await bundleProgram('vmanage-mvm', bundleDir);
-  const proc = await startProcess(t, process.execPath, [js, '-c', file], {
+  const proc = await startProcess(t, process.execPath, [...nodeArgs, js, '-c', file], {
     cwd: dir, env: { ...process.env }, ready: () => requestStatus(control, 1000).then(() => true, () => false), readyTimeoutMs: 60_000,
   });
   return { proc, dir, control };
