@@ -62,8 +62,7 @@ export class Channel implements AsyncIterable<Incoming> {
       if (link?.handshaken) this.writeMsg(link, seq, payload);
     });
     this.requests = new RequestTable(this.o.clock, this.counters);
-    this.responder = new Responder({
-      validator: this.o.validator, maxConcurrentRequests: this.o.maxConcurrentRequests,
+    this.responder = new Responder(this.o, {
       closed: () => this.state === 'closed', enqueue: (payload) => this.enqueue(payload), peer: () => this.peer,
       violation: (msg) => this.link?.close(new VmanageError(ErrorCodes.ProtocolViolation, msg), { code: ErrorCodes.ProtocolViolation, message: msg }),
       invalid: (f, code, message) => this.invalid(f, code, message), settled: () => this.maybeResume(),
@@ -160,9 +159,7 @@ export class Channel implements AsyncIterable<Incoming> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { reply, fail } = this.requests.open(id, kind, timeoutMs);
-    this.enqueue(payload).catch(fail);
-    return reply;
+    return this.requests.start(id, kind, timeoutMs, () => this.enqueue(payload));
   }
 
   /** Registers the handler for requests of kind (one per kind; a later one replaces it). */

@@ -1,6 +1,7 @@
 // Requests this side sent and waits replies for: a table of pending promises with timeouts, and
 // the typed errors a reply can turn into. Replies travel as sequenced messages, so a request
-// survives reconnects; only its timeout or the channel's end settles it without a reply.
+// survives reconnects; only its timeout, a failure to queue it, or the channel's end settles it
+// without a reply.
 import type { Clock, TimerHandle } from '../domain/clock.js';
 import { ErrorCodes, VmanageError, type ErrorCode } from '../domain/errors.js';
 import type { ChannelCounters } from './counters.js';
@@ -30,8 +31,24 @@ export class RequestTable {
     return this.pending.size;
   }
 
+  /**
+   * Opens request id and queues its message with enqueue. The reply promise resolves with the
+   * validated reply, or rejects with REQUEST_TIMEOUT after timeoutMs, the peer's error, or what
+   * enqueue threw or rejected with (e.g. FRAME_TOO_LARGE, CHANNEL_CLOSED: nothing stays pending).
+   * The request is open before enqueue runs, so a reply can never arrive ahead of it.
+   */
+  start(id: number, kind: string, timeoutMs: number, enqueue: () => Promise<void>): Promise<unknown> {
+    const { reply, fail } = this.open(id, kind, timeoutMs);
+    try {
+      enqueue().catch(fail);
+    } catch (err) {
+      fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    return reply;
+  }
+
   /** Waits for the reply to request id; rejects with REQUEST_TIMEOUT after timeoutMs. */
-  open(id: number, kind: string, timeoutMs: number): { reply: Promise<unknown>; fail: (err: Error) => void } {
+  private open(id: number, kind: string, timeoutMs: number): { reply: Promise<unknown>; fail: (err: Error) => void } {
     let fail: (err: Error) => void = () => {};
     const reply = new Promise<unknown>((resolve, reject) => {
       const timer = this.clock.setTimer(timeoutMs, () => {

@@ -13,10 +13,15 @@ import type { PeerIdentity } from './types.js';
 import type { MessageValidator } from './validator.js';
 import type { MsgFrame } from './wire.js';
 
+export interface ResponderOptions {
+  /** Checks request bodies and our replies (replies failing it are answered INVALID_INPUT). */
+  validator: MessageValidator;
+  /** Most replies waiting for replay room before the peer is cut off (options.ts). */
+  maxConcurrentRequests: number;
+}
+
 /** What the Responder needs from its channel. */
 export interface ResponderHost {
-  readonly validator: MessageValidator;
-  readonly maxConcurrentRequests: number;
   closed(): boolean;
   /** Puts a reply payload into the session (Outbox.enqueue: SENT when buffered at once). */
   enqueue(payload: string): Promise<void>;
@@ -36,9 +41,11 @@ export class Responder {
   private running = 0;
   /** Replies waiting for room in the replay buffer. */
   private backlog = 0;
+  private readonly opts: ResponderOptions;
   private readonly host: ResponderHost;
 
-  constructor(host: ResponderHost) {
+  constructor(opts: ResponderOptions, host: ResponderHost) {
+    this.opts = opts;
     this.host = host;
   }
 
@@ -57,11 +64,11 @@ export class Responder {
   async answer(f: MsgFrame, stale: boolean): Promise<void> {
     const h = this.host;
     const id = f.q as number;
-    if (this.backlog >= h.maxConcurrentRequests) {
+    if (this.backlog >= this.opts.maxConcurrentRequests) {
       h.violation(`${this.backlog} replies wait for acknowledgement: the peer asks without acknowledging`);
       return;
     }
-    const c = h.validator.checkBody(f.k, f.b);
+    const c = this.opts.validator.checkBody(f.k, f.b);
     if (!c.ok) {
       h.invalid(f, c.code, c.message);
       this.reply(f.k, id, undefined, { code: c.code, message: c.message });
@@ -89,7 +96,7 @@ export class Responder {
     if (this.host.closed()) return;
     let payload: string;
     try {
-      payload = error ? encodeErrorReply(kind, id, error.code, error.message) : encodePayload(this.host.validator, kind, body, `,"p":${id}`, true);
+      payload = error ? encodeErrorReply(kind, id, error.code, error.message) : encodePayload(this.opts.validator, kind, body, `,"p":${id}`, true);
     } catch (err) {
       payload = encodeErrorReply(kind, id, ErrorCodes.InvalidInput, err instanceof Error ? err.message : String(err));
     }

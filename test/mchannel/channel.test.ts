@@ -99,6 +99,21 @@ test('sending a body larger than the frame limit is refused locally with FRAME_T
   t.is(client.counters.sent, 1);
 });
 
+test('a request whose body is larger than the frame limit is refused with FRAME_TOO_LARGE and leaves no request waiting', async (t) => {
+  const clock = new ManualClock(0);
+  const ch = Channel.attached({ role: 'host', validator: acceptAnything, clock });
+  t.teardown(() => ch.detach());
+  let refused: unknown;
+  try {
+    refused = await ch.request('x.big', { s: 'x'.repeat(70_000) }, { timeoutMs: 100 });
+  } catch (err) {
+    refused = err;
+  }
+  t.true(isVmanageError(refused, 'FRAME_TOO_LARGE'));
+  clock.advance(100);
+  t.is(ch.counters.requestTimeouts, 0, 'no orphaned request timed out (its rejection would be unhandled)');
+});
+
 test('messages sent while disconnected are delivered after the client reconnects by itself', async (t) => {
   const { client, net, serverSide } = await joined(t);
   const s = await serverSide;

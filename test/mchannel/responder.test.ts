@@ -20,9 +20,7 @@ function responder(o: { validator?: MessageValidator; max?: number; holdReplies?
   const calls: string[] = [];
   const held: (() => void)[] = [];
   let closed = false;
-  const r = new Responder({
-    validator: o.validator ?? acceptAnything,
-    maxConcurrentRequests: o.max ?? 4,
+  const r = new Responder({ validator: o.validator ?? acceptAnything, maxConcurrentRequests: o.max ?? 4 }, {
     closed: () => closed,
     enqueue: (payload) => {
       replies.push(JSON.parse(`{${payload}}`) as Reply);
