@@ -43,7 +43,7 @@ export class Outbox {
 
   /**
    * Takes an encoded payload (encode.ts). Returns SENT when it is in the replay buffer already,
-   * else a promise that resolves once it is (rejected by rejectAll). Throws FRAME_TOO_LARGE.
+   * else a promise that resolves once it is (rejected by end()). Throws FRAME_TOO_LARGE.
    */
   enqueue(payload: string): Promise<void> {
     const bytes = checkFrameSize(payload, this.opts.maxFrameBytes - ENVELOPE_BYTES);

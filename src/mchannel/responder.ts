@@ -1,7 +1,8 @@
-// Answers the peer's requests (frames with "q"). Contract: each request delivered is answered
-// exactly once with a reply frame ("p" = its id): the handler's result (validated as a reply of
-// its kind), or an error {code, message}: INVALID_INPUT / UNSUPPORTED for a bad body, UNSUPPORTED
-// when no handler is registered, the handler's VmanageError code, else UNAVAILABLE. Bounds:
+// Answers the peer's requests (frames with "q"). Contract: each request is answered once with a
+// reply frame ("p" = its id): the handler's result (validated as a reply of its kind), or an
+// error {code, message}: INVALID_INPUT / UNSUPPORTED for a bad body, UNSUPPORTED when no handler
+// is registered, the handler's VmanageError code (FRAME_TOO_LARGE for a result too large to
+// send), else UNAVAILABLE; no reply once the channel closed or the peer was cut off. Bounds:
 // handlers running are counted (the channel stops reading past maxConcurrentRequests), and a peer
 // that keeps asking while maxConcurrentRequests replies wait for replay room is cut off
 // (PROTOCOL_VIOLATION), so its requests cannot grow our memory.

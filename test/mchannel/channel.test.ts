@@ -114,6 +114,12 @@ test('a request whose body is larger than the frame limit is refused with FRAME_
   t.is(ch.counters.requestTimeouts, 0, 'no orphaned request timed out (its rejection would be unhandled)');
 });
 
+test('a reply larger than the frame limit reaches the requester as a FRAME_TOO_LARGE error', async (t) => {
+  const { client, serverSide } = await joined(t);
+  (await serverSide).handle('x.big', () => ({ s: 'x'.repeat(70_000) }));
+  t.true(isVmanageError(await t.throwsAsync(client.request('x.big', {})), 'FRAME_TOO_LARGE'));
+});
+
 test('messages sent while disconnected are delivered after the client reconnects by itself', async (t) => {
   const { client, net, serverSide } = await joined(t);
   const s = await serverSide;
