@@ -1,5 +1,5 @@
 // `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S] [--runtime shipped|tsx]
-//   [--fake-sysfs memory|disk] [--gap-ms A-B] [--background N] [--nice N] [--trace]
+//   [--fake-sysfs memory|disk] [--gap-ms A-B] [--background N] [--nice N] [--daemon-nice N] [--hog N] [--trace]
 //   [--trace-out FILE] [--daemon-node-args "..."]`
 // vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
 // power sensor, and the real vmanage-powerd on a private system bus over a fake sysfs. Both
@@ -31,6 +31,10 @@
 //    --background N: N more guest agents report "ok" every second meanwhile (random phases).
 //    --nice N: the benchmark (guest and observer), the MVM, dbus-daemon and powerd run at nice N
 //    while sampling latency (root only for N < 0): how much of the tail is waiting for a CPU.
+//    --daemon-nice N: only vmanage-mvm and vmanage-powerd (every thread) run at nice N, as the
+//    units' Nice= sets it; dbus-daemon and the rest stay at 0.
+//    --hog N: N processes spin on a CPU at nice 0 while sampling latency (guests keeping the
+//    host's CPUs busy); `contention` shows the pressure they make.
 //    --trace: the result also gets `hops`, the per-hop split of the same marks (every hop's p50/p99,
 //    GC pauses, event-loop delay, the three slowest samples hop by hop).
 //    --trace-out FILE: every hop mark as a JSON line {proc, hop, at, extra} (GC marks carry their
@@ -43,18 +47,18 @@
 import dbus from 'dbus-next';
 import { randomUUID } from 'node:crypto';
 import { setPriority } from 'node:os';
-import { readFileSync, watch } from 'node:fs';
+import { readdirSync, readFileSync, watch } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
-import { breakdown, HopCollector, reportArrivedToCapWritten, sampleHops, type SampleWindow } from './lib/control-loop-hops.js';
+import { breakdown, HopCollector, reportArrivedToCapWritten, type SampleWindow } from './lib/control-loop-hops.js';
 import { cpuPressureAvg10, fsType, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
 import { requestStatus } from '../src/cli/vmanagectl.js';
 import type { MvmStatus } from '../src/daemons/mvm/mvm.js';
-import { freePort, startProcess, tempDir, waitFor, type Teardown } from '../test/support/proc.js';
+import { freePort, startProcess, tempDir, waitFor, type Started, type Teardown } from '../test/support/proc.js';
 import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Libvirt, type MvmProcess, type Powerd } from '../test/mvm/support.js';
 import { startShippedMvm, startShippedPowerd } from './lib/shipped-daemons.js';
 
@@ -133,7 +137,22 @@ async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: nu
   };
 }
 
-interface LatencyOptions { samples: number; background: number; hops: HopCollector; detail: boolean; nice: number | undefined; gapMs: readonly [number, number] }
+interface LatencyOptions {
+  samples: number; background: number; hops: HopCollector; detail: boolean; nice: number | undefined; gapMs: readonly [number, number];
+  daemonNice: number | undefined; hogs: number;
+}
+
+/** Every thread of pid to nice n (setpriority on a pid moves only its main thread on Linux). */
+function reniceAllThreads(pid: number, n: number): void {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), n);
+}
+
+/** N busy processes at nice 0; the result stops them (teardown does too). */
+async function startHogs(t: Teardown, n: number): Promise<() => Promise<void>> {
+  const hogs: Started[] = [];
+  for (let i = 0; i < n; i++) hogs.push(await startProcess(t, process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;) {}'], { ready: /spinning/ }));
+  return async () => { for (const h of hogs) await h.stop('SIGKILL'); };
+}
 
 /** With --nice N: the processes on the measured path run at nice N (an experiment on the scheduler's share of the tail). */
 function renice(nice: number | undefined, ...pids: number[]): void {
@@ -158,6 +177,8 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   });
   o.hops.attach(mvm.proc.child.stderr);
   renice(o.nice, mvm.proc.pid);
+  if (o.daemonNice !== undefined) for (const pid of [mvm.proc.pid, pd.proc.pid]) reniceAllThreads(pid, o.daemonNice);
+  const stopHogs = o.hogs > 0 ? await startHogs(t, o.hogs) : undefined;
   // Where the cap lands: powerd writes the policies in order; the last one's write ends the change.
   const landings: number[] = [];
   const watcher = watch(pd.fake.path('sys/devices/system/cpu/cpufreq/policy1/scaling_max_freq'), () => {
@@ -216,6 +237,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   }
   const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)) };
   await guest.report(false);
+  await stopHogs?.();
   const daemon = daemonLatency(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
   await mvm.proc.stop();
   await stopBackground?.();
@@ -229,7 +251,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     direct.push(ev.at - t0);
   }
   const sorted = out.sort((a, b) => a - b);
-  const issue = reportArrivedToCapWritten(sampleHops(o.hops, windows));
+  const issue = reportArrivedToCapWritten(o.hops, windows);
   if (issue.length < windows.length * 0.95) throw new Error(`only ${issue.length} of ${windows.length} samples have both daemon marks (VMANAGE_HOP_TRACE lost?)`);
   const d = direct.sort((a, b) => a - b);
   const l = landed.sort((a, b) => a - b);
@@ -283,6 +305,10 @@ export default async function controlLoop(args: string[]): Promise<object> {
   const gapMs = parseGap(args);
   const nice = args.includes('--nice') ? Number(args[args.indexOf('--nice') + 1]) : undefined;
   if (nice !== undefined && !(Number.isInteger(nice) && nice >= -20 && nice <= 19)) throw new Error('--nice: expected a whole number in -20..19');
+  const daemonNice = args.includes('--daemon-nice') ? Number(args[args.indexOf('--daemon-nice') + 1]) : undefined;
+  if (daemonNice !== undefined && !(Number.isInteger(daemonNice) && daemonNice >= -20 && daemonNice <= 19)) throw new Error('--daemon-nice: expected a whole number in -20..19');
+  const hogs = args.includes('--hog') ? Number(args[args.indexOf('--hog') + 1]) : 0;
+  if (!(Number.isInteger(hogs) && hogs >= 0 && hogs <= 64)) throw new Error('--hog: expected a whole number in 0..64');
   hopTracer(); // this process never traces (its tracer is fixed before the daemons get the variable)
   process.env['VMANAGE_HOP_TRACE'] = '1'; // the latency phase's daemons mark their hops
   const hops = new HopCollector();
@@ -306,13 +332,13 @@ export default async function controlLoop(args: string[]): Promise<object> {
     const fakeSysfs = `${medium} (${fsType(pd.fake.root)})`;
     const lv = await startLibvirt(t);
     await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
-    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, detail: trace, nice, gapMs });
+    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, detail: trace, nice, gapMs, daemonNice, hogs });
     process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
     delete process.env['VMANAGE_HOP_TRACE']; // the load phase measures the MVM as it ships
     const res = await load(t, pd, lv, startMvm, agents, seconds);
     const oi = args.indexOf('--trace-out');
     if (oi >= 0) await writeFile(args[oi + 1] ?? 'hops.jsonl', hops.marks.map((m) => JSON.stringify(m)).join('\n') + '\n');
-    return { runtime, trace, fakeSysfs, ...(ni >= 0 ? { daemonNodeArgs: nodeArgs } : {}), ...(nice !== undefined ? { nice } : {}), ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+    return { runtime, trace, fakeSysfs, ...(ni >= 0 ? { daemonNodeArgs: nodeArgs } : {}), ...(nice !== undefined ? { nice } : {}), ...(daemonNice !== undefined ? { daemonNice } : {}), hogs, ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -70,23 +70,21 @@ export interface SampleWindow { send: number; end: number; observed: number; lan
 /**
  * The issue's measure, per sample: from the violated report reaching the MVM's control loop
  * (`mvm.report:violated`, after the M-channel read and parsed it) to powerd having written and
- * read back every policy's scaling_max_freq (`powerd.sysfs-done`), ms, sorted. Both marks are
- * taken in the daemons themselves, in the clock the processes share, so neither the guest's
- * write nor the benchmark's own wake-up to observe the change is counted.
+ * read back every policy's scaling_max_freq (the first `powerd.sysfs-done` after it), ms,
+ * sorted. Both marks are taken in the daemons themselves, in the clock the processes share, so
+ * neither the guest's write nor the benchmark's own wake-up to observe the change is counted.
+ * Taken directly, not along the hop chain: a hop marked late by a preempted process in between
+ * must not lose the sample.
  */
-export function reportArrivedToCapWritten(samples: readonly ReadonlyMap<string, number>[]): number[] {
+export function reportArrivedToCapWritten(c: HopCollector, windows: readonly SampleWindow[]): number[] {
+  const marks = [...c.marks].sort((a, b) => a.at - b.at);
   const out: number[] = [];
-  for (const first of samples) {
-    const from = first.get('mvm.report:violated');
-    const to = first.get('powerd.sysfs-done');
-    if (from !== undefined && to !== undefined && to >= from) out.push(to - from);
+  for (const w of windows) {
+    const from = marks.find((m) => m.hop === 'mvm.report:violated' && m.at >= w.send && m.at < w.end);
+    const to = from && marks.find((m) => m.hop === 'powerd.sysfs-done' && m.at >= from.at && m.at < w.end);
+    if (from && to) out.push(to.at - from.at);
   }
   return out.sort((a, b) => a - b);
-}
-
-/** Per sample, the first mark of each hop of HOPS (chained) and of BRANCHES. */
-export function sampleHops(c: HopCollector, windows: readonly SampleWindow[]): Map<string, number>[] {
-  return perSample([...c.marks].sort((a, b) => a.at - b.at), windows).map((s) => s.first);
 }
 
 /**
@@ -111,7 +109,7 @@ export function breakdown(c: HopCollector, windows: readonly SampleWindow[]): ob
     const tail = slow.map(d).filter((x): x is number => x !== undefined);
     segments[`${a} -> ${b}`] = { n: all.length, p50Ms: r2(pct(all, 50)), p99Ms: r2(pct(all, 99)), slowest1pctMeanMs: r2(tail.reduce((s, x) => s + x, 0) / (tail.length || 1)) };
   }
-  const arrivedToWritten = reportArrivedToCapWritten(per.map((s) => s.first));
+  const arrivedToWritten = reportArrivedToCapWritten(c, windows);
   const landed = per.map((s) => s.first.get('powerd.sysfs-done')).map((x, i) => (x === undefined ? undefined : x - (windows[i] as SampleWindow).send)).filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const gcs = marks.filter((m) => m.hop.startsWith('gc:'));
   const inSlow = (at: number): boolean => slow.some((s) => at >= s.w.send - 5 && at <= s.w.observed);
