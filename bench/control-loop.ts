@@ -19,6 +19,9 @@
 //    powerd's CapChanged signal reaching this process (adds the guest -> MVM hop and the signal's
 //    trip through dbus-daemon back here), and landed* from the guest's write to inotify telling
 //    this process that the last policy's scaling_max_freq was written.
+//    baseline: the same two process hops without vmanage (a node sender -> socat -> a node writer
+//    writing a tmpfs file, bench/lib/raw-relay.ts), one sample before each real one, in the same
+//    conditions; p99Ratio/p50Ratio = ours / raw.
 //    Between samples an "ok" report lets sla-dvfs relax the cap (a
 //    50 ms period for that; minGapMs 0, since with a 50 ms period the default 100 ms least gap
 //    between cycles would hold every violation back for the next period: in production, period
@@ -53,6 +56,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
+import { startRawRelay } from './lib/raw-relay.js';
 import { breakdown, HopCollector, reportArrivedToCapWritten, type SampleWindow } from './lib/control-loop-hops.js';
 import { cpuPressureAvg10, fsType, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
@@ -95,6 +99,8 @@ const status = async (socket: string): Promise<MvmStatus> => await requestStatus
 interface Latency {
   /** Report reached the MVM's control loop -> powerd wrote the cap (the issue's measure; see the header). */
   p50Ms: number; p99Ms: number; maxMs: number; samples: number; powerdOnlyP50Ms: number; powerdOnlyP99Ms: number;
+  /** The same hops without vmanage (bench/lib/raw-relay.ts), sampled between the real samples; ratios = ours / raw. */
+  baseline: { rawP50Ms: number; rawP99Ms: number; rawMaxMs: number; p99Ratio: number; p50Ratio: number };
   /** Guest's write -> CapChanged reaching this process (p50Ms/p99Ms of runs before session 4). */
   observedP50Ms: number; observedP99Ms: number; observedMaxMs: number;
   /** The same samples measured where the cap lands: report sent -> inotify on the last policy's scaling_max_freq. */
@@ -210,6 +216,8 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     waiter = { pred, resolve: (c) => { clearTimeout(timer); resolve(c); } };
   });
   await waitFor('the guest session', async () => (await status(mvm.control)).counters['guest_reports'] !== undefined && (await status(mvm.control)).vms >= 1 + o.background, 60_000, 100);
+  const raw = await startRawRelay(t, pd.fake.root);
+  const rawMs: number[] = [];
   const s0 = { pd: schedstat(pd.proc.pid), mvm: schedstat(mvm.proc.pid) };
   const out: number[] = [];
   const landed: number[] = [];
@@ -221,7 +229,11 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     await guest.report(false);
     await waitFor('a relax step', () => changes.some((c) => !c.up && c.at > relaxAt) || (i === 0 && changes.length === 0 ? true : undefined), 5000, 2);
     const [gapMin, gapMax] = o.gapMs;
-    if (gapMax > 0) await new Promise((r) => setTimeout(r, gapMin + Math.random() * (gapMax - gapMin)));
+    const gap = (): Promise<unknown> => new Promise((r) => setTimeout(r, gapMin + Math.random() * (gapMax - gapMin)));
+    if (gapMax > 0) await gap();
+    const rawSample = await raw.sample(); // the baseline, in the same conditions
+    if (i >= 5) rawMs.push(rawSample);
+    if (gapMax > 0) await gap();
     const raised = next((c) => c.up, 'the raise');
     const t0 = epochMs();
     await guest.report(true);
@@ -235,6 +247,10 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     }
     if (i % 50 === 0) process.stderr.write(`latency sample ${i}/${samples}\n`);
   }
+  // The daemons write their marks in batches (every 250 ms): wait for a batch from each that
+  // was written after the last sample, so the last samples' marks are all in.
+  const lastAt = epochMs();
+  await waitFor('the daemons\' last hop marks', () => [mvm.proc.pid, pd.proc.pid].every((pid) => o.hops.marks.some((m) => m.hop === 'loop-delay' && m.proc.endsWith(`:${pid}`) && m.at > lastAt)) || undefined, 5000, 20);
   const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)) };
   await guest.report(false);
   await stopHogs?.();
@@ -254,10 +270,12 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const issue = reportArrivedToCapWritten(o.hops, windows);
   if (issue.length < windows.length * 0.95) throw new Error(`only ${issue.length} of ${windows.length} samples have both daemon marks (VMANAGE_HOP_TRACE lost?)`);
   const d = direct.sort((a, b) => a - b);
+  const rs = rawMs.sort((a, b) => a - b);
   const l = landed.sort((a, b) => a - b);
   const r = (x: number): number => Math.round(x * 100) / 100;
   return {
     p50Ms: r(pct(issue, 50)), p99Ms: r(pct(issue, 99)), maxMs: r(issue[issue.length - 1] as number), samples: issue.length,
+    baseline: { rawP50Ms: r(pct(rs, 50)), rawP99Ms: r(pct(rs, 99)), rawMaxMs: r(rs[rs.length - 1] as number), p99Ratio: r(pct(issue, 99) / pct(rs, 99)), p50Ratio: r(pct(issue, 50) / pct(rs, 50)) },
     observedP50Ms: r(pct(sorted, 50)), observedP99Ms: r(pct(sorted, 99)), observedMaxMs: r(sorted[sorted.length - 1] as number),
     landedP50Ms: r(pct(l, 50)), landedP99Ms: r(pct(l, 99)), landedMaxMs: r(l[l.length - 1] as number),
     powerdOnlyP50Ms: r(pct(d, 50)), powerdOnlyP99Ms: r(pct(d, 99)), gapMs: o.gapMs, backgroundAgents: o.background, contention, daemon,

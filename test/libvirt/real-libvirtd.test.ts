@@ -48,6 +48,11 @@ test.serial('on real libvirtd: define/start events, inventory, CPU stats, schedu
   const s1 = await hv.stats(uuid);
   t.true(s1.cpuTimeNs > 0, `cpu time ${s1.cpuTimeNs} ns`);
   await waitFor('CPU time to grow', async () => (await hv.stats(uuid)).cpuTimeNs > s1.cpuTimeNs, 10_000, 100);
+  // The batch read (one GetAllDomainStats for every running VM) sees the same CPU time.
+  const before = (await hv.stats(uuid)).cpuTimeNs;
+  const batch = (await hv.cpuTimes()).get(uuid);
+  const after = (await hv.stats(uuid)).cpuTimeNs;
+  t.true(batch?.cpuTimeNs !== undefined && batch.cpuTimeNs >= before && batch.cpuTimeNs <= after, `batch ${batch?.cpuTimeNs} ns, per VM ${before}..${after} ns`);
 
   // Real cgroup-backed scheduler parameters (the posix scheduler): read, set, read back.
   t.like(await hv.getScheduler(uuid), { cpuShares: 1024, vcpuPeriodUs: 100_000 });

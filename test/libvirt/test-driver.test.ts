@@ -113,6 +113,15 @@ test('stats on a driver without CPU accounting fail loudly with UNSUPPORTED inst
   t.is(code(await t.throwsAsync(hv.stats(TEST_UUID))), ErrorCodes.Unsupported);
 });
 
+test('the batch CPU read lists a running VM it knows, without a CPU time on a driver that keeps none', async (t) => {
+  const { hv } = await fixture(t);
+  await hv.listVms(); // the adapter learns names -> UUIDs when it reads the VMs
+  const times = await hv.cpuTimes();
+  t.true(times.has(TEST_UUID));
+  t.is(times.get(TEST_UUID)?.cpuTimeNs, undefined);
+  t.true((times.get(TEST_UUID)?.timestamp ?? 0) > 0);
+});
+
 test('scheduler: the weight scheduler takes cpuShares, refuses quota/period and out-of-range values', async (t) => {
   const { hv } = await fixture(t);
   await t.notThrowsAsync(hv.setScheduler(TEST_UUID, { cpuShares: 512 }));

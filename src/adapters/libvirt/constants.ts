@@ -17,6 +17,10 @@ export const Affect = { CURRENT: 0, LIVE: 1, CONFIG: 2 } as const;
 /** virDomainStatsTypes. */
 export const StatsTypes = { STATE: 1, CPU_TOTAL: 2, BALLOON: 4, VCPU: 8 } as const;
 
+/** virConnectGetAllDomainStatsFlags used here: active domains only; NOWAIT: a domain busy in a
+ *  job (a migration) reports what it can at once instead of making the call wait for the job. */
+export const AllStatsFlags = { ACTIVE: 1, NOWAIT: 1 << 29 } as const;
+
 /** virDomainMemoryStatTags: index -> name. */
 export const MemoryStatTags = {
   UNUSED: 4,

@@ -1,7 +1,7 @@
 // Per-VM statistics (throws UNSUPPORTED when the driver reports no CPU time) from libvirt-dbus: GetStats records (typed parameters such as "cpu.time" in
 // ns, "vcpu.N.time" in ns, "balloon.current" in KiB) and MemoryStats (virDomainMemoryStatTags,
 // values in KiB).
-import type { VmStats } from '../../domain/ports/hypervisor.js';
+import type { VmCpuTime, VmStats } from '../../domain/ports/hypervisor.js';
 import { UnsupportedError } from '../../domain/errors.js';
 import { MemoryStatTags } from './constants.js';
 import { num, record } from './variants.js';
@@ -32,4 +32,25 @@ export function parseStats(uuid: string, records: unknown, memoryStats: unknown,
     memory: Object.fromEntries(Object.entries(memory).filter(([, v]) => v !== undefined)),
     timestamp,
   };
+}
+
+/**
+ * GetAllDomainStats records, a(sa{sv}): [domain name, typed parameters]. Returns the CPU time by
+ * domain name ("cpu.time", ns; undefined when the driver reports none) and how many records had
+ * an unusable shape (left out; a name seen twice keeps the first).
+ */
+export function parseCpuTimes(records: unknown, timestamp: number): { byName: Map<string, VmCpuTime>; malformed: number } {
+  const byName = new Map<string, VmCpuTime>();
+  let malformed = 0;
+  if (!Array.isArray(records)) return { byName, malformed: 1 };
+  for (const rec of records as unknown[]) {
+    const [name, params] = Array.isArray(rec) ? rec as unknown[] : [];
+    if (typeof name !== 'string' || name === '' || params === null || typeof params !== 'object' || byName.has(name)) {
+      malformed++;
+      continue;
+    }
+    const cpuTimeNs = num(record(params)['cpu.time']);
+    byName.set(name, cpuTimeNs === undefined || cpuTimeNs < 0 ? { timestamp } : { cpuTimeNs, timestamp });
+  }
+  return { byName, malformed };
 }

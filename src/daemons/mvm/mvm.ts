@@ -193,6 +193,10 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
           migrations_failed: leader.migrations.counters.failed, migrations_aborted: leader.migrations.counters.aborted, budget_violations: leader.budgetViolations() } : {}),
         sensor_reads: loop.counters.sensorReads, sensor_errors: loop.counters.sensorErrors, migration_requests: loop.counters.migrationRequests,
       } : {}),
+      ...(hv instanceof LibvirtHypervisor ? {
+        libvirt_events: hv.counters.events, libvirt_unknown_events: hv.counters.unknownEvents,
+        libvirt_bad_metadata: hv.counters.badMetadata, libvirt_malformed_stats: hv.counters.malformedStats,
+      } : {}),
       ...(local.control ? { control_requests: local.control.counters.requests, control_bad_requests: local.control.counters.badRequests } : {}),
     };
     return {

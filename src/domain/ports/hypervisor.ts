@@ -47,6 +47,14 @@ export interface VmStats {
   readonly timestamp: number;
 }
 
+/** One VM's CPU time in a batch read (Hypervisor.cpuTimes). */
+export interface VmCpuTime {
+  /** Total CPU time since the VM started, ns; undefined where the driver keeps no CPU accounting. */
+  readonly cpuTimeNs?: number;
+  /** When it was read (ms since epoch). */
+  readonly timestamp: number;
+}
+
 export type VmEventKind =
   | 'defined' | 'undefined' | 'started' | 'suspended' | 'resumed' | 'stopped' | 'shutdown'
   | 'pmsuspended' | 'crashed';
@@ -94,6 +102,12 @@ export interface Hypervisor {
   listVms(): Promise<VmInfo[]>;
   getVm(uuid: string): Promise<VmInfo>;
   stats(uuid: string): Promise<VmStats>;
+  /**
+   * Optional: the CPU time of every running VM in one hypervisor call, by UUID (libvirt:
+   * GetAllDomainStats, instead of stats() per VM: 2 calls each). A running VM missing from the
+   * map has gone, or was defined after the adapter's last listing.
+   */
+  cpuTimes?(): Promise<ReadonlyMap<string, VmCpuTime>>;
   /** Subscribes to lifecycle events; returns an unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
   /** Called after a reconnect to the hypervisor; the caller should re-read the inventory. */

@@ -1,0 +1,77 @@
+// The control loop's CPU use per VM from the hypervisor's batch read (Hypervisor.cpuTimes): the
+// use over each read interval from the CPU-time deltas, and a VM missing from the batch (gone
+// between two listings) makes the loop list the VMs again. The hypervisor here is a scripted
+// double of the port (the real batch read is tested on libvirt in test/libvirt/).
+import test, { type ExecutionContext } from 'ava';
+import { pino } from 'pino';
+import { constantUtilisation, SimPower } from '../../src/adapters/power/sim.js';
+import { systemClock } from '../../src/adapters/clock.js';
+import type { Hypervisor, VmCpuTime, VmInfo } from '../../src/domain/ports/hypervisor.js';
+import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
+import { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
+import { linearDvfsModel, type PowerPlant } from '../../src/daemons/mvm/power.js';
+import { waitFor } from '../support/proc.js';
+
+const A = '11111111-1111-4111-8111-111111111111';
+const B = '22222222-2222-4222-8222-222222222222';
+
+function vm(uuid: string, name: string, vcpus: number): VmInfo {
+  return { uuid, name, state: 'running', vcpus, maxMemoryKiB: 1024 } as unknown as VmInfo;
+}
+
+/** A hypervisor whose VMs burn CPU at a fixed share of their vCPUs (by the wall clock). */
+function scripted(share: Map<string, number>, vms: VmInfo[]): { hv: Hypervisor; listings: () => number; drop: (uuid: string) => void } {
+  const start = Date.now();
+  let listings = 0;
+  let running = [...vms];
+  const hv = {
+    uri: 'scripted:///',
+    listVms: async () => { listings++; return running; },
+    cpuTimes: async (): Promise<ReadonlyMap<string, VmCpuTime>> => {
+      const now = Date.now();
+      return new Map(running.map((v) => [v.uuid, { cpuTimeNs: Math.round((now - start) * 1e6 * v.vcpus * (share.get(v.uuid) ?? 0)), timestamp: now }]));
+    },
+    stats: async () => { throw new Error('stats() per VM must not be called when cpuTimes exists'); },
+    onEvent: () => () => undefined,
+  } as unknown as Hypervisor;
+  return { hv, listings: () => listings, drop: (uuid) => { running = running.filter((v) => v.uuid !== uuid); } };
+}
+
+async function loopWith(t: ExecutionContext, hv: Hypervisor): Promise<ControlLoop> {
+  const log = pino({ level: 'silent' });
+  const cfg = parseMvmConfig({
+    host: 'h1', hypervisor: { uri: 'test:///default' },
+    power: { sensor: { kind: 'sim' }, actuator: { kind: 'powerd' }, model: { idleWatts: 100, peakWatts: 200 }, budget: { watts: 400, safeWatts: 400 }, readIntervalMs: 100 },
+  }).power;
+  if (!cfg) throw new Error('no power section parsed');
+  const model = linearDvfsModel(cfg.model);
+  const sim = new SimPower({ model, clock: systemClock, utilisation: constantUtilisation(0.5), minKHz: 800_000, maxKHz: 3_000_000 });
+  const plant: PowerPlant = {
+    sensor: sim.sensor, frequency: sim.frequency, powerLimit: undefined, model, minKHz: 800_000, maxKHz: 3_000_000,
+    capKHz: 3_000_000, cpus: 4, simUtilisation: undefined, close: async () => undefined,
+  };
+  const loop = new ControlLoop({ host: 'h1', cfg, plant, hypervisor: hv, clock: systemClock, log });
+  t.teardown(() => loop.stop());
+  await loop.start();
+  return loop;
+}
+
+test('each VM\'s CPU use comes from the batch read\'s CPU-time deltas, per vCPU', async (t) => {
+  const { hv } = scripted(new Map([[A, 0.5], [B, 0.25]]), [vm(A, 'a', 1), vm(B, 'b', 4)]);
+  const loop = await loopWith(t, hv);
+  const util = (uuid: string): number | undefined => loop.builder.build().vms.find((v) => v.uuid === uuid)?.cpuUtil;
+  await waitFor('both VMs sampled twice', () => (util(A) ?? 0) > 0 && (util(B) ?? 0) > 0, 10_000, 20);
+  t.true(Math.abs((util(A) as number) - 0.5) < 0.1, `a: ${util(A)}`);
+  t.true(Math.abs((util(B) as number) - 0.25) < 0.1, `b: ${util(B)}`);
+});
+
+test('a VM missing from the batch read (gone since the last listing) makes the loop list the VMs again', async (t) => {
+  const s = scripted(new Map([[A, 0.5], [B, 0.5]]), [vm(A, 'a', 1), vm(B, 'b', 1)]);
+  const loop = await loopWith(t, s.hv);
+  await waitFor('both VMs in the snapshot', () => loop.builder.build().vms.length === 2 || undefined, 10_000, 20);
+  const before = s.listings();
+  s.drop(B);
+  await waitFor('a new listing', () => s.listings() > before || undefined, 4000, 20);
+  await waitFor('b gone from the snapshot', () => loop.builder.build().vms.every((v) => v.uuid !== B) || undefined, 4000, 20);
+  t.pass();
+});
