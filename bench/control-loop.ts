@@ -1,4 +1,4 @@
-// `npm run bench -- control-loop [--samples N] [--agents N] [--seconds S] [--runtime shipped|tsx]
+// `npm run bench -- control-loop [--samples N (1000)] [--agents N] [--seconds S] [--runtime shipped|tsx]
 //   [--fake-sysfs memory|disk] [--gap-ms A-B] [--background N] [--nice N] [--daemon-nice N] [--hog N] [--trace]
 //   [--trace-out FILE] [--daemon-node-args "..."]`
 // vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
@@ -58,7 +58,7 @@ import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
 import { startRawRelay } from './lib/raw-relay.js';
 import { breakdown, HopCollector, reportArrivedToCapWritten, type SampleWindow } from './lib/control-loop-hops.js';
-import { cpuPressureAvg10, fsType, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
+import { cpuPressureAvg10, fsType, pageFaults, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
 import { requestStatus } from '../src/cli/vmanagectl.js';
 import type { MvmStatus } from '../src/daemons/mvm/mvm.js';
@@ -109,8 +109,8 @@ interface Latency {
   gapMs: readonly [number, number];
   /** Guest agents connected and reporting "ok" every second meanwhile (--background N). */
   backgroundAgents: number;
-  /** CPU contention while sampling: PSI cpu "some avg10" (%) at the end, and the mean run-queue wait per slice of each daemon's main thread (ms). */
-  contention: { psiCpuSomeAvg10: number; powerdWaitPerSliceMs: number; mvmWaitPerSliceMs: number };
+  /** CPU contention while sampling: PSI cpu "some avg10" (%) at the end, the mean run-queue wait per slice of each daemon's main thread (ms), and each daemon's minor page faults meanwhile. */
+  contention: { psiCpuSomeAvg10: number; powerdWaitPerSliceMs: number; mvmWaitPerSliceMs: number; mvmMinorFaults: number; powerdMinorFaults: number };
   /** With --trace: where each sample's time went (bench/lib/control-loop-hops.ts). */
   hops?: object;
   /** The daemon's own account (its /metrics, last 1024 cycles): SLA violation -> cap call start, and the cap call (D-Bus round trip to powerd). */
@@ -219,6 +219,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const raw = await startRawRelay(t, pd.fake.root);
   const rawMs: number[] = [];
   const s0 = { pd: schedstat(pd.proc.pid), mvm: schedstat(mvm.proc.pid) };
+  const f0 = { pd: pageFaults(pd.proc.pid), mvm: pageFaults(mvm.proc.pid) };
   const out: number[] = [];
   const landed: number[] = [];
   const windows: SampleWindow[] = [];
@@ -251,7 +252,8 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   // was written after the last sample, so the last samples' marks are all in.
   const lastAt = epochMs();
   await waitFor('the daemons\' last hop marks', () => [mvm.proc.pid, pd.proc.pid].every((pid) => o.hops.marks.some((m) => m.hop === 'loop-delay' && m.proc.endsWith(`:${pid}`) && m.at > lastAt)) || undefined, 5000, 20);
-  const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)) };
+  const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)),
+    mvmMinorFaults: pageFaults(mvm.proc.pid).minor - f0.mvm.minor, powerdMinorFaults: pageFaults(pd.proc.pid).minor - f0.pd.minor };
   await guest.report(false);
   await stopHogs?.();
   const daemon = daemonLatency(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
@@ -316,7 +318,7 @@ async function load(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm, ag
 }
 
 export default async function controlLoop(args: string[]): Promise<object> {
-  const samples = arg(args, 'samples', 300);
+  const samples = arg(args, 'samples', 1000);
   const background = args.includes('--background') ? Number(args[args.indexOf('--background') + 1]) : 0;
   if (!(Number.isInteger(background) && background >= 0)) throw new Error('--background: expected a whole number >= 0');
   const trace = args.includes('--trace');

@@ -13,6 +13,7 @@ export const HOPS = [
   'mvm.report:violated', // vmanage-mvm: the report reached the control loop
   'mvm.decision:set-frequency-cap', // the broker's cycle handed the decision to the actuator
   'client.cap-call', // PowerdClient.setMaxFrequency called
+  'mvm.send:SetFrequencyCap', // dbus-next hands the call to its connection (marshalling starts)
   'mvm.out:SetFrequencyCap', // marshalled and written to the bus socket
   'powerd.in:SetFrequencyCap', // vmanage-powerd: read and unmarshalled (after dbus-daemon)
   'powerd.enter', // the method handler runs

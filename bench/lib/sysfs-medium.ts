@@ -42,6 +42,13 @@ export function schedstat(pid: number): { runNs: number; waitNs: number; slices:
   return { runNs, waitNs, slices };
 }
 
+/** Page faults of pid so far (/proc/<pid>/stat minflt and majflt). */
+export function pageFaults(pid: number): { minor: number; major: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { minor: Number(f[7]), major: Number(f[9]) };
+}
+
 /** Mean run-queue wait per slice (ms) between two schedstat samples: how long a wake-up waited for a CPU. */
 export function waitPerSliceMs(a: ReturnType<typeof schedstat>, b: ReturnType<typeof schedstat>): number {
   const n = b.slices - a.slices;

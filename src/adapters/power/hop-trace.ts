@@ -82,9 +82,10 @@ function msgName(msg: { type: number; member?: string | null }): string {
 
 /**
  * While tracing, marks every D-Bus message this bus connection receives (`<label>.in:<member>`,
- * after unmarshalling) and hands to its socket (`<label>.out:<member>`, after marshalling and
- * the write call). Reaches into dbus-next 0.10's connection object (`_connection.message`): for
- * the benchmark's hop breakdown only, never on unless VMANAGE_HOP_TRACE=1.
+ * after unmarshalling) and hands to its socket (`<label>.send:<member>` before marshalling,
+ * `<label>.out:<member>` after marshalling and the write call). Reaches into dbus-next 0.10's
+ * connection object (`_connection.message`): for the benchmark's hop breakdown only, never on
+ * unless VMANAGE_HOP_TRACE=1.
  */
 export function traceBus(bus: TraceableBus, label: string): void {
   const trace = hopTracer();
@@ -98,6 +99,7 @@ export function traceBus(bus: TraceableBus, label: string): void {
   Object.defineProperty(conn, 'message', {
     configurable: true,
     get: () => (m: { type: number; member?: string | null }) => {
+      trace.mark(`${label}.send:${msgName(m)}`);
       current.call(conn, m);
       trace.mark(`${label}.out:${msgName(m)}`);
     },
