@@ -1,12 +1,14 @@
 // The control loop's CPU use per VM from the hypervisor's batch read (Hypervisor.cpuTimes): the
 // use over each read interval from the CPU-time deltas, and a VM missing from the batch (gone
 // between two listings) makes the loop list the VMs again. The hypervisor here is a scripted
-// double of the port (the real batch read is tested on libvirt in test/libvirt/).
+// double of the port (the real batch read is tested on libvirt in test/libvirt/). A hypervisor
+// that cannot read every VM at once (UNSUPPORTED) is read VM by VM from then on.
 import test, { type ExecutionContext } from 'ava';
 import { pino } from 'pino';
 import { constantUtilisation, SimPower } from '../../src/adapters/power/sim.js';
 import { systemClock } from '../../src/adapters/clock.js';
-import type { Hypervisor, VmCpuTime, VmInfo } from '../../src/domain/ports/hypervisor.js';
+import { ErrorCodes, VmanageError } from '../../src/domain/errors.js';
+import type { Hypervisor, VmCpuTime, VmInfo, VmStats } from '../../src/domain/ports/hypervisor.js';
 import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
 import { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
 import { linearDvfsModel, type PowerPlant } from '../../src/daemons/mvm/power.js';
@@ -74,4 +76,28 @@ test('a VM missing from the batch read (gone since the last listing) makes the l
   await waitFor('a new listing', () => s.listings() > before || undefined, 4000, 20);
   await waitFor('b gone from the snapshot', () => loop.builder.build().vms.every((v) => v.uuid !== B) || undefined, 4000, 20);
   t.pass();
+});
+
+test('a hypervisor without the batch read (UNSUPPORTED) is asked once, then read VM by VM', async (t) => {
+  let batchCalls = 0;
+  let perVm = 0;
+  const start = Date.now();
+  const hv = {
+    uri: 'scripted:///',
+    listVms: async () => [vm(A, 'a', 2)],
+    cpuTimes: async (): Promise<ReadonlyMap<string, VmCpuTime>> => {
+      batchCalls++;
+      throw new VmanageError(ErrorCodes.Unsupported, 'this function is not supported by the connection driver: virConnectGetAllDomainStats', {});
+    },
+    stats: async (uuid: string): Promise<VmStats> => {
+      perVm++;
+      const now = Date.now();
+      return { uuid, cpuTimeNs: Math.round((now - start) * 1e6 * 2 * 0.5), memory: {}, timestamp: now };
+    },
+    onEvent: () => () => undefined,
+  } as unknown as Hypervisor;
+  const loop = await loopWith(t, hv);
+  await waitFor('a\'s CPU use from stats()', () => Math.abs((loop.builder.build().vms[0]?.cpuUtil ?? 0) - 0.5) < 0.1 || undefined, 10_000, 20);
+  await waitFor('more per-VM reads', () => perVm >= 5 || undefined, 10_000, 20);
+  t.is(batchCalls, 1);
 });

@@ -10,7 +10,7 @@ import type { Clock, TimerHandle } from '../../domain/clock.js';
 import { ErrorCodes, isVmanageError, VmanageError } from '../../domain/errors.js';
 import type { Decision } from '../../domain/model.js';
 import { builtinPolicies } from '../../domain/policies/index.js';
-import type { Hypervisor } from '../../domain/ports/hypervisor.js';
+import type { Hypervisor, VmCpuTime } from '../../domain/ports/hypervisor.js';
 import type { SlaReport } from '../../protocol/guest.js';
 import type { PowerConfig } from './config.js';
 import type { PowerPlant } from './power.js';
@@ -152,6 +152,21 @@ export class ControlLoop {
     }
   }
 
+  /** False once the hypervisor said it cannot read every VM at once (then stats() per VM). */
+  private batchReads = true;
+
+  /** The batch read; UNSUPPORTED (a libvirt driver without GetAllDomainStats, an old libvirt-dbus) turns it off for good. */
+  private async batch(read: () => Promise<ReadonlyMap<string, VmCpuTime>>): Promise<ReadonlyMap<string, VmCpuTime> | undefined> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isVmanageError(err, ErrorCodes.Unsupported)) throw err;
+      this.batchReads = false;
+      this.o.log.warn({ err: err.message }, 'the hypervisor cannot read every VM\'s CPU time in one call; reading them one by one');
+      return undefined;
+    }
+  }
+
   /** CPU use since this VM's previous sample (0 on the first, or after a restart of the VM), 0..1 of its vCPUs. */
   private utilSince(uuid: string, vcpus: number, ns: number, at: number): number {
     const prev = this.cpuSamples.get(uuid);
@@ -201,8 +216,8 @@ export class ControlLoop {
     const vms = this.running;
     const hv = this.o.hypervisor;
     let inputs: { uuid: string; name: string; vcpus: number; cpuUtil: number }[];
-    if (hv.cpuTimes) {
-      const times = await hv.cpuTimes();
+    const times = hv.cpuTimes && this.batchReads ? await this.batch(hv.cpuTimes.bind(hv)) : undefined;
+    if (times) {
       inputs = vms.map((v) => {
         const t = times.get(v.uuid);
         if (!t) throw new VmanageError(ErrorCodes.VmNotFound, `VM ${v.name} (${v.uuid}) is no longer running`, { uuid: v.uuid });
