@@ -5,15 +5,14 @@
 // failure.creationLostMs; meanwhile the VM counts on the chosen host, so a placement cannot
 // over-commit it; a leader that loses its term stops following what it cannot know any more.
 import test from 'ava';
-import { EventEmitter } from 'node:events';
 import type { CreateVmCommand } from '../../src/adapters/leader-link/link.js';
 import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
 import { MAX_PENDING_CREATIONS } from '../../src/daemons/leader/creations.js';
 import type { Leader, LeaderCore } from '../../src/daemons/leader/leader.js';
-import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
+import type { TermSource } from '../../src/daemons/leader/term.js';
 import type { HostRegister } from '../../src/protocol/leader.js';
 import { waitFor, type Teardown } from '../support/proc.js';
-import { leaderConfig, splitCovers, startTestHost, startTestLeader, uuidOf, type MemoryHub, type TestHost } from './support.js';
+import { DrivenTerm, leaderConfig, splitCovers, startTestHost, startTestLeader, uuidOf, type MemoryHub, type TestHost } from './support.js';
 
 const xmlOf = (name: string, memoryMiB: number): string => `<domain type='kvm'><name>${name}</name><memory unit='MiB'>${memoryMiB}</memory><vcpu>1</vcpu></domain>`;
 const create = (name: string, memoryMiB = 512, over: { minTrust?: 'trusted'; xml?: string } = {}) =>
@@ -145,26 +144,8 @@ test('while the leader follows as many unknown creations as it can, it refuses n
   t.regex(await leader.registry.metrics(), /vmanage_leader_vm_creations_total\{outcome="too-many-unknown"\} 1/);
 });
 
-/** A term an etcd election would drive, driven by the test. */
-class DrivenTerm implements TermSource {
-  readonly events = new EventEmitter<TermEvents>();
-  token: number | undefined;
-  async start(): Promise<void> { this.elect(1); }
-  async stop(): Promise<void> {}
-  elect(token: number): void {
-    this.token = token;
-    this.events.emit('leader', 'cl1');
-    this.events.emit('elected', token);
-  }
-  depose(): void {
-    this.token = undefined;
-    this.events.emit('deposed', 'lease lost');
-    this.events.emit('leader', 'cl0');
-  }
-}
-
 test('a leader that loses its term stops following unknown creations: elected again, it leaves them unknown', async (t) => {
-  const term = new DrivenTerm();
+  const term = new DrivenTerm(1);
   const { leader, hub } = await leaderWith(t, 600_000, () => term);
   const h1 = silentHost(t, hub, 'h1');
   await splitCovers(leader, 1);

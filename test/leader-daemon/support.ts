@@ -1,12 +1,14 @@
 // Helpers for the leader daemon's tests: a leader started in-process on a memory "network" whose
 // connections carry each host's own identity (as a TLS certificate CN would), and host daemons
 // played by the REAL LeaderLink (the host's side of the link), with their state in plain objects.
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { systemClock } from '../../src/adapters/clock.js';
 import { LeaderLink, type LeaderCommandHandlers } from '../../src/adapters/leader-link/link.js';
 import { parseLeaderConfig, type LeaderConfig } from '../../src/daemons/leader/config.js';
 import { startLeader, type Leader, type LeaderDeps } from '../../src/daemons/leader/leader.js';
+import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
 import { ErrorCodes, VmanageError } from '../../src/domain/errors.js';
 import { memoryPair, type Connection, type Connector, type Listener } from '../../src/mchannel/index.js';
 import type { HostRegister, HostUpdate } from '../../src/protocol/leader.js';
@@ -114,4 +116,29 @@ export async function splitCovers(leader: Pick<Leader, 'budgets'>, n: number): P
     const hs = leader.budgets().hosts;
     return hs.length === n && hs.every((h) => h.floorWatts > 0);
   });
+}
+
+/**
+ * A term an etcd election would drive, driven by the test: it starts as a standby that sees
+ * leader cl0, or (electOnStart) is elected at once with that token.
+ */
+export class DrivenTerm implements TermSource {
+  readonly events = new EventEmitter<TermEvents>();
+  token: number | undefined;
+  constructor(private readonly electOnStart?: number) {}
+  async start(): Promise<void> {
+    if (this.electOnStart === undefined) this.events.emit('leader', 'cl0');
+    else this.elect(this.electOnStart);
+  }
+  async stop(): Promise<void> {}
+  elect(token: number): void {
+    this.token = token;
+    this.events.emit('leader', 'cl1');
+    this.events.emit('elected', token);
+  }
+  depose(): void {
+    this.token = undefined;
+    this.events.emit('deposed', 'lease lost');
+    this.events.emit('leader', 'cl0');
+  }
 }

@@ -4,33 +4,11 @@
 // start on the same SQLite file. A second session registering a host id already held counts as a
 // duplicate identity and replaces the first.
 import test from 'ava';
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/adapters/store/index.js';
 import { LocalTerm } from '../../src/daemons/leader/local-term.js';
-import type { TermEvents, TermSource } from '../../src/daemons/leader/term.js';
 import { tempDir, waitFor } from '../support/proc.js';
-import { leaderConfig, registered, startTestHost, startTestLeader } from './support.js';
-
-/** A term an etcd election would drive, driven by the test. */
-class DrivenTerm implements TermSource {
-  readonly events = new EventEmitter<TermEvents>();
-  token: number | undefined;
-  async start(): Promise<void> {
-    this.events.emit('leader', 'cl0');
-  }
-  async stop(): Promise<void> {}
-  elect(token: number): void {
-    this.token = token;
-    this.events.emit('leader', 'cl1');
-    this.events.emit('elected', token);
-  }
-  depose(): void {
-    this.token = undefined;
-    this.events.emit('deposed', 'lease lost');
-    this.events.emit('leader', 'cl0');
-  }
-}
+import { DrivenTerm, leaderConfig, registered, startTestHost, startTestLeader } from './support.js';
 
 test('a standby refuses hosts naming the leader, takes them when elected, and drops them when deposed', async (t) => {
   const term = new DrivenTerm();

@@ -4,15 +4,11 @@
 // double of the port (the real batch read is tested on libvirt in test/libvirt/). A hypervisor
 // that cannot read every VM at once (UNSUPPORTED) is read VM by VM from then on.
 import test, { type ExecutionContext } from 'ava';
-import { pino } from 'pino';
-import { constantUtilisation, SimPower } from '../../src/adapters/power/sim.js';
-import { systemClock } from '../../src/adapters/clock.js';
 import { ErrorCodes, VmanageError } from '../../src/domain/errors.js';
 import type { Hypervisor, VmCpuTime, VmInfo, VmStats } from '../../src/domain/ports/hypervisor.js';
-import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
-import { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
-import { linearDvfsModel, type PowerPlant } from '../../src/daemons/mvm/power.js';
+import type { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
 import { waitFor } from '../support/proc.js';
+import { startSimLoop } from './sim-loop.js';
 
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
@@ -40,22 +36,7 @@ function scripted(share: Map<string, number>, vms: VmInfo[]): { hv: Hypervisor; 
 }
 
 async function loopWith(t: ExecutionContext, hv: Hypervisor): Promise<ControlLoop> {
-  const log = pino({ level: 'silent' });
-  const cfg = parseMvmConfig({
-    host: 'h1', hypervisor: { uri: 'test:///default' },
-    power: { sensor: { kind: 'sim' }, actuator: { kind: 'powerd' }, model: { idleWatts: 100, peakWatts: 200 }, budget: { watts: 400, safeWatts: 400 }, readIntervalMs: 100 },
-  }).power;
-  if (!cfg) throw new Error('no power section parsed');
-  const model = linearDvfsModel(cfg.model);
-  const sim = new SimPower({ model, clock: systemClock, utilisation: constantUtilisation(0.5), minKHz: 800_000, maxKHz: 3_000_000 });
-  const plant: PowerPlant = {
-    sensor: sim.sensor, frequency: sim.frequency, powerLimit: undefined, model, minKHz: 800_000, maxKHz: 3_000_000,
-    capKHz: 3_000_000, cpus: 4, simUtilisation: undefined, close: async () => undefined,
-  };
-  const loop = new ControlLoop({ host: 'h1', cfg, plant, hypervisor: hv, clock: systemClock, log });
-  t.teardown(() => loop.stop());
-  await loop.start();
-  return loop;
+  return await startSimLoop(t, hv, { readIntervalMs: 100 });
 }
 
 test('each VM\'s CPU use comes from the batch read\'s CPU-time deltas, per vCPU', async (t) => {

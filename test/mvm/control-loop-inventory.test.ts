@@ -5,13 +5,9 @@
 import test from 'ava';
 import { pino } from 'pino';
 import { LibvirtHypervisor } from '../../src/adapters/libvirt/index.js';
-import { constantUtilisation, SimPower } from '../../src/adapters/power/sim.js';
-import { systemClock } from '../../src/adapters/clock.js';
 import type { Hypervisor } from '../../src/domain/ports/hypervisor.js';
-import { parseMvmConfig } from '../../src/daemons/mvm/config.js';
-import { ControlLoop } from '../../src/daemons/mvm/control-loop.js';
-import { linearDvfsModel, type PowerPlant } from '../../src/daemons/mvm/power.js';
 import { waitFor } from '../support/proc.js';
+import { startSimLoop } from './sim-loop.js';
 import { startLibvirt } from './support.js';
 
 test('between full VM listings (every 5 s) each read interval only samples the running VMs\' CPU time, in one batch call', async (t) => {
@@ -34,20 +30,7 @@ test('between full VM listings (every 5 s) each read interval only samples the r
       };
     },
   }) as Hypervisor;
-  const cfg = parseMvmConfig({
-    host: 'h1', hypervisor: { uri: 'test:///default' },
-    power: { sensor: { kind: 'sim' }, actuator: { kind: 'powerd' }, model: { idleWatts: 100, peakWatts: 200 }, budget: { watts: 400, safeWatts: 400 }, readIntervalMs: 100 },
-  }).power;
-  if (!cfg) throw new Error('no power section parsed');
-  const model = linearDvfsModel(cfg.model);
-  const sim = new SimPower({ model, clock: systemClock, utilisation: constantUtilisation(0.5), minKHz: 800_000, maxKHz: 3_000_000 });
-  const plant: PowerPlant = {
-    sensor: sim.sensor, frequency: sim.frequency, powerLimit: undefined, model, minKHz: 800_000, maxKHz: 3_000_000,
-    capKHz: 3_000_000, cpus: 4, simUtilisation: 0.5, close: async () => undefined,
-  };
-  const loop = new ControlLoop({ host: 'h1', cfg, plant, hypervisor: hv, clock: systemClock, log });
-  t.teardown(() => loop.stop());
-  await loop.start();
+  const loop = await startSimLoop(t, hv, { readIntervalMs: 100, simUtilisation: 0.5 });
   // Two periodic listings after the one at start; no VM changes meanwhile, so no event-driven one.
   await waitFor('three listings', () => listed.length >= 3, 60_000, 50);
   await loop.stop();
