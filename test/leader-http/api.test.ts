@@ -89,8 +89,8 @@ test('place, migrate, drain, undrain and plan answer through the API', async (t)
 
   const migrate = await call<ActionAnswer>(c.url, 'POST', `/api/vms/${uuidOf(1)}/migrate`, { to: 'h2', dryRun: true });
   t.is(migrate.status, 200);
-  t.like(migrate.body, { dryRun: true });
-  t.true(migrate.body.done ? migrate.body.decisions[0]?.kind === 'migrate-vm' : migrate.body.reason.length > 0);
+  t.like(migrate.body, { done: true, dryRun: true });
+  t.is(migrate.body.decisions[0]?.kind, 'migrate-vm');
 
   const drain = await call<ActionAnswer>(c.url, 'POST', '/api/hosts/h2/drain', { dryRun: true });
   t.like(drain.body, { dryRun: true });
@@ -107,6 +107,15 @@ test('place, migrate, drain, undrain and plan answer through the API', async (t)
   t.is(plan.status, 200);
   t.like(plan.body, { dryRun: true });
   t.is(typeof plan.body.reason, 'string');
+});
+
+test('a migration no host can take is refused naming the filters that refused each host', async (t) => {
+  const c = await startCluster(t, { hosts: { h1: [{ uuid: uuidOf(1), cpuUtil: 0.3, memoryKiB: 20 << 20 }], h2: [] } });
+  const r = await call<ActionAnswer>(c.url, 'POST', `/api/vms/${uuidOf(1)}/migrate`, { to: 'h2' });
+  t.is(r.status, 200);
+  t.like(r.body, { done: false, dryRun: false });
+  t.regex(r.body.reason, /no destination \(h2\) for \S+ passes the placement filters and the no-return rule \(hosts refused: excluded 1, memory 1\)/);
+  t.is(c.hosts.get('h1')!.orders.length, 0);
 });
 
 test('a standby answers reads but refuses actions with 503 naming the leader', async (t) => {

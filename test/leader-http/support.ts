@@ -11,7 +11,7 @@ import { systemClock } from '../../src/adapters/clock.js';
 import { LeaderLink, type MigrateCommand } from '../../src/adapters/leader-link/link.js';
 import { unixConnector } from '../../src/mchannel/index.js';
 import type { HostUpdate } from '../../src/protocol/leader.js';
-import { leaderConfig, quiet, registered, registration, uuidOf, type TestHost, type TestVm } from '../leader-daemon/support.js';
+import { leaderConfig, quiet, registered, registration, splitCovers, uuidOf, type TestHost, type TestVm } from '../leader-daemon/support.js';
 import { waitFor, type Teardown } from '../support/proc.js';
 
 export { quiet, uuidOf };
@@ -91,6 +91,8 @@ export async function startCluster(t: Teardown, o: ClusterOptions = {}): Promise
     for (const h of hosts.values()) await registered(h);
     const want = [...hosts.values()].reduce((n, h) => n + h.state.vms.length, 0);
     await waitFor('VMs known to the leader', () => leader.vms().length === want && leader.hosts().every((h) => h.measuredWatts !== undefined));
+    // Until a split covers it, a new host runs on its idle-power placeholder and takes no VM.
+    if (hosts.size > 0) await splitCovers(leader, hosts.size);
   }
   return { leader, http, url: http.url, hosts, cfg };
 }

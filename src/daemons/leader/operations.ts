@@ -4,14 +4,14 @@
 // (table leader_cluster_budget, never pruned) and wins over the configured one when the leader
 // starts again; each change is journaled in the budgets table (key CLUSTER_BUDGET_KEY, the
 // change as its reason; pruned with the budget history). Decisions come from the domain (placeVm,
-// destinationFor, splitBudget); this file checks the request, journals and carries them out.
+// destinationSearch, splitBudget); this file checks the request, journals and carries them out.
 import { randomUUID } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { checkCreateXml, type CheckedCreateXml } from '../../adapters/libvirt/vm-meta.js';
 import { trustRank, type VmRequest } from '../../domain/cluster.js';
 import { buildIndex } from '../../domain/leader/index.js';
-import { destinationFor, migrateDecision } from '../../domain/leader/moves.js';
-import { placeVm } from '../../domain/leader/placement.js';
+import { destinationSearch, migrateDecision } from '../../domain/leader/moves.js';
+import { describeRejections, placeVm } from '../../domain/leader/placement.js';
 import type { ActionAnswer, DecisionView, PlaceAnswer, PlaceRequest } from './api.js';
 import { budgetDecision, computeSplit } from './budgets.js';
 import { Creations } from './creations.js';
@@ -224,8 +224,9 @@ export class Operations {
     const cvm = load?.vms.find((v) => v.uuid === vm);
     if (!load || !cvm) return refused(`VM ${vm} is not in the planning state`, opts.dryRun);
     const others = new Set(index.loads.map((x) => x.host.id).filter((id) => to !== undefined && id !== to));
-    const dest = destinationFor(index, cvm, load, l.planner.ledger, () => false, now, p, others);
-    if (!dest) return refused(`no destination${to !== undefined ? ` (${to})` : ''} for ${vm} passes the placement filters and the no-return rule`, opts.dryRun);
+    const found = destinationSearch(index, cvm, load, l.planner.ledger, () => false, now, p, others);
+    if (!found.ok) return refused(`no destination${to !== undefined ? ` (${to})` : ''} for ${vm} passes the placement filters and the no-return rule (hosts refused: ${describeRejections(found.rejections)})`, opts.dryRun);
+    const dest = found.chosen;
     const d = migrateDecision(cvm, load, dest, p, 'operator', 'operator asked');
     if (opts.dryRun) return { done: true, dryRun: true, reason: d.reason.text, decisions: [dryRunView(now, d, l.token)] };
     const view = l.decisionLog.record(now, d, l.token, l.cfg.dryRun ? 'dry-run' : undefined);

@@ -2,7 +2,7 @@
 // the cost of a move, the destination search and the decision record. Pure.
 import type { ClusterVm, LeaderDecision, SlaClass } from '../cluster.js';
 import { clamp01, peakCoresOf, predictLoadWatts, type ClusterIndex, type HostLoad } from './cluster-index.js';
-import { placeVm, type Candidate } from './placement.js';
+import { placeVm, type Candidate, type PlacementResult } from './placement.js';
 import type { MigrationLedger } from './stability.js';
 import type { MigrationParams } from './migration.js';
 
@@ -40,10 +40,15 @@ export function hostWattsNow(load: HostLoad): number {
 
 /** Finds a destination for `vm` leaving `from` under every rule, or undefined. */
 export function destinationFor(index: ClusterIndex, vm: ClusterVm, from: HostLoad, ledger: MigrationLedger, hostFull: (id: string) => boolean, now: number, p: MigrationParams, alsoExclude?: ReadonlySet<string>): Candidate | undefined {
+  const r = destinationSearch(index, vm, from, ledger, hostFull, now, p, alsoExclude);
+  return r.ok ? r.chosen : undefined;
+}
+
+/** destinationFor with the placement's answer: on failure, how many hosts each filter refused. */
+export function destinationSearch(index: ClusterIndex, vm: ClusterVm, from: HostLoad, ledger: MigrationLedger, hostFull: (id: string) => boolean, now: number, p: MigrationParams, alsoExclude?: ReadonlySet<string>): PlacementResult {
   const exclude = new Set<string>([from.host.id, ...ledger.recentlyLeft(vm.uuid, now, p.stability)]);
   if (alsoExclude) for (const h of alsoExclude) exclude.add(h);
-  const r = placeVm(index, vm, p.placement, { has: (id: string) => exclude.has(id) || hostFull(id) });
-  return r.ok ? r.chosen : undefined;
+  return placeVm(index, vm, p.placement, { has: (id: string) => exclude.has(id) || hostFull(id) });
 }
 
 export function migrateDecision(vm: ClusterVm, from: HostLoad, dest: Candidate, p: MigrationParams, code: string, why: string): LeaderDecision {
