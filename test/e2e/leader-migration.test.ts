@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseLeaderConfig } from '../../src/daemons/leader/config.js';
 import { startLeader } from '../../src/daemons/leader/leader.js';
+import { splitCovers } from '../leader-daemon/support.js';
 import { powerSection, startPowerd } from '../mvm/support.js';
 import { startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
 import { buildGuest, newVmSpec } from '../support/vm.js';
@@ -54,6 +55,7 @@ test('the leader decides a live migration, the source host carries it out and th
   await waitFor('the first SLA report at host daemon a', () => a.lines().some((l) => l.event === 'sla.report' && l.vm === uuid), 120_000, 100);
   await waitFor('the leader to see the VM on a and both hosts up', () =>
     leader.vms().some((v) => v.uuid === uuid && v.host === 'a') && leader.hosts().filter((h) => h.liveness === 'up' && h.migrationUri).length === 2, 30_000, 100);
+  await splitCovers(leader, 2); // until then a new host has an idle-power placeholder budget and takes no VM
   await reportsFlow([a, b], vm, 'before the migration');
 
   const answer = await leader.migrate(uuid, 'b', { dryRun: false });
