@@ -1,6 +1,6 @@
 // `npm run bench -- control-loop [--samples N (1000)] [--agents N] [--seconds S] [--runtime shipped|tsx]
 //   [--fake-sysfs memory|disk] [--gap-ms A-B] [--background N] [--nice N] [--daemon-nice N] [--hog N] [--trace]
-//   [--trace-out FILE] [--daemon-node-args "..."]`
+//   [--trace-out FILE] [--daemon-node-args "..."] [--slices W]`
 // vmanage-mvm as deployed: a child process on libvirt's test driver (libvirt-dbus), a simulated
 // power sensor, and the real vmanage-powerd on a private system bus over a fake sysfs. Both
 // daemons run as the .deb ships them (`--runtime shipped`, the default: esbuild bundles of
@@ -38,6 +38,11 @@
 //    units' Nice= sets it; dbus-daemon and the rest stay at 0.
 //    --hog N: N processes spin on a CPU at nice 0 while sampling latency (guests keeping the
 //    host's CPUs busy); `contention` shows the pressure they make.
+//    --slices W: as on a systemd host, the hogs run in a "guests" CPU cgroup (machine.slice,
+//    weight 100) and this process with every daemon it starts (vmanage-mvm, vmanage-powerd,
+//    dbus-daemon, libvirt-dbus) in a "system" one (system.slice) of CPU weight W (CPUWeight=; 100
+//    is systemd's default). Root and a cgroup cpu controller (v2, or v1's cpu.shares) needed;
+//    bench/lib/slices.ts.
 //    --trace: the result also gets `hops`, the per-hop split of the same marks (every hop's p50/p99,
 //    GC pauses, event-loop delay, the three slowest samples hop by hop).
 //    --trace-out FILE: every hop mark as a JSON line {proc, hop, at, extra} (GC marks carry their
@@ -54,9 +59,10 @@ import { readdirSync, readFileSync, watch } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { epochMs, hopTracer } from '../src/adapters/power/hop-trace.js';
+import { monotonicMs, hopTracer } from '../src/adapters/power/hop-trace.js';
 import { PowerdClient } from '../src/adapters/power/powerd-client.js';
 import { startRawRelay } from './lib/raw-relay.js';
+import { createSlices, type Slices } from './lib/slices.js';
 import { breakdown, HopCollector, reportArrivedToCapWritten, type SampleWindow } from './lib/control-loop-hops.js';
 import { cpuPressureAvg10, fsType, pageFaults, parseMedium, schedstat, useSysfsMedium, waitPerSliceMs } from './lib/sysfs-medium.js';
 import { disconnectBus } from '../src/adapters/power/powerd-client-protocol.js';
@@ -145,7 +151,7 @@ async function startAgents(t: Teardown, lv: Libvirt, n: number, violateEvery: nu
 
 interface LatencyOptions {
   samples: number; background: number; hops: HopCollector; detail: boolean; nice: number | undefined; gapMs: readonly [number, number];
-  daemonNice: number | undefined; hogs: number;
+  daemonNice: number | undefined; hogs: number; slices: Slices | undefined;
 }
 
 /** Every thread of pid to nice n (setpriority on a pid moves only its main thread on Linux). */
@@ -153,10 +159,14 @@ function reniceAllThreads(pid: number, n: number): void {
   for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), n);
 }
 
-/** N busy processes at nice 0; the result stops them (teardown does too). */
-async function startHogs(t: Teardown, n: number): Promise<() => Promise<void>> {
+/** N busy processes at nice 0 (in the guests group with --slices); the result stops them (teardown does too). */
+async function startHogs(t: Teardown, n: number, slices: Slices | undefined): Promise<() => Promise<void>> {
   const hogs: Started[] = [];
-  for (let i = 0; i < n; i++) hogs.push(await startProcess(t, process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;) {}'], { ready: /spinning/ }));
+  for (let i = 0; i < n; i++) {
+    const hog = await startProcess(t, process.execPath, ['-e', 'process.stdout.write("spinning\\n"); for (;;) {}'], { ready: /spinning/ });
+    slices?.guests(hog.pid);
+    hogs.push(hog);
+  }
   return async () => { for (const h of hogs) await h.stop('SIGKILL'); };
 }
 
@@ -184,11 +194,11 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   o.hops.attach(mvm.proc.child.stderr);
   renice(o.nice, mvm.proc.pid);
   if (o.daemonNice !== undefined) for (const pid of [mvm.proc.pid, pd.proc.pid]) reniceAllThreads(pid, o.daemonNice);
-  const stopHogs = o.hogs > 0 ? await startHogs(t, o.hogs) : undefined;
+  const stopHogs = o.hogs > 0 ? await startHogs(t, o.hogs, o.slices) : undefined;
   // Where the cap lands: powerd writes the policies in order; the last one's write ends the change.
   const landings: number[] = [];
   const watcher = watch(pd.fake.path('sys/devices/system/cpu/cpufreq/policy1/scaling_max_freq'), () => {
-    landings.push(epochMs());
+    landings.push(monotonicMs());
     if (landings.length > 10_000) landings.splice(0, 5000);
   });
   t.teardown(() => watcher.close());
@@ -204,7 +214,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const changes: { at: number; up: boolean }[] = [];
   let waiter: { pred: (c: { at: number; up: boolean }) => boolean; resolve: (c: { at: number; up: boolean }) => void } | undefined;
   client.onCapChanged((c) => {
-    const ch = { at: epochMs(), up: Number(c.new) > Number(c.old) };
+    const ch = { at: monotonicMs(), up: Number(c.new) > Number(c.old) };
     o.hops.mark(`bench.capchanged:${c.old}->${c.new}`, ch.at);
     changes.push(ch);
     if (changes.length > 10_000) changes.splice(0, 5000);
@@ -224,7 +234,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const landed: number[] = [];
   const windows: SampleWindow[] = [];
   for (let i = 0; i < samples + 5; i++) {
-    const relaxAt = epochMs();
+    const relaxAt = monotonicMs();
     const last = windows[windows.length - 1];
     if (last) last.end = relaxAt;
     await guest.report(false);
@@ -236,7 +246,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
     if (i >= 5) rawMs.push(rawSample);
     if (gapMax > 0) await gap();
     const raised = next((c) => c.up, 'the raise');
-    const t0 = epochMs();
+    const t0 = monotonicMs();
     await guest.report(true);
     const ev = await raised;
     // inotify may be read after the signal: wait for it (a landing without an event is a bug).
@@ -250,7 +260,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   }
   // The daemons write their marks in batches (every 250 ms): wait for a batch from each that
   // was written after the last sample, so the last samples' marks are all in.
-  const lastAt = epochMs();
+  const lastAt = monotonicMs();
   await waitFor('the daemons\' last hop marks', () => [mvm.proc.pid, pd.proc.pid].every((pid) => o.hops.marks.some((m) => m.hop === 'loop-delay' && m.proc.endsWith(`:${pid}`) && m.at > lastAt)) || undefined, 5000, 20);
   const contention = { psiCpuSomeAvg10: cpuPressureAvg10(), powerdWaitPerSliceMs: waitPerSliceMs(s0.pd, schedstat(pd.proc.pid)), mvmWaitPerSliceMs: waitPerSliceMs(s0.mvm, schedstat(mvm.proc.pid)),
     mvmMinorFaults: pageFaults(mvm.proc.pid).minor - f0.mvm.minor, powerdMinorFaults: pageFaults(pd.proc.pid).minor - f0.pd.minor };
@@ -263,7 +273,7 @@ async function latency(t: Teardown, pd: Powerd, lv: Libvirt, startMvm: StartMvm,
   const direct: number[] = [];
   for (let i = 0; i < Math.min(samples, 200); i++) {
     const changed = next(() => true, 'direct');
-    const t0 = epochMs();
+    const t0 = monotonicMs();
     await client.setMaxFrequency(i % 2 === 0 ? 2_500_000 : 2_400_000);
     const ev = await changed;
     direct.push(ev.at - t0);
@@ -329,6 +339,9 @@ export default async function controlLoop(args: string[]): Promise<object> {
   if (daemonNice !== undefined && !(Number.isInteger(daemonNice) && daemonNice >= -20 && daemonNice <= 19)) throw new Error('--daemon-nice: expected a whole number in -20..19');
   const hogs = args.includes('--hog') ? Number(args[args.indexOf('--hog') + 1]) : 0;
   if (!(Number.isInteger(hogs) && hogs >= 0 && hogs <= 64)) throw new Error('--hog: expected a whole number in 0..64');
+  const si = args.indexOf('--slices');
+  const systemWeight = si >= 0 ? Number(args[si + 1]) : undefined;
+  if (systemWeight !== undefined && !(Number.isInteger(systemWeight) && systemWeight >= 1 && systemWeight <= 10_000)) throw new Error('--slices: expected a CPU weight, a whole number in 1..10000');
   hopTracer(); // this process never traces (its tracer is fixed before the daemons get the variable)
   process.env['VMANAGE_HOP_TRACE'] = '1'; // the latency phase's daemons mark their hops
   const hops = new HopCollector();
@@ -341,6 +354,9 @@ export default async function controlLoop(args: string[]): Promise<object> {
   if (runtime !== 'shipped' && runtime !== 'tsx') throw new Error('--runtime: expected shipped or tsx');
   const teardowns: (() => unknown)[] = [];
   const t: Teardown = { teardown: (fn) => { teardowns.push(fn); } };
+  // Before any daemon starts: they inherit this process's group.
+  const slices = systemWeight !== undefined ? createSlices({ systemWeight, guestsWeight: 100 }) : undefined;
+  slices?.system(process.pid);
   try {
     const bundleDir = await tempDir(t, 'vmanage-bench-bundle-');
     const ni = args.indexOf('--daemon-node-args');
@@ -352,14 +368,15 @@ export default async function controlLoop(args: string[]): Promise<object> {
     const fakeSysfs = `${medium} (${fsType(pd.fake.root)})`;
     const lv = await startLibvirt(t);
     await lv.raw.call(TEST_DOMAIN, 'org.libvirt.Domain', 'Destroy', 'u', [0]); // no SLA reports: would block relaxing
-    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, detail: trace, nice, gapMs, daemonNice, hogs });
+    const lat = await latency(t, pd, lv, startMvm, { samples, background, hops, detail: trace, nice, gapMs, daemonNice, hogs, slices });
     process.stderr.write(`latency ${JSON.stringify(lat)}; load with ${agents} agents for ${seconds} s\n`);
     delete process.env['VMANAGE_HOP_TRACE']; // the load phase measures the MVM as it ships
     const res = await load(t, pd, lv, startMvm, agents, seconds);
     const oi = args.indexOf('--trace-out');
     if (oi >= 0) await writeFile(args[oi + 1] ?? 'hops.jsonl', hops.marks.map((m) => JSON.stringify(m)).join('\n') + '\n');
-    return { runtime, trace, fakeSysfs, ...(ni >= 0 ? { daemonNodeArgs: nodeArgs } : {}), ...(nice !== undefined ? { nice } : {}), ...(daemonNice !== undefined ? { daemonNice } : {}), hogs, ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
+    return { runtime, trace, fakeSysfs, ...(ni >= 0 ? { daemonNodeArgs: nodeArgs } : {}), ...(nice !== undefined ? { nice } : {}), ...(daemonNice !== undefined ? { daemonNice } : {}), hogs, ...(slices ? { slices: { cgroup: slices.version, systemWeight, guestsWeight: 100 } } : {}), ...lat, ...res, loadAvg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
   } finally {
     for (const fn of teardowns.reverse()) await fn();
+    await slices?.close();
   }
 }

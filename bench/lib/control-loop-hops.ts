@@ -1,6 +1,6 @@
 // Hop breakdown for bench/control-loop.ts --trace: collects the `vmanage-hop` lines the daemons
 // write when VMANAGE_HOP_TRACE=1 (src/adapters/power/hop-trace.ts) and the benchmark's own marks,
-// all in one clock (epoch ms, performance.timeOrigin + performance.now()), and splits each
+// all in one clock (ms on CLOCK_MONOTONIC, src/adapters/power/hop-trace.ts monotonicMs), and splits each
 // latency sample into the hops of the SLA-to-cap path. Samples run one at a time; sample i's
 // marks lie in [its report sent, the next sample's relax report) and are taken as a chain: each
 // hop of HOPS is its first mark at or after the previous hop found (a periodic cycle's marks in

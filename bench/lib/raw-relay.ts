@@ -4,14 +4,14 @@
 // event loop), which routes it to vmanage-powerd, which writes sysfs. Here: a sender (plain node)
 // writes a line to socat (a C relay), which passes it to a writer (plain node) that writes the
 // line into a file on tmpfs and marks the time. Two wake-ups of other processes, like the real
-// path; both marks in the clock every process shares (performance.timeOrigin + now()).
+// path; both marks on CLOCK_MONOTONIC (process.hrtime), the clock every process shares.
 // Samples run one at a time, between the real samples, so both see the same load.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProcess, tempDir, waitFor, type Started, type Teardown } from '../../test/support/proc.js';
 
 const WRITER = `
-const net = require('node:net'); const fs = require('node:fs'); const { performance } = require('node:perf_hooks');
+const net = require('node:net'); const fs = require('node:fs');
 const [sock, file] = process.argv.slice(1);
 net.createServer((s) => {
   let buf = '';
@@ -21,14 +21,14 @@ net.createServer((s) => {
     while ((i = buf.indexOf('\\n')) >= 0) {
       const id = buf.slice(0, i); buf = buf.slice(i + 1);
       fs.writeFileSync(file, id);
-      process.stdout.write('written ' + id + ' ' + (performance.timeOrigin + performance.now()).toFixed(3) + '\\n');
+      process.stdout.write('written ' + id + ' ' + (Number(process.hrtime.bigint()) / 1e6).toFixed(3) + '\\n');
     }
   });
 }).listen(sock, () => process.stdout.write('listening\\n'));
 `;
 
 const SENDER = `
-const net = require('node:net'); const { performance } = require('node:perf_hooks');
+const net = require('node:net');
 const s = net.connect(process.argv[1], () => process.stdout.write('connected\\n'));
 let buf = '';
 process.stdin.on('data', (d) => {
@@ -36,7 +36,7 @@ process.stdin.on('data', (d) => {
   let i;
   while ((i = buf.indexOf('\\n')) >= 0) {
     const id = buf.slice(0, i); buf = buf.slice(i + 1);
-    const at = performance.timeOrigin + performance.now();
+    const at = Number(process.hrtime.bigint()) / 1e6;
     s.write(id + '\\n');
     process.stdout.write('sent ' + id + ' ' + at.toFixed(3) + '\\n');
   }

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { epochMs, hopTracer } from '../../src/adapters/power/hop-trace.js';
+import { monotonicMs, hopTracer } from '../../src/adapters/power/hop-trace.js';
 import { HopCollector } from '../../bench/lib/control-loop-hops.js';
 import { startPrivateBus } from '../support/dbus.js';
 import { startProcess, tempDir } from '../support/proc.js';
@@ -38,7 +38,7 @@ test('a traced process writes its marks, its D-Bus messages, GC pauses and loop 
     "setTimeout(() => process.exit(0), 300);",
   ].join('\n'));
   const hops = new HopCollector();
-  const before = epochMs();
+  const before = monotonicMs();
   const proc = await startProcess(t, process.execPath, ['--expose-gc', '--import', 'tsx', script], {
     cwd: root, env: { ...process.env, VMANAGE_HOP_TRACE: '1', BUS: bus.address },
   });
@@ -47,7 +47,7 @@ test('a traced process writes its marks, its D-Bus messages, GC pauses and loop 
     if (proc.child.exitCode !== null) resolve();
     else proc.child.once('close', () => resolve());
   });
-  const after = epochMs();
+  const after = monotonicMs();
   const names = hops.marks.map((m) => m.hop);
   t.true(names.includes('test.first'), proc.output());
   t.true(names.includes('test.second'));

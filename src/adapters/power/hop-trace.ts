@@ -1,10 +1,11 @@
 // Hop timestamps for the SLA-to-cap path (bench/control-loop.ts --trace), off unless the
-// environment sets VMANAGE_HOP_TRACE=1. Each mark is a wall-clock time in ms with sub-ms
-// precision in the clock every process on one machine shares (performance.timeOrigin +
-// performance.now()), so marks from the guest agent, vmanage-mvm, vmanage-powerd and the
-// benchmark can be lined up. Marks are buffered (at most MAX_BUFFERED, the rest counted as
+// environment sets VMANAGE_HOP_TRACE=1. Each mark is a time in ms with sub-ms precision on
+// CLOCK_MONOTONIC (process.hrtime), the one clock every process on a machine reads alike, so
+// marks from the guest agent, vmanage-mvm, vmanage-powerd and the benchmark can be lined up.
+// (Not performance.timeOrigin + now(): each process takes its own origin from two clock reads at
+// start-up, and a start-up preempted between them shifts every mark of that process.) Marks are buffered (at most MAX_BUFFERED, the rest counted as
 // dropped) and written to stderr in batches by an unref'd timer, away from the measured path,
-// as lines `vmanage-hop <process> <hop> <epochMs>`. While tracing, the process also reports its
+// as lines `vmanage-hop <process> <hop> <monotonicMs>`. While tracing, the process also reports its
 // garbage collections (`gc:<kind>` marks at the pause's start with its duration) and, with each
 // batch, its event-loop delay since the last batch (monitorEventLoopDelay, ms).
 import { basename } from 'node:path';
@@ -13,9 +14,9 @@ import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalH
 const MAX_BUFFERED = 20_000;
 const FLUSH_MS = 250;
 
-/** Milliseconds since the epoch, sub-ms precision, in the clock shared across processes. */
-export function epochMs(): number {
-  return performance.timeOrigin + performance.now();
+/** Milliseconds on CLOCK_MONOTONIC (since boot), sub-ms precision: the clock shared across processes. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 export interface HopTracer {
@@ -34,7 +35,7 @@ class BufferedTracer implements HopTracer {
     this.delay = monitorEventLoopDelay({ resolution: 1 });
     this.delay.enable();
     const gc = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) this.push(`gc:${String((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?')}`, performance.timeOrigin + e.startTime, e.duration);
+      for (const e of list.getEntries()) this.push(`gc:${String((e as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?')}`, monotonicMs() - (performance.now() - e.startTime), e.duration);
     });
     gc.observe({ entryTypes: ['gc'] });
     setInterval(() => this.flush(), FLUSH_MS).unref();
@@ -42,7 +43,7 @@ class BufferedTracer implements HopTracer {
   }
 
   mark(hop: string): void {
-    this.push(hop, epochMs());
+    this.push(hop, monotonicMs());
   }
 
   private push(hop: string, at: number, durationMs?: number): void {
@@ -55,7 +56,7 @@ class BufferedTracer implements HopTracer {
 
   private flush(): void {
     const d = this.delay;
-    const loop = `vmanage-hop ${this.proc} loop-delay ${epochMs().toFixed(3)} ${(d.percentile(50) / 1e6).toFixed(3)} ${(d.percentile(99) / 1e6).toFixed(3)} ${(d.max / 1e6).toFixed(3)} ${this.dropped}`;
+    const loop = `vmanage-hop ${this.proc} loop-delay ${monotonicMs().toFixed(3)} ${(d.percentile(50) / 1e6).toFixed(3)} ${(d.percentile(99) / 1e6).toFixed(3)} ${(d.max / 1e6).toFixed(3)} ${this.dropped}`;
     d.reset();
     const out = this.lines;
     this.lines = [];
