@@ -1,7 +1,7 @@
 // The M-channel library's public API (docs/mchannel.md). Import from here, not from the files.
 export type { Connection, Connector, Listener, PeerIdentity } from './types.js';
 export { Channel, type ChannelEvents, type ChannelState, type RequestContext, type RequestHandler } from './channel.js';
-export { ChannelServer, type ChannelServerEvents, type ChannelServerOptions } from './server.js';
+export { ChannelServer, type ChannelServerEvents, type ChannelServerOptions, type ServerRefusals } from './server.js';
 export type { ChannelLogger, ChannelOptions } from './options.js';
 export { realClock } from './options.js';
 export type { Incoming } from './inbox.js';

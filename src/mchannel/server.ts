@@ -1,6 +1,13 @@
 // The accepting side: takes Connections from a Listener, reads each one's hello, and attaches it
 // to the session with that id (a reconnecting client resumes), or opens a new session. Sessions
 // whose peer went away linger for sessionLingerMs, then end; the number of sessions is capped.
+//
+// Hostile peers (guests on a shared host): with bindSessionsToPeer a known session is resumed
+// only by the transport identity (PeerIdentity.id) it started with; with maxSessionsPerPeer a
+// peer starting a new session first ends its older sessions that have no connection, and is
+// refused beyond the cap, so one peer cannot use up maxSessions; admit() may refuse a peer's new
+// sessions outright (e.g. a VM whose session is still being handed over). All off by default:
+// the leader's server is unchanged. Every refusal is counted in `refusals`.
 import type { TimerHandle } from '../domain/clock.js';
 import { ErrorCodes, VmanageError } from '../domain/errors.js';
 import { Channel } from './channel.js';
@@ -9,7 +16,7 @@ import { TypedEvents } from './events.js';
 import { Link } from './link.js';
 import { resolveOptions, type ChannelOptions } from './options.js';
 import type { SessionState } from './state.js';
-import type { Connection, Listener } from './types.js';
+import type { Connection, Listener, PeerIdentity } from './types.js';
 import type { HelloFrame } from './wire.js';
 
 export interface ChannelServerOptions extends Omit<ChannelOptions, 'state' | 'sessionId'> {
@@ -21,6 +28,24 @@ export interface ChannelServerOptions extends Omit<ChannelOptions, 'state' | 'se
   maxSessions?: number;
   /** Most connections waiting for their hello at once; more are dropped at once (default 256). */
   maxPendingConnections?: number;
+  /** Resume a known session only for the peer identity it started with (default false). */
+  bindSessionsToPeer?: boolean;
+  /** Most sessions one peer identity may hold (older unconnected ones are ended first; default unlimited). */
+  maxSessionsPerPeer?: number;
+  /** Whether a peer may start a new session now (default: always). */
+  admit?: (peer: PeerIdentity) => boolean;
+}
+
+/** Connections refused or sessions ended by the hostile-peer rules above. */
+export interface ServerRefusals {
+  /** A hello for a known session from another peer identity than the session's. */
+  peerMismatch: number;
+  /** A new session refused: the peer already holds maxSessionsPerPeer connected sessions. */
+  peerSessionLimit: number;
+  /** Unconnected sessions ended because their peer started a new one. */
+  peerSessionsEnded: number;
+  /** A new session refused by admit(). */
+  notAdmitted: number;
 }
 
 export interface ChannelServerEvents {
@@ -30,11 +55,19 @@ export interface ChannelServerEvents {
   refused: { peer: string; error: VmanageError };
 }
 
+interface Session {
+  readonly channel: Channel;
+  linger?: TimerHandle;
+  /** The peer identity the session belongs to (undefined: a resumed session not yet bound). */
+  peer?: string;
+}
+
 export class ChannelServer {
   readonly events = new TypedEvents<ChannelServerEvents>();
   /** Bad input on connections that never reached a session. */
   readonly counters: ChannelCounters = newChannelCounters();
-  private readonly sessions = new Map<string, { channel: Channel; linger?: TimerHandle }>();
+  readonly refusals: ServerRefusals = { peerMismatch: 0, peerSessionLimit: 0, peerSessionsEnded: 0, notAdmitted: 0 };
+  private readonly sessions = new Map<string, Session>();
   private readonly opts: ChannelServerOptions;
   private readonly listener: Listener;
   private closed = false;
@@ -58,10 +91,11 @@ export class ChannelServer {
     return [...this.sessions.values()].map((s) => s.channel);
   }
 
-  /** Resumes an exported session (handed over from another host): its peer reconnects to us. */
-  resume(state: SessionState): Channel {
+  /** Resumes an exported session (handed over from another host): its peer reconnects to us.
+   *  `peer`: the identity it belongs to (with bindSessionsToPeer; else the first to connect). */
+  resume(state: SessionState, peer?: string): Channel {
     const ch = Channel.attached({ ...this.opts, state, acceptNewSession: false });
-    this.track(ch);
+    this.track(ch, peer);
     return ch;
   }
 
@@ -124,11 +158,28 @@ export class ChannelServer {
   }
 
   private route(link: Link, hello: HelloFrame): void {
+    const peer = link.conn.peer.id;
     const known = this.sessions.get(hello.sid);
     if (known) {
+      if (this.opts.bindSessionsToPeer && known.peer !== undefined && known.peer !== peer) {
+        this.refusals.peerMismatch++;
+        this.refuse(link, new VmanageError(ErrorCodes.PermissionDenied, `session ${hello.sid} belongs to another peer`, { peer }));
+        return;
+      }
+      known.peer ??= peer;
       known.linger?.cancel();
       known.linger = undefined;
       known.channel.adoptLink(link, false, hello);
+      return;
+    }
+    if (this.opts.admit && !this.opts.admit(link.conn.peer)) {
+      this.refusals.notAdmitted++;
+      this.refuse(link, new VmanageError(ErrorCodes.Unavailable, 'no new session for this peer now', { peer }));
+      return;
+    }
+    if (!this.makeRoomFor(peer)) {
+      this.refusals.peerSessionLimit++;
+      this.refuse(link, new VmanageError(ErrorCodes.Unavailable, 'too many sessions for this peer', { peer }));
       return;
     }
     if (this.sessions.size >= (this.opts.maxSessions ?? 1024)) {
@@ -136,13 +187,33 @@ export class ChannelServer {
       return;
     }
     const ch = Channel.attached({ ...this.opts, sessionId: hello.sid, acceptNewSession: false });
-    this.track(ch);
+    this.track(ch, peer);
     ch.adoptLink(link, false, hello);
     this.events.emit('channel', ch);
   }
 
-  private track(ch: Channel): void {
-    const entry: { channel: Channel; linger?: TimerHandle } = { channel: ch };
+  /** With maxSessionsPerPeer: ends the peer's sessions without a connection; false if the peer
+   *  still holds the most it may. */
+  private makeRoomFor(peer: string): boolean {
+    const cap = this.opts.maxSessionsPerPeer;
+    if (cap === undefined) return true;
+    let held = 0;
+    for (const [sid, s] of this.sessions) {
+      if (s.peer !== peer) continue;
+      if (s.channel.state === 'connected') {
+        held++;
+        continue;
+      }
+      this.sessions.delete(sid);
+      s.linger?.cancel();
+      this.refusals.peerSessionsEnded++;
+      void s.channel.close();
+    }
+    return held < cap;
+  }
+
+  private track(ch: Channel, peer?: string): void {
+    const entry: Session = { channel: ch, ...(peer !== undefined ? { peer } : {}) };
     this.sessions.set(ch.sessionId, entry);
     const clock = resolveOptions(this.opts).clock;
     ch.events.on('disconnected', () => {

@@ -18,10 +18,9 @@ import { TypedEvents } from '../../mchannel/events.js';
 import type { ChannelOptions } from '../../mchannel/options.js';
 import type { SessionState } from '../../mchannel/state.js';
 import type { Connector } from '../../mchannel/types.js';
-import { unixConnector } from '../../mchannel/transports/unix.js';
 import { HandoverStore } from './handover-store.js';
+import { virtioSerialTransport, type GuestSession, type GuestTransport } from './transport.js';
 import type { GuestEvents } from './types.js';
-import { VmSession } from './vm-session.js';
 
 /** Sends a detached session to the host daemon the VM migrated to. */
 export interface HandoverSender {
@@ -44,7 +43,10 @@ export interface GuestChannelManagerOptions {
   readonly handoverWaitMs?: number;
   /** How long the source waits for QEMU to close the socket after the VM stopped, ms (default 5000). */
   readonly lastReadWaitMs?: number;
+  /** virtio-serial only: how to reach a VM's socket (default a unix connector). */
   readonly connectorFor?: (vm: string, socketPath: string) => Connector;
+  /** How sessions reach guests (default virtio-serial over the hypervisor's channel sockets). */
+  readonly transport?: GuestTransport;
   readonly log?: ManagerLogger;
 }
 
@@ -55,7 +57,8 @@ export class GuestChannelManager {
   readonly events: TypedEvents<GuestEvents>;
   readonly store: HandoverStore;
   readonly counters = { sessionsOpened: 0, resumedFromHandover: 0, handoverTimeouts: 0, handedOff: 0, handoverFailures: 0, inventoryErrors: 0, unresponsive: 0 };
-  private readonly sessions = new Map<string, VmSession>();
+  private readonly sessions = new Map<string, GuestSession>();
+  private readonly transport: GuestTransport;
   /** VMs that are migrating in and wait for their session state -> when they last resumed here
    *  (ms; 0 while not yet seen running). One entry per wait: a new one ends an old wait. */
   private readonly incoming = new Map<string, { resumedAt: number }>();
@@ -69,6 +72,7 @@ export class GuestChannelManager {
   constructor(private readonly o: GuestChannelManagerOptions) {
     this.events = new TypedEvents((event, err) => o.log?.warn({ event, err: String(err) }, 'guest event listener failed'));
     this.store = o.store ?? new HandoverStore(o.clock);
+    this.transport = o.transport ?? virtioSerialTransport({ hypervisor: o.hypervisor, channel: o.channel, clock: o.clock, ...(o.connectorFor ? { connectorFor: o.connectorFor } : {}) });
     this.events.on('session', (e) => {
       if (e.event !== 'unresponsive') return;
       this.counters.unresponsive++;
@@ -93,7 +97,10 @@ export class GuestChannelManager {
     await this.queue;
     for (const vm of this.incoming.keys()) this.store.cancel(vm);
     const states = new Map<string, SessionState>();
-    await Promise.all([...this.sessions.values()].map(async (s) => { states.set(s.vm, await s.detach()); }));
+    await Promise.all([...this.sessions.values()].map(async (s) => {
+      const state = await s.detach();
+      if (state) states.set(s.vm, state);
+    }));
     this.sessions.clear();
     return states;
   }
@@ -104,7 +111,7 @@ export class GuestChannelManager {
   }
 
   /** The session of a VM (for requests such as host.config), if one is open. */
-  session(vm: string): VmSession | undefined {
+  session(vm: string): GuestSession | undefined {
     return this.sessions.get(vm);
   }
 
@@ -159,7 +166,7 @@ export class GuestChannelManager {
     if (this.sessions.has(vm) || this.incoming.has(vm)) return;
     let path: string | undefined;
     try {
-      path = await this.o.hypervisor.channelSocketPath(vm);
+      path = await this.transport.locate(vm);
     } catch (err) {
       this.o.log?.warn({ vm, err: String(err) }, 'cannot read the VM channel path');
       return;
@@ -209,14 +216,13 @@ export class GuestChannelManager {
   }
 
   private attach(vm: string, path: string, state: SessionState | undefined, migratedIn: boolean): void {
-    const connector = this.o.connectorFor?.(vm, path) ?? unixConnector(path, { label: vm });
-    const s = new VmSession({ vm, socketPath: path, connector, channel: this.o.channel, clock: this.o.clock, events: this.events, state });
+    const s = this.transport.open(vm, path, state, this.events);
     this.sessions.set(vm, s);
     this.counters.sessionsOpened++;
     if (state) this.counters.resumedFromHandover++;
     const event = state ? 'resumed-from-handover' : 'opened';
-    this.o.log?.info({ vm, path, sessionId: s.channel.sessionId, migratedIn, received: state?.received }, `guest session ${event}`);
-    this.events.emit('session', { vm, event, detail: { sessionId: s.channel.sessionId, path } });
+    this.o.log?.info({ vm, path, transport: this.transport.kind, sessionId: s.sessionId, migratedIn, received: state?.received }, `guest session ${event}`);
+    this.events.emit('session', { vm, event, detail: { sessionId: s.sessionId, path } });
   }
 
   /** The VM left this host: hand its session over when it migrated, else drop it. */
@@ -238,6 +244,11 @@ export class GuestChannelManager {
     const state = await s.detach();
     const destination = this.destinations.get(vm);
     this.destinations.delete(vm);
+    if (!state) {
+      this.o.log?.info({ vm, destination }, 'the guest never opened a session here: nothing to hand over');
+      this.events.emit('session', { vm, event: 'closed' });
+      return;
+    }
     try {
       if (!this.o.handover) throw new Error('no handover peer configured');
       await this.o.handover.send(vm, state, destination);

@@ -18,7 +18,8 @@ import type { ChannelOptions } from '../../mchannel/options.js';
 import type { SessionState } from '../../mchannel/state.js';
 import type { Connector } from '../../mchannel/types.js';
 import type { TypedEvents } from '../../mchannel/events.js';
-import type { GuestEvents, SlaReport } from './types.js';
+import { forwardChannelTrouble, pumpGuestMessages } from './forward.js';
+import type { GuestEvents } from './types.js';
 
 export interface VmSessionOptions {
   readonly vm: string;
@@ -41,7 +42,7 @@ export class VmSession {
   readonly socketPath: string;
   readonly channel: Channel;
   private readonly offs: (() => void)[] = [];
-  private pumping: Promise<void>;
+  private readonly pumping: Promise<void>;
   /** Connections in a row that ended without an answer from the guest, and since when (ms). */
   private unanswered = 0;
   private unansweredSince = 0;
@@ -74,27 +75,13 @@ export class VmSession {
           ev.emit('session', { vm, event: 'unresponsive', detail: { attempts: this.unanswered, silentMs: o.clock.now() - this.unansweredSince } });
         }
       }),
-      this.channel.events.on('gap', (g) => ev.emit('session', { vm, event: 'gap', detail: { direction: g.direction, fromSeq: g.fromSeq, toSeq: g.toSeq } })),
-      this.channel.events.on('reset', (r) => ev.emit('session', { vm, event: 'reset', detail: { ...r } })),
-      this.channel.events.on('invalid', (i) => ev.emit('session', { vm, event: 'invalid', detail: { kind: i.kind, seq: i.seq, code: i.error.code } })),
+      ...forwardChannelTrouble(this.channel, vm, ev),
     );
-    this.pumping = this.pump();
+    this.pumping = pumpGuestMessages(this.channel, vm, ev, o.clock);
   }
 
-  /** Delivers incoming messages as typed events until the channel closes. */
-  private async pump(): Promise<void> {
-    const ev = this.o.events;
-    try {
-      for await (const m of this.channel) {
-        const meta = { vm: this.vm, seq: m.seq, stale: m.stale, receivedAt: this.o.clock.now() };
-        const body = (m.body ?? {}) as Record<string, unknown>;
-        if (m.kind === 'sla.report') ev.emit('report', { ...meta, report: body as unknown as SlaReport });
-        else if (m.kind === 'agent.heartbeat') ev.emit('heartbeat', { ...meta, body });
-        else if (m.kind === 'agent.hello') ev.emit('hello', { ...meta, body });
-      }
-    } catch {
-      /* the channel closed with an error: reported through its events */
-    }
+  get sessionId(): string {
+    return this.channel.sessionId;
   }
 
   get connected(): boolean {
