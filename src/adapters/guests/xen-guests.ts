@@ -42,9 +42,7 @@ export interface XenGuestsOptions {
 
 export class XenGuests implements GuestTransport {
   readonly kind = 'xenstore';
-  private readonly live = new Map<string, XenVmSession>();
-
-  private constructor(readonly listener: XenstoreListener, readonly server: ChannelServer, private readonly clock: Clock) {
+  private constructor(readonly listener: XenstoreListener, readonly server: ChannelServer, private readonly live: Map<string, XenVmSession>, private readonly clock: Clock) {
     server.events.on('channel', (ch) => this.onChannel(ch));
   }
 
@@ -52,15 +50,16 @@ export class XenGuests implements GuestTransport {
   static async start(o: XenGuestsOptions): Promise<XenGuests> {
     const path = o.xenstoreSocket ?? DEFAULT_XENSTORE_SOCKET;
     const listener = await XenstoreListener.reconnecting(o.open ?? (() => connectXenstoreSocket(path)), o.onError ? { onError: o.onError } : {});
-    let self: XenGuests | undefined;
+    /** VMs whose session runs here (opened by the manager), by UUID. */
+    const live = new Map<string, XenVmSession>();
     const server = new ChannelServer(listener, {
       ...o.channel,
       bindSessionsToPeer: true,
       maxSessionsPerPeer: o.maxSessionsPerVm ?? 2,
-      admit: (peer: PeerIdentity) => self?.live.has(peer.id) ?? false,
+      admit: (peer: PeerIdentity) => live.has(peer.id),
       ...(o.sessionLingerMs !== undefined ? { sessionLingerMs: o.sessionLingerMs } : {}),
     });
-    self = new XenGuests(listener, server, o.clock);
+    const self = new XenGuests(listener, server, live, o.clock);
     await listener.followDomains();
     return self;
   }
