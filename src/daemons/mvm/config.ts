@@ -91,6 +91,14 @@ export const mvmConfigSchema = z.object({
     /** D-Bus address of the bus libvirt-dbus serves (default: the system bus). */
     busAddress: z.string().min(1).max(4096).optional(),
   }).strict(),
+  /** How guest agents are reached: virtio-serial (KVM: QEMU's org.vmanage.agent.0 socket, the
+   *  default) or xenstore (Xen dom0: guests connect over xenstore; xenstoreSocket is xenstored's
+   *  dom0 socket, default /var/run/xenstored/socket). */
+  guests: z.object({
+    transport: z.enum(['virtio-serial', 'xenstore']).default('virtio-serial'),
+    xenstoreSocket: absPath.optional(),
+  }).strict().refine((g) => g.transport === 'xenstore' || g.xenstoreSocket === undefined, { path: ['xenstoreSocket'], message: 'only with transport xenstore' })
+    .default({ transport: 'virtio-serial' }),
   hooks: z.object({ socket: absPath }).strict().optional(),
   /** Guest sessions are saved here on shutdown and resumed at the next start (daemon restart
    *  without losing or repeating a guest message). */

@@ -10,6 +10,7 @@ import { SimHypervisor } from '../../adapters/sim/hypervisor.js';
 import { startHookListener, type HookListener } from '../../adapters/hook/listener.js';
 import { GuestChannelManager } from '../../adapters/guests/manager.js';
 import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
+import { DEFAULT_XENSTORE_SOCKET, XenGuests } from '../../adapters/guests/xen-guests.js';
 import { systemClock } from '../../adapters/clock.js';
 import { HostReliabilityCollector } from '../../adapters/reliability/collector.js';
 import type { TimerHandle } from '../../domain/clock.js';
@@ -30,6 +31,8 @@ import { openPowerPlant, type PowerPlant } from './power.js';
 export interface Mvm {
   readonly hypervisor: Hypervisor;
   readonly guests: GuestChannelManager;
+  /** The xenstore guest transport (guests.transport xenstore), else undefined. */
+  readonly xen: XenGuests | undefined;
   readonly hooks: HookListener | undefined;
   readonly handover: HandoverServer | undefined;
   readonly loop: ControlLoop | undefined;
@@ -120,12 +123,19 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   const hv = hypervisor ?? (cfg.hypervisor.uri.startsWith('sim:') ? new SimHypervisor({ uri: cfg.hypervisor.uri, clock })
     : new LibvirtHypervisor({ uri: cfg.hypervisor.uri, ...(cfg.hypervisor.busAddress ? { busAddress: cfg.hypervisor.busAddress } : {}), log }));
   const peers = cfg.handover.peers.map((p) => ({ name: p.name, connector: connectorFor(p) }));
+  // A guest that has not answered for 6 s is reconnected: a hello sent before the agent opened
+  // its port may be lost, and the retry is what gets the first report through quickly.
+  const channel = { role: 'host', validator: createRegistry(guestFamily), clock, heartbeatMs: 2000, deadAfterMs: 6000, logger: log.child({ part: 'mchannel' }) };
+  const xenLog = log.child({ part: 'xenstore' });
+  const xen = cfg.guests.transport === 'xenstore' ? await XenGuests.start({
+    xenstoreSocket: cfg.guests.xenstoreSocket ?? DEFAULT_XENSTORE_SOCKET, channel, clock,
+    onError: (domid, err) => xenLog.warn({ domid, err: err.message }, 'xenstore guest channel error'),
+  }) : undefined;
   const guests = new GuestChannelManager({
     hypervisor: hv,
     clock,
-    // A guest that has not answered for 6 s is reconnected: a hello sent before the agent opened
-    // its port may be lost, and the retry is what gets the first report through quickly.
-    channel: { role: 'host', validator: createRegistry(guestFamily), clock, heartbeatMs: 2000, deadAfterMs: 6000, logger: log.child({ part: 'mchannel' }) },
+    channel,
+    ...(xen ? { transport: xen } : {}),
     handover: new HandoverClient(peers, clock),
     handoverWaitMs: cfg.handover.waitMs,
     log: log.child({ part: 'guests' }),
@@ -181,8 +191,12 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   const local: { control?: ControlServer } = {};
   const status = (): MvmStatus => {
     const snap = loop?.broker.lastCycle?.snapshot;
+    const g = guests.counters;
     const counters: Record<string, number> = {
       guest_reports: counts.guestReports, guest_reports_stale: counts.staleReports,
+      guest_sessions_opened: g.sessionsOpened, guest_sessions_resumed_from_handover: g.resumedFromHandover, guest_handover_timeouts: g.handoverTimeouts,
+      guest_sessions_handed_off: g.handedOff, guest_handover_failures: g.handoverFailures, guest_unresponsive: g.unresponsive,
+      ...xen?.counters(),
       ...(loop ? {
         sla_reports_accepted: loop.builder.counters.accepted, sla_reports_rate_limited: loop.builder.counters.rate,
         sla_reports_invalid: loop.builder.counters.invalid, sla_reports_unknown_vm: loop.builder.counters.unknownVm,
@@ -215,9 +229,9 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   if (cfg.control) {
     local.control = await startControlServer(cfg.control.socket, status, leader ? { requestMigration: (vm, reason) => leader.link.requestMigration(vm, 0, `operator on ${cfg.host}: ${reason}`) } : {});
   }
-  log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), hooks: cfg.hooks?.socket, handover: cfg.handover.listen, control: cfg.control?.socket, metricsPort: metrics?.port, power: plant ? { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz } : undefined }, 'host daemon started');
+  log.info({ event: 'mvm.started', host: cfg.host, uri: hv.uri, peers: peers.map((p) => p.name), guests: cfg.guests.transport, hooks: cfg.hooks?.socket, handover: cfg.handover.listen, control: cfg.control?.socket, metricsPort: metrics?.port, power: plant ? { capKHz: plant.capKHz, minKHz: plant.minKHz, maxKHz: plant.maxKHz } : undefined }, 'host daemon started');
   return {
-    hypervisor: hv, guests, hooks, handover, loop, metrics, status,
+    hypervisor: hv, guests, xen, hooks, handover, loop, metrics, status,
     async stop() {
       // The loop first: no decision is carried out while the rest shuts down.
       await loop?.stop();
@@ -226,6 +240,7 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
       await local.control?.close();
       await metrics?.close();
       const states = await guests.stop();
+      await xen?.close();
       if (cfg.stateFile) {
         saveSessions(cfg.stateFile, states);
         log.info({ event: 'mvm.sessions-saved', count: states.size, file: cfg.stateFile }, 'guest sessions saved');
