@@ -58,3 +58,22 @@ test('saved guest sessions are read back once; a damaged entry is skipped, not f
   await writeFile(file, '{not json');
   t.is(loadSessions(file, log).size, 0);
 });
+
+test('the guests section: virtio-serial by default, xenstore with an optional xenstored socket', (t) => {
+  t.deepEqual(parseMvmConfig({ host: 'a', hypervisor: {} }).guests, { transport: 'virtio-serial' });
+  t.deepEqual(parseMvmConfig({ host: 'a', hypervisor: {}, guests: { transport: 'xenstore' } }).guests, { transport: 'xenstore' });
+  t.is(parseMvmConfig({ host: 'a', hypervisor: {}, guests: { transport: 'xenstore', xenstoreSocket: '/run/xenstored/socket' } }).guests.xenstoreSocket, '/run/xenstored/socket');
+});
+
+for (const [name, guests, path] of [
+  ['an unknown transport', { transport: 'vsock' }, 'guests.transport:'],
+  ['a relative xenstored socket', { transport: 'xenstore', xenstoreSocket: 'run/socket' }, 'guests.xenstoreSocket:'],
+  ['a xenstored socket without the xenstore transport', { xenstoreSocket: '/run/xenstored/socket' }, 'guests.xenstoreSocket: only with transport xenstore'],
+  ['an unknown key', { transport: 'xenstore', domains: [1] }, 'guests:'],
+] as const) {
+  test(`the guests section refuses ${name}, naming the path`, (t) => {
+    const err = t.throws(() => parseMvmConfig({ host: 'a', hypervisor: {}, guests }));
+    const problems = (err as unknown as { details: { problems: string[] } }).details.problems;
+    t.true(problems.some((p) => p.startsWith(path)), problems.join('\n'));
+  });
+}
