@@ -13,16 +13,11 @@ import { createRegistry } from '../../src/protocol/registry.js';
 import type { MvmStatus } from '../../src/daemons/mvm/mvm.js';
 import { domainXml, runHookScript } from '../hooks/support.js';
 import { intelPstatePolicies, makeFakeSysfs, raplPackage } from '../support/fakesysfs.js';
-import { freePort, startProcess, tempDir, waitFor, type Teardown } from '../support/proc.js';
-import { powerSection, startGuest, startLibvirt, startMvmDaemon, startPowerd, type Powerd } from './support.js';
+import { freePort, startProcess, tempDir, waitFor } from '../support/proc.js';
+import { powerSection, sharedPowerd, startGuest, startLibvirt, startMvmDaemon } from './support.js';
 
-const shared: (() => unknown)[] = [];
-const sharedT: Teardown = { teardown: (fn) => { shared.push(fn); } };
-let powerdP: Promise<Powerd> | undefined;
-const powerd = (): Promise<Powerd> => (powerdP ??= startPowerd(sharedT));
-test.after.always(async () => {
-  for (const fn of shared.reverse()) await fn();
-});
+const { powerd, release } = sharedPowerd();
+test.after.always(release);
 
 const status = async (socket: string): Promise<MvmStatus> => await requestStatus(socket) as MvmStatus;
 

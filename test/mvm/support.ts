@@ -34,6 +34,17 @@ export async function startPowerd(t: Teardown): Promise<Powerd> {
   return { address: bus.address, fake, proc, capKHz: async () => Number((await readFile(fake.path(`${P0}/scaling_max_freq`), 'utf8')).trim()) };
 }
 
+/** One powerd for a test file's serial tests (started on first use); call release() in test.after.always. */
+export function sharedPowerd(): { powerd: () => Promise<Powerd>; release: () => Promise<void> } {
+  const fns: (() => unknown)[] = [];
+  const t: Teardown = { teardown: (fn) => { fns.push(fn); } };
+  let p: Promise<Powerd> | undefined;
+  return {
+    powerd: () => (p ??= startPowerd(t)),
+    release: async () => { for (const fn of fns.reverse()) await fn(); },
+  };
+}
+
 export interface Libvirt { readonly ld: LibvirtDbus; readonly raw: DbusClient; startVm(name: string, uuid: string, channel: string): Promise<void> }
 
 export async function startLibvirt(t: Teardown): Promise<Libvirt> {

@@ -13,15 +13,10 @@ import { acceptAnything, Channel } from '../../src/mchannel/index.js';
 import { XenstoreConnector } from '../../src/mchannel/transports/xenstore.js';
 import { freePort, tempDir, waitFor, type Teardown } from '../support/proc.js';
 import { startDom0, startXenGuest, type Dom0 } from '../xen/dom0-support.js';
-import { powerSection, startLibvirt, startPowerd, type Libvirt, type Powerd } from './support.js';
+import { powerSection, sharedPowerd, startLibvirt, type Libvirt, type Powerd } from './support.js';
 
-const shared: (() => unknown)[] = [];
-const sharedT: Teardown = { teardown: (fn) => { shared.push(fn); } };
-let powerdP: Promise<Powerd> | undefined;
-const powerd = (): Promise<Powerd> => (powerdP ??= startPowerd(sharedT));
-test.after.always(async () => {
-  for (const fn of shared.reverse()) await fn();
-});
+const { powerd, release } = sharedPowerd();
+test.after.always(release);
 
 async function xenMvm(t: Teardown, lv: Libvirt, dom0: Dom0, pd: Powerd, stateFile: string, metricsPort?: number): Promise<Mvm> {
   const cfg = parseMvmConfig({

@@ -54,14 +54,20 @@ async function host(t: Teardown, o: { dom0?: Dom0; hv?: MemoryHypervisor; peer?:
   return { dom0, hv, xen, m, seen, sessions, values: () => seen.map((r) => r.report.measured.value) };
 }
 
-test('a guest\'s reports over xenstore arrive as GuestEvents keyed by the VM of its domain, not by what it writes', async (t) => {
+/** A started host with one running VM in domain 7 whose guest has sent `first`. */
+async function hostWithGuest(t: Teardown, first: number[]) {
   const h = await host(t);
   const vm = randomUUID();
   h.hv.add(vm, undefined);
   await h.m.start();
   const sock = await h.dom0.guestSocket(7, vm);
   const g = startXenGuest(t, async () => sock);
-  for (const n of [1, 2, 3]) await g.report(n);
+  for (const n of first) await g.report(n);
+  return { h, vm, g };
+}
+
+test('a guest\'s reports over xenstore arrive as GuestEvents keyed by the VM of its domain, not by what it writes', async (t) => {
+  const { h, vm } = await hostWithGuest(t, [1, 2, 3]);
   await waitFor('three reports', () => h.seen.length >= 3, 20_000);
   t.deepEqual(h.values(), [1, 2, 3]);
   t.true(h.seen.every((r) => r.vm === vm && !r.stale));
@@ -70,13 +76,7 @@ test('a guest\'s reports over xenstore arrive as GuestEvents keyed by the VM of 
 });
 
 test('a domain that is no running VM here gets no session, and a guest cannot claim another VM\'s session', async (t) => {
-  const h = await host(t);
-  const vm = randomUUID();
-  h.hv.add(vm, undefined);
-  await h.m.start();
-  const sock = await h.dom0.guestSocket(7, vm);
-  const g = startXenGuest(t, async () => sock);
-  await g.report(1);
+  const { h, vm, g } = await hostWithGuest(t, [1]);
   await waitFor('the VM\'s report', () => h.seen.length >= 1, 20_000);
   // Domain 8 has no vm node ("domid:8"); domain 9 names a VM that does not run here.
   const stranger = startXenGuest(t, () => h.dom0.guestSocket(8));
