@@ -102,12 +102,12 @@ export class XenGuests implements GuestTransport {
   }
 }
 
-/** One VM's xenstore session(s): follows the newest channel its guest opened. */
+/** One VM's xenstore session(s): follows the newest channel its guest opened. What it keeps per
+ *  channel is released when that channel closes (a guest opening sessions in a loop costs the
+ *  server's bounded set, not a growing list here). */
 class XenVmSession implements GuestSession {
   private current: Channel | undefined;
-  private readonly channels = new Set<Channel>();
-  private readonly offs: (() => void)[] = [];
-  private readonly pumps: Promise<void>[] = [];
+  private readonly channels = new Map<Channel, { offs: (() => void)[]; pump: Promise<void> }>();
 
   constructor(readonly vm: string, private readonly events: TypedEvents<GuestEvents>, private readonly clock: Clock, private readonly onEnd: () => void) {}
 
@@ -122,14 +122,13 @@ class XenVmSession implements GuestSession {
   bind(ch: Channel): void {
     const { vm, events: ev } = this;
     this.current = ch;
-    this.channels.add(ch);
-    this.offs.push(
+    const offs = [
       ch.events.on('connected', ({ resumed, peer }) => ev.emit('session', { vm, event: 'connected', detail: { resumed, sessionId: ch.sessionId, domid: peer.details?.['domid'] } })),
       ch.events.on('disconnected', ({ error }) => ev.emit('session', { vm, event: 'disconnected', detail: { code: error?.code, reason: error?.message } })),
-      ch.events.on('closed', () => this.channels.delete(ch)),
       ...forwardChannelTrouble(ch, vm, ev),
-    );
-    this.pumps.push(pumpGuestMessages(ch, vm, ev, this.clock));
+    ];
+    offs.push(ch.events.on('closed', () => this.release(ch)));
+    this.channels.set(ch, { offs, pump: pumpGuestMessages(ch, vm, ev, this.clock) });
     if (ch.state === 'connected') ev.emit('session', { vm, event: 'connected', detail: { resumed: false, sessionId: ch.sessionId, domid: ch.peer?.details?.['domid'] } });
   }
 
@@ -151,10 +150,18 @@ class XenVmSession implements GuestSession {
 
   async drop(): Promise<void> {
     this.onEnd();
-    for (const off of this.offs.splice(0)) off();
-    for (const ch of [...this.channels]) ch.detach();
-    this.channels.clear();
+    const pumps = [...this.channels.values()].map((c) => c.pump);
+    for (const ch of [...this.channels.keys()]) {
+      ch.detach();
+      this.release(ch);
+    }
     this.current = undefined;
-    await Promise.all(this.pumps.splice(0));
+    await Promise.all(pumps);
+  }
+
+  private release(ch: Channel): void {
+    const c = this.channels.get(ch);
+    this.channels.delete(ch);
+    for (const off of c?.offs ?? []) off();
   }
 }
