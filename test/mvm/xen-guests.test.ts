@@ -18,14 +18,15 @@ import { powerSection, sharedPowerd, startLibvirt, type Libvirt, type Powerd } f
 const { powerd, release } = sharedPowerd();
 test.after.always(release);
 
-async function xenMvm(t: Teardown, lv: Libvirt, dom0: Dom0, pd: Powerd, stateFile: string, metricsPort?: number): Promise<Mvm> {
+/** The MVM's log lines (JSON) go to `log`: what it did before startMvm returned is seen too. */
+async function xenMvm(t: Teardown, lv: Libvirt, dom0: Dom0, pd: Powerd, stateFile: string, log: string[], metricsPort?: number): Promise<Mvm> {
   const cfg = parseMvmConfig({
     host: 'h1', hypervisor: { uri: 'test:///default', busAddress: lv.ld.address }, stateFile,
     guests: { transport: 'xenstore', xenstoreSocket: dom0.xsd.socketPath },
     power: powerSection(pd.address, 0.5, { startCapKHz: 2_000_000 }),
     ...(metricsPort !== undefined ? { metrics: { port: metricsPort } } : {}),
   });
-  const mvm = await startMvm(cfg, pino({ level: 'silent' }));
+  const mvm = await startMvm(cfg, pino({ level: 'info' }, { write: (line: string) => { log.push(line); } }));
   let stopped = false;
   t.teardown(async () => { if (!stopped) await mvm.stop(); });
   const stop = mvm.stop.bind(mvm);
@@ -41,7 +42,7 @@ test.serial('a violated SLA report from a xenstore guest reaches the control loo
   await lv.startVm('xen-web', vm, join(dir, 'unused-a.sock'));
   await lv.startVm('xen-evil', evilVm, join(dir, 'unused-b.sock'));
   const port = await freePort();
-  const mvm = await xenMvm(t, lv, dom0, pd, join(dir, 'sessions.json'), port);
+  const mvm = await xenMvm(t, lv, dom0, pd, join(dir, 'sessions.json'), [], port);
   const reports: { vm: string; status: string }[] = [];
   mvm.loop!.bus.on('test', 'sla-report', (e) => { reports.push({ vm: e.vm, status: e.report.status }); });
 
@@ -65,7 +66,8 @@ test.serial('a violated SLA report from a xenstore guest reaches the control loo
 
   await g.report(0);
   await waitFor('the violation in the loop', () => reports.some((r) => r.vm === vm && r.status === 'violated'), 30_000);
-  await waitFor('the cap raised in sysfs', async () => (await pd.capKHz()) === 2_100_000, 30_000);
+  // The cap goes up a step per cycle while the VM's last report says violated.
+  await waitFor('the cap raised in sysfs', async () => (await pd.capKHz()) >= 2_100_000, 30_000);
   t.true(reports.every((r) => r.vm === vm), JSON.stringify(reports));
   const c = mvm.status().counters;
   t.true(c['guest_sessions_ended_replaced']! >= 1, JSON.stringify(c));
@@ -84,20 +86,19 @@ test.serial('a restarted xenstore MVM resumes the guest\'s session from its stat
   const vm = randomUUID();
   await lv.startVm('xen-db', vm, join(dir, 'unused.sock'));
   const stateFile = join(dir, 'sessions.json');
-  const seen: number[] = [];
-  const watch = (m: Mvm): void => { m.guests.events.on('report', (e) => { if (e.vm === vm) seen.push(e.report.measured.value); }); };
-  const first = await xenMvm(t, lv, dom0, pd, stateFile);
-  watch(first);
+  const log: string[] = [];
+  const seen = (): number[] => log.map((l) => JSON.parse(l) as { event?: string; vm?: string; measured?: { value: number } })
+    .filter((e) => e.event === 'sla.report' && e.vm === vm).map((e) => e.measured!.value);
+  const first = await xenMvm(t, lv, dom0, pd, stateFile, log);
   const sock = await dom0.guestSocket(3, vm);
   const g = startXenGuest(t, async () => sock);
   for (const n of [11, 12]) await g.report(n);
-  await waitFor('two reports', () => seen.length >= 2, 30_000);
+  await waitFor('two reports', () => seen().length >= 2, 30_000);
   await first.stop();
   await g.report(13); // while no daemon runs
-  const second = await xenMvm(t, lv, dom0, pd, stateFile);
-  watch(second);
+  const second = await xenMvm(t, lv, dom0, pd, stateFile, log);
   await g.report(14);
-  await waitFor('the reports after the restart', () => seen.length >= 4, 40_000);
-  t.deepEqual(seen, [11, 12, 13, 14]);
+  await waitFor('the reports after the restart', () => seen().length >= 4, 40_000);
+  t.deepEqual(seen(), [11, 12, 13, 14]);
   t.is(second.status().counters['guest_sessions_resumed_from_handover'], 1);
 });
