@@ -12,6 +12,7 @@ import { GuestChannelManager } from '../../adapters/guests/manager.js';
 import { HandoverClient, HandoverServer } from '../../adapters/guests/handover-endpoint.js';
 import { DEFAULT_XENSTORE_SOCKET, XenGuests } from '../../adapters/guests/xen-guests.js';
 import { systemClock } from '../../adapters/clock.js';
+import { limitedWarn } from '../../adapters/log-limit.js';
 import { HostReliabilityCollector } from '../../adapters/reliability/collector.js';
 import type { TimerHandle } from '../../domain/clock.js';
 import type { Hypervisor } from '../../domain/ports/hypervisor.js';
@@ -127,9 +128,11 @@ export async function startMvm(cfg: MvmConfig, log: Logger, hypervisor?: Hypervi
   // its port may be lost, and the retry is what gets the first report through quickly.
   const channel = { role: 'host', validator: createRegistry(guestFamily), clock, heartbeatMs: 2000, deadAfterMs: 6000, logger: log.child({ part: 'mchannel' }) };
   const xenLog = log.child({ part: 'xenstore' });
+  // Guests can make these errors at will: each is counted (xenstore_* metrics), at most one is logged per 10 s.
+  const xenWarn = limitedWarn(clock, 10_000, (obj, msg) => xenLog.warn(obj, msg));
   const xen = cfg.guests.transport === 'xenstore' ? await XenGuests.start({
     xenstoreSocket: cfg.guests.xenstoreSocket ?? DEFAULT_XENSTORE_SOCKET, channel, clock,
-    onError: (domid, err) => xenLog.warn({ domid, err: err.message }, 'xenstore guest channel error'),
+    onError: (domid, err) => xenWarn({ domid, err: err.message }, 'xenstore guest channel error'),
   }) : undefined;
   const guests = new GuestChannelManager({
     hypervisor: hv,
