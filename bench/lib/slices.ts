@@ -16,7 +16,7 @@ export interface Slices {
   system(pid: number): void;
   /** Moves a process (its every thread) into the guests group. */
   guests(pid: number): void;
-  /** Moves this process back to the root group if it was moved, and removes both groups once their processes are gone (up to 5 s). */
+  /** Moves this process (if it was moved) and any process still in the groups back to the root group, and removes both groups (waiting up to 5 s for exiting ones). */
   close(): Promise<void>;
 }
 
@@ -66,6 +66,14 @@ export function createSlices(o: { systemWeight: number; guestsWeight: number; pr
     close: async () => {
       if (movedSelf) move(root, process.pid);
       for (const dir of made.reverse()) {
+        // A process the benchmark started may outlive it (a daemon still exiting): back to the root group.
+        for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+          try {
+            writeFileSync(join(root, 'cgroup.procs'), pid);
+          } catch {
+            /* it exited meanwhile */
+          }
+        }
         // A process killed a moment ago may not have left yet: rmdir is EBUSY until it has.
         for (let i = 0; ; i++) {
           try {
