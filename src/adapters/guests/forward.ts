@@ -31,3 +31,13 @@ export async function pumpGuestMessages(channel: Channel, vm: string, ev: TypedE
     /* the channel closed with an error: reported through its events */
   }
 }
+
+/** Resolves true once the channel's current connection is gone (at once when it has none), or
+ *  false after timeoutMs: on migration the source hands a session over only after its last read. */
+export async function whenChannelDisconnected(channel: Channel | undefined, clock: Clock, timeoutMs: number): Promise<boolean> {
+  if (channel?.state !== 'connected') return true;
+  return await new Promise<boolean>((resolve) => {
+    const timer = clock.setTimer(timeoutMs, () => { off(); resolve(false); });
+    const off = channel.events.once('disconnected', () => { timer.cancel(); resolve(true); });
+  });
+}

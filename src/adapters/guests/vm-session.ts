@@ -18,7 +18,7 @@ import type { ChannelOptions } from '../../mchannel/options.js';
 import type { SessionState } from '../../mchannel/state.js';
 import type { Connector } from '../../mchannel/types.js';
 import type { TypedEvents } from '../../mchannel/events.js';
-import { forwardChannelTrouble, pumpGuestMessages } from './forward.js';
+import { forwardChannelTrouble, pumpGuestMessages, whenChannelDisconnected } from './forward.js';
 import type { GuestEvents } from './types.js';
 
 export interface VmSessionOptions {
@@ -91,13 +91,9 @@ export class VmSession {
   /** Resolves once the current connection is gone (the VM's QEMU closed its socket), or after
    *  timeoutMs: on migration, the source hands the session over only after its last read. */
   async whenDisconnected(timeoutMs: number): Promise<boolean> {
-    if (this.channel.state !== 'connected' && this.channel.state !== 'connecting') return true;
-    if (this.channel.state === 'connecting') return true;
-    return await new Promise<boolean>((resolve) => {
-      const timer = this.o.clock.setTimer(timeoutMs, () => { off(); resolve(false); });
-      const off = this.channel.events.once('disconnected', () => { timer.cancel(); resolve(true); });
-    });
+    return await whenChannelDisconnected(this.channel, this.o.clock, timeoutMs);
   }
+
 
   /** Stops the session without ending it for the guest and returns its state (migration). */
   async detach(): Promise<SessionState> {

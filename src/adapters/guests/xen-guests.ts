@@ -20,7 +20,7 @@ import { ChannelServer } from '../../mchannel/server.js';
 import type { SessionState } from '../../mchannel/state.js';
 import { XenstoreListener } from '../../mchannel/transports/xenstore.js';
 import type { PeerIdentity } from '../../mchannel/types.js';
-import { forwardChannelTrouble, pumpGuestMessages } from './forward.js';
+import { forwardChannelTrouble, pumpGuestMessages, whenChannelDisconnected } from './forward.js';
 import type { GuestSession, GuestTransport } from './transport.js';
 import type { GuestEvents } from './types.js';
 
@@ -133,13 +133,9 @@ class XenVmSession implements GuestSession {
   }
 
   async whenDisconnected(timeoutMs: number): Promise<boolean> {
-    const ch = this.current;
-    if (ch?.state !== 'connected') return true;
-    return await new Promise<boolean>((resolve) => {
-      const timer = this.clock.setTimer(timeoutMs, () => { off(); resolve(false); });
-      const off = ch.events.once('disconnected', () => { timer.cancel(); resolve(true); });
-    });
+    return await whenChannelDisconnected(this.current, this.clock, timeoutMs);
   }
+
 
   async detach(): Promise<SessionState | undefined> {
     const ch = this.current;
