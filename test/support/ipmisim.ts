@@ -147,11 +147,18 @@ async function startOnce(t: Teardown, dir: string, stateDir: string, simState: s
   };
   await writeFile(join(dir, 'lan.conf'), await render('lan.conf.tmpl', vars));
   await writeFile(join(dir, 'sim.emu'), await render('sim.emu.tmpl', vars));
-  const proc: Started = await startProcess(t, 'ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', simState, '-n'], {
-    // Readiness from the kernel's socket tables: connecting to the console and hanging up at once
-    // kills ipmi_sim with SIGPIPE when it writes its greeting.
-    ready: async () => (await udpOwners(port)) >= 1 && (await tcpListening(consolePort)),
-  });
+  let proc: Started;
+  try {
+    proc = await startProcess(t, 'ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'sim.emu'), '-s', simState, '-n'], {
+      // Readiness from the kernel's socket tables: connecting to the console and hanging up at once
+      // kills ipmi_sim with SIGPIPE when it writes its greeting.
+      ready: async () => (await udpOwners(port)) >= 1 && (await tcpListening(consolePort)),
+    });
+  } catch (err) {
+    // The console port was free when chosen, but another test's process took it before ipmi_sim bound it.
+    if (/Address already in use/.test(String(err))) throw new PortClash(`a port was taken before ipmi_sim bound it: ${String(err)}`);
+    throw err;
+  }
   t.teardown(() => { killPid(proc.pid, 'SIGCONT'); });
   if (await udpOwners(port) !== 1) {
     await proc.stop();

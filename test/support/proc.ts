@@ -99,10 +99,13 @@ export async function startProcess(t: Teardown | undefined, cmd: string, args: s
   };
   t?.teardown(() => started.stop());
   if (ready) {
+    // A process that exits before it is ready fails the start at once (not after the timeout).
+    let early: Error | undefined;
     await waitFor(`${cmd} to be ready (output so far: ${JSON.stringify(out.slice(-500))})`, async () => {
-      if (child.exitCode !== null) throw new Error(`${cmd} exited with ${child.exitCode}: ${out.slice(-2000)}`);
+      if (child.exitCode !== null) return (early = new Error(`${cmd} exited with ${child.exitCode} before it was ready: ${out.slice(-2000)}`));
       return ready instanceof RegExp ? ready.test(out) : ready();
     }, readyTimeoutMs);
+    if (early) throw early;
   }
   return started;
 }
